@@ -1,0 +1,15 @@
+#![doc = include_str!("../README.md")]
+
+mod decision;
+mod names;
+mod permission;
+mod ports;
+mod resource;
+mod user;
+
+pub use decision::{Decision, decide, effective_permission};
+pub use names::{ExperimentId, ModelName, NameError, Password, Username};
+pub use permission::{Capability, Permission, UnknownPermission};
+pub use ports::{CredentialCheck, GrantStore, StoreError, UserStore};
+pub use resource::{Resource, ResourceKind};
+pub use user::{Grant, Principal, User, UserSummary};
