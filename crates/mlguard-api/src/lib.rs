@@ -1,1 +1,119 @@
-//! placeholder
+#![doc = include_str!("../README.md")]
+
+mod auth;
+mod health;
+mod permissions;
+mod schema;
+mod state;
+mod users;
+
+use axum::Router;
+use axum::routing::get;
+use mlguard_extract::ApiError;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use schema::SecuritySchemes;
+pub use state::{AccessStore, AppState};
+
+/// The OpenAPI document's fixed parts; paths are added by the router.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "mlguard",
+        description = "Authentication and authorization gateway for MLflow: \
+                       MLflow-compatible user and permission management.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0")
+    ),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "users", description = "Accounts (MLflow-compatible)"),
+        (name = "permissions", description = "Grants on experiments and registered models (MLflow-compatible)"),
+        (name = "health", description = "Liveness and readiness"),
+    )
+)]
+struct ApiDoc;
+
+const REQUEST_ID: axum::http::HeaderName = axum::http::HeaderName::from_static("x-request-id");
+
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(users::create_user))
+        .routes(routes!(users::get_user))
+        .routes(routes!(users::list_users))
+        .routes(routes!(users::update_password))
+        .routes(routes!(users::update_admin))
+        .routes(routes!(users::delete_user))
+        .routes(routes!(permissions::create_experiment_permission))
+        .routes(routes!(permissions::get_experiment_permission))
+        .routes(routes!(permissions::update_experiment_permission))
+        .routes(routes!(permissions::delete_experiment_permission))
+        .routes(routes!(permissions::create_registered_model_permission))
+        .routes(routes!(permissions::get_registered_model_permission))
+        .routes(routes!(permissions::update_registered_model_permission))
+        .routes(routes!(permissions::delete_registered_model_permission))
+}
+
+/// The OpenAPI document for every native endpoint.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, mut doc) = api_routes()
+        .routes(routes!(health::health))
+        .routes(routes!(health::ready))
+        .split_for_parts();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    doc
+}
+
+/// The whole HTTP application.
+///
+/// `/health` and `/ready` are open; everything else, the fallback included, sits
+/// behind authentication, so an anonymous caller learns nothing about routes.
+pub fn app(state: AppState) -> Router {
+    let (protected, _) = api_routes().split_for_parts();
+    let protected = protected
+        .route("/ajax-api/2.0/mlflow/users/list", get(users::list_users))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ));
+    let (open, _) = OpenApiRouter::new()
+        .routes(routes!(health::health))
+        .routes(routes!(health::ready))
+        .split_for_parts();
+
+    open.merge(protected)
+        .with_state(state)
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &axum::http::Request<axum::body::Body>| {
+                    let request_id = request
+                        .headers()
+                        .get(&REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    tracing::info_span!(
+                        "request",
+                        http.method = %request.method(),
+                        http.path = %request.uri().path(),
+                        request_id = %request_id,
+                        user.name = tracing::field::Empty,
+                    )
+                })
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::endpoint_not_found()
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::method_not_allowed()
+}

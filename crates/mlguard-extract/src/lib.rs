@@ -1,1 +1,11 @@
-//! placeholder
+#![doc = include_str!("../README.md")]
+
+mod caller;
+mod credentials;
+mod error;
+mod params;
+
+pub use caller::Caller;
+pub use credentials::{BasicCredentials, CredentialsError, parse_authorization};
+pub use error::{ApiError, ErrorBody};
+pub use params::{MAX_BODY_BYTES, MlflowParams};

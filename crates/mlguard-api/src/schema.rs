@@ -1,0 +1,233 @@
+//! Wire shapes, as MLflow 3.10.1 writes them, with their OpenAPI schemas.
+
+use mlguard_domain::{Grant, Permission, Resource, User, UserSummary};
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, ToSchema};
+
+pub(crate) struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
+        );
+    }
+}
+
+/// A permission level, by MLflow's name.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub(crate) enum PermissionName {
+    Read,
+    Use,
+    Edit,
+    Manage,
+    NoPermissions,
+}
+
+impl From<Permission> for PermissionName {
+    fn from(p: Permission) -> Self {
+        match p {
+            Permission::Read => PermissionName::Read,
+            Permission::Use => PermissionName::Use,
+            Permission::Edit => PermissionName::Edit,
+            Permission::Manage => PermissionName::Manage,
+            Permission::NoPermissions => PermissionName::NoPermissions,
+        }
+    }
+}
+
+/// MLflow serves registered-model grants within a workspace; without workspaces it
+/// is always this one.
+pub(crate) const DEFAULT_WORKSPACE: &str = "default";
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ExperimentPermission {
+    #[schema(example = "1")]
+    pub experiment_id: String,
+    pub permission: PermissionName,
+    pub user_id: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RegisteredModelPermission {
+    #[schema(example = "my-model")]
+    pub name: String,
+    pub permission: PermissionName,
+    pub user_id: i64,
+    #[schema(example = "default")]
+    pub workspace: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ScorerPermission {
+    pub experiment_id: String,
+    pub scorer_name: String,
+    pub permission: PermissionName,
+    pub user_id: i64,
+}
+
+/// A user as `users/get` and `users/create` return it.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct UserJson {
+    pub id: i64,
+    pub username: String,
+    pub is_admin: bool,
+    pub experiment_permissions: Vec<ExperimentPermission>,
+    pub registered_model_permissions: Vec<RegisteredModelPermission>,
+    pub scorer_permissions: Vec<ScorerPermission>,
+}
+
+impl UserJson {
+    pub fn new(user: User, grants: Vec<Grant>) -> Self {
+        let mut json = UserJson {
+            id: user.id,
+            username: user.username.as_str().to_owned(),
+            is_admin: user.is_admin,
+            experiment_permissions: Vec::new(),
+            registered_model_permissions: Vec::new(),
+            scorer_permissions: Vec::new(),
+        };
+        for grant in grants {
+            match &grant.resource {
+                Resource::Experiment(_) => json
+                    .experiment_permissions
+                    .push(ExperimentPermission::from(&grant)),
+                Resource::RegisteredModel(_) => json
+                    .registered_model_permissions
+                    .push(RegisteredModelPermission::from(&grant)),
+            }
+        }
+        json
+    }
+}
+
+impl From<&Grant> for ExperimentPermission {
+    fn from(grant: &Grant) -> Self {
+        ExperimentPermission {
+            experiment_id: grant.resource.key().to_owned(),
+            permission: grant.permission.into(),
+            user_id: grant.user_id,
+        }
+    }
+}
+
+impl From<&Grant> for RegisteredModelPermission {
+    fn from(grant: &Grant) -> Self {
+        RegisteredModelPermission {
+            name: grant.resource.key().to_owned(),
+            permission: grant.permission.into(),
+            user_id: grant.user_id,
+            workspace: DEFAULT_WORKSPACE.to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct UserResponse {
+    pub user: UserJson,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct UserListEntry {
+    pub id: i64,
+    pub username: String,
+}
+
+impl From<UserSummary> for UserListEntry {
+    fn from(user: UserSummary) -> Self {
+        UserListEntry {
+            id: user.id,
+            username: user.username.as_str().to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ListUsersResponse {
+    pub users: Vec<UserListEntry>,
+}
+
+/// The empty object MLflow answers to updates and deletes.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct EmptyResponse {}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ExperimentPermissionResponse {
+    pub experiment_permission: ExperimentPermission,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RegisteredModelPermissionResponse {
+    pub registered_model_permission: RegisteredModelPermission,
+}
+
+/// Request shapes: documentation of what `MlflowParams` reads, never deserialized.
+#[expect(
+    dead_code,
+    reason = "documentation-only shapes; MlflowParams reads the fields"
+)]
+pub(crate) mod requests {
+    use super::PermissionName;
+    use utoipa::{IntoParams, ToSchema};
+
+    #[derive(Debug, ToSchema)]
+    pub(crate) struct CreateUserRequest {
+        pub username: String,
+        /// At least 12 characters.
+        pub password: String,
+    }
+
+    #[derive(Debug, ToSchema)]
+    pub(crate) struct UpdatePasswordRequest {
+        pub username: String,
+        /// At least 12 characters.
+        pub password: String,
+    }
+
+    #[derive(Debug, ToSchema)]
+    pub(crate) struct UpdateAdminRequest {
+        pub username: String,
+        pub is_admin: bool,
+    }
+
+    #[derive(Debug, ToSchema, IntoParams)]
+    #[into_params(parameter_in = Query)]
+    pub(crate) struct UsernameParam {
+        pub username: String,
+    }
+
+    #[derive(Debug, ToSchema)]
+    pub(crate) struct ExperimentPermissionRequest {
+        /// Canonical decimal experiment id.
+        #[schema(example = "1")]
+        pub experiment_id: String,
+        pub username: String,
+        pub permission: PermissionName,
+    }
+
+    #[derive(Debug, ToSchema, IntoParams)]
+    #[into_params(parameter_in = Query)]
+    pub(crate) struct ExperimentPermissionRef {
+        /// Canonical decimal experiment id.
+        pub experiment_id: String,
+        pub username: String,
+    }
+
+    #[derive(Debug, ToSchema)]
+    pub(crate) struct RegisteredModelPermissionRequest {
+        pub name: String,
+        pub username: String,
+        pub permission: PermissionName,
+    }
+
+    #[derive(Debug, ToSchema, IntoParams)]
+    #[into_params(parameter_in = Query)]
+    pub(crate) struct RegisteredModelPermissionRef {
+        pub name: String,
+        pub username: String,
+    }
+}

@@ -1,0 +1,198 @@
+//! `/api/2.0/mlflow/users/*`, as MLflow 3.10.1 serves them.
+
+use axum::Json;
+use axum::extract::State;
+use mlguard_domain::{Password, Principal, Username};
+use mlguard_extract::{ApiError, Caller, ErrorBody, MlflowParams};
+
+use crate::schema::{
+    EmptyResponse, ListUsersResponse, UserJson, UserListEntry, UserResponse,
+    requests::CreateUserRequest, requests::UpdateAdminRequest, requests::UpdatePasswordRequest,
+    requests::UsernameParam,
+};
+use crate::state::AppState;
+
+fn require_admin(caller: &Principal) -> Result<(), ApiError> {
+    if caller.is_admin {
+        Ok(())
+    } else {
+        Err(ApiError::permission_denied())
+    }
+}
+
+/// Self-service routes: the account's owner or an admin. Checked before the target's
+/// existence, so a non-admin cannot probe for other usernames.
+fn require_self_or_admin(caller: &Principal, username: &str) -> Result<(), ApiError> {
+    if caller.is_admin || caller.username.as_str() == username {
+        Ok(())
+    } else {
+        Err(ApiError::permission_denied())
+    }
+}
+
+fn username(params: &MlflowParams) -> Result<Username, ApiError> {
+    Ok(Username::parse(params.required_str("username")?)?)
+}
+
+/// Create a user (admin only).
+#[utoipa::path(post, path = "/api/2.0/mlflow/users/create", tag = "users",
+    operation_id = "createUser", security(("basic" = [])),
+    request_body = CreateUserRequest,
+    responses(
+        (status = 200, description = "The new user", body = UserResponse),
+        (status = 400, description = "Invalid or duplicate user", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Caller is not an admin", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
+    ))]
+pub(crate) async fn create_user(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    params: MlflowParams,
+) -> Result<Json<UserResponse>, ApiError> {
+    require_admin(&caller)?;
+    let raw_username = params.required_str("username")?;
+    let raw_password = params.required_str("password")?;
+    let username = Username::parse(raw_username)?;
+    let password = Password::new(raw_password)?;
+    let user = state
+        .blocking(move |store| store.create_user(&username, &password, false))
+        .await??;
+    tracing::info!(target.user = %user.username, "user created");
+    Ok(Json(UserResponse {
+        user: UserJson::new(user, Vec::new()),
+    }))
+}
+
+/// Get a user and their grants (the user themself, or an admin).
+#[utoipa::path(get, path = "/api/2.0/mlflow/users/get", tag = "users",
+    operation_id = "getUser", security(("basic" = [])),
+    params(UsernameParam),
+    responses(
+        (status = 200, description = "The user", body = UserResponse),
+        (status = 400, description = "Missing or invalid username", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Not the caller's own account", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+    ))]
+pub(crate) async fn get_user(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    params: MlflowParams,
+) -> Result<Json<UserResponse>, ApiError> {
+    let raw = params.required_str("username")?;
+    require_self_or_admin(&caller, raw)?;
+    let username = Username::parse(raw)?;
+    let (user, grants) = state
+        .blocking(move |store| {
+            let user = store.get_user(&username)?;
+            let grants = store.grants_of_user(user.id)?;
+            Ok::<_, mlguard_domain::StoreError>((user, grants))
+        })
+        .await??;
+    Ok(Json(UserResponse {
+        user: UserJson::new(user, grants),
+    }))
+}
+
+/// List all users (admin only).
+#[utoipa::path(get, path = "/api/2.0/mlflow/users/list", tag = "users",
+    operation_id = "listUsers", security(("basic" = [])),
+    responses(
+        (status = 200, description = "All users", body = ListUsersResponse),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Caller is not an admin", body = ErrorBody),
+    ))]
+pub(crate) async fn list_users(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Json<ListUsersResponse>, ApiError> {
+    require_admin(&caller)?;
+    let users = state.blocking(|store| store.list_users()).await??;
+    Ok(Json(ListUsersResponse {
+        users: users.into_iter().map(UserListEntry::from).collect(),
+    }))
+}
+
+/// Change a password (the user themself, or an admin).
+#[utoipa::path(patch, path = "/api/2.0/mlflow/users/update-password", tag = "users",
+    operation_id = "updateUserPassword", security(("basic" = [])),
+    request_body = UpdatePasswordRequest,
+    responses(
+        (status = 200, description = "Password changed", body = EmptyResponse),
+        (status = 400, description = "Invalid password", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Not the caller's own account", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
+    ))]
+pub(crate) async fn update_password(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    params: MlflowParams,
+) -> Result<Json<EmptyResponse>, ApiError> {
+    let raw = params.required_str("username")?;
+    require_self_or_admin(&caller, raw)?;
+    let username = Username::parse(raw)?;
+    let password = Password::new(params.required_str("password")?)?;
+    state
+        .blocking(move |store| store.set_password(&username, &password))
+        .await??;
+    tracing::info!(target.user = raw, "password changed");
+    Ok(Json(EmptyResponse {}))
+}
+
+/// Grant or revoke admin (admin only).
+#[utoipa::path(patch, path = "/api/2.0/mlflow/users/update-admin", tag = "users",
+    operation_id = "updateUserAdmin", security(("basic" = [])),
+    request_body = UpdateAdminRequest,
+    responses(
+        (status = 200, description = "Admin flag changed", body = EmptyResponse),
+        (status = 400, description = "Invalid parameters", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Caller is not an admin", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
+    ))]
+pub(crate) async fn update_admin(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    params: MlflowParams,
+) -> Result<Json<EmptyResponse>, ApiError> {
+    require_admin(&caller)?;
+    let username = username(&params)?;
+    let is_admin = params.required_bool("is_admin")?;
+    let target = username.clone();
+    state
+        .blocking(move |store| store.set_admin(&target, is_admin))
+        .await??;
+    tracing::info!(target.user = %username, is_admin, "admin flag changed");
+    Ok(Json(EmptyResponse {}))
+}
+
+/// Delete a user and all their grants (admin only).
+#[utoipa::path(delete, path = "/api/2.0/mlflow/users/delete", tag = "users",
+    operation_id = "deleteUser", security(("basic" = [])),
+    params(("username" = Option<String>, Query, description = "Used when there is no JSON body")),
+    request_body(content = UsernameParam, description = "Optional JSON body; wins over the query"),
+    responses(
+        (status = 200, description = "User deleted", body = EmptyResponse),
+        (status = 400, description = "Missing username", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Caller is not an admin", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+    ))]
+pub(crate) async fn delete_user(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    params: MlflowParams,
+) -> Result<Json<EmptyResponse>, ApiError> {
+    require_admin(&caller)?;
+    let username = username(&params)?;
+    let target = username.clone();
+    state
+        .blocking(move |store| store.delete_user(&target))
+        .await??;
+    tracing::info!(target.user = %username, "user deleted");
+    Ok(Json(EmptyResponse {}))
+}

@@ -1,0 +1,701 @@
+//! In-process API tests: the real router on a real SQLite file, one per test.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use http_body_util::BodyExt;
+use mlguard_api::AppState;
+use mlguard_domain::{Password, Permission, UserStore, Username};
+use mlguard_storage::{PoolOptions, Store};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const ADMIN: (&str, &str) = ("admin", "admin-password-123");
+const ALICE: (&str, &str) = ("alice", "alice-password-123");
+const BOB: (&str, &str) = ("bob", "bob-password-12345");
+
+struct TestApp {
+    router: Router,
+    _dir: tempfile::TempDir,
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Value,
+    raw: String,
+}
+
+fn app_with_default(default: Permission) -> TestApp {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("mlguard.db").display());
+    let store = Store::connect(&url, PoolOptions::default()).expect("store");
+    store.run_migrations().expect("migrations");
+    for ((name, password), is_admin) in [(ADMIN, true), (ALICE, false), (BOB, false)] {
+        store
+            .create_user(
+                &Username::parse(name).expect("name"),
+                &Password::new(password).expect("password"),
+                is_admin,
+            )
+            .expect("seed user");
+    }
+    TestApp {
+        router: mlguard_api::app(AppState::new(Arc::new(store), default)),
+        _dir: dir,
+    }
+}
+
+fn app() -> TestApp {
+    app_with_default(Permission::Read)
+}
+
+fn basic((user, password): (&str, &str)) -> String {
+    format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
+}
+
+impl TestApp {
+    async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let raw = String::from_utf8_lossy(&bytes).into_owned();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            body,
+            raw,
+        }
+    }
+
+    async fn call(
+        &self,
+        as_user: Option<(&str, &str)>,
+        method: Method,
+        uri: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut builder = Request::builder().method(method).uri(uri);
+        if let Some(user) = as_user {
+            builder = builder.header(header::AUTHORIZATION, basic(user));
+        }
+        let body = match body {
+            Some(json) => {
+                builder = builder.header(header::CONTENT_TYPE, "application/json");
+                Body::from(json.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.send(builder.body(body).expect("request")).await
+    }
+}
+
+fn assert_error(reply: &Reply, status: StatusCode, code: &str) {
+    assert_eq!(reply.status, status, "body: {}", reply.raw);
+    assert_eq!(reply.body["error_code"], code, "body: {}", reply.raw);
+    assert!(reply.body["message"].is_string(), "body: {}", reply.raw);
+    for leak in ["SELECT", "INSERT", "$argon2", "panicked", "diesel"] {
+        assert!(!reply.raw.contains(leak), "leaks {leak}: {}", reply.raw);
+    }
+}
+
+#[tokio::test]
+async fn anonymous_and_bad_credentials_get_401_with_challenge() {
+    let app = app();
+    let cases = [
+        None,
+        Some((ADMIN.0, "wrong-password-123")),
+        Some(("nobody", "whatever-password")),
+    ];
+    for creds in cases {
+        let reply = app
+            .call(
+                creds,
+                Method::GET,
+                "/api/2.0/mlflow/users/get?username=admin",
+                None,
+            )
+            .await;
+        assert_error(&reply, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
+        assert_eq!(
+            reply.headers[header::WWW_AUTHENTICATE],
+            "Basic realm=\"mlflow\""
+        );
+    }
+    // Unknown routes too: anonymous callers learn nothing about what exists.
+    let reply = app
+        .call(None, Method::GET, "/api/2.0/mlflow/nope", None)
+        .await;
+    assert_error(&reply, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
+    let reply = app
+        .call(Some(ADMIN), Method::GET, "/api/2.0/mlflow/nope", None)
+        .await;
+    assert_error(&reply, StatusCode::NOT_FOUND, "ENDPOINT_NOT_FOUND");
+}
+
+#[tokio::test]
+async fn health_is_open_and_ready_checks_the_store() {
+    let app = app();
+    let reply = app.call(None, Method::GET, "/health", None).await;
+    assert_eq!((reply.status, reply.raw.as_str()), (StatusCode::OK, "OK"));
+    let reply = app.call(None, Method::GET, "/ready", None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(reply.headers.contains_key("x-request-id"));
+}
+
+#[tokio::test]
+async fn user_lifecycle_through_the_api() {
+    let app = app();
+    let created = app
+        .call(
+            Some(ADMIN),
+            Method::POST,
+            "/api/2.0/mlflow/users/create",
+            Some(json!({"username": "carol", "password": "carol-password-1"})),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.raw);
+    let user = &created.body["user"];
+    assert_eq!(user["username"], "carol");
+    assert_eq!(user["is_admin"], false);
+    assert_eq!(user["experiment_permissions"], json!([]));
+    assert!(!created.raw.contains("password"));
+
+    let dup = app
+        .call(
+            Some(ADMIN),
+            Method::POST,
+            "/api/2.0/mlflow/users/create",
+            Some(json!({"username": "carol", "password": "carol-password-1"})),
+        )
+        .await;
+    assert_error(&dup, StatusCode::BAD_REQUEST, "RESOURCE_ALREADY_EXISTS");
+
+    let carol = ("carol", "carol-password-1");
+    let own = app
+        .call(
+            Some(carol),
+            Method::GET,
+            "/api/2.0/mlflow/users/get?username=carol",
+            None,
+        )
+        .await;
+    assert_eq!(own.status, StatusCode::OK);
+
+    let changed = app
+        .call(
+            Some(carol),
+            Method::PATCH,
+            "/api/2.0/mlflow/users/update-password",
+            Some(json!({"username": "carol", "password": "carol-new-password"})),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.raw);
+    assert_eq!(changed.body, json!({}));
+    let old = app
+        .call(
+            Some(carol),
+            Method::GET,
+            "/api/2.0/mlflow/users/get?username=carol",
+            None,
+        )
+        .await;
+    assert_eq!(old.status, StatusCode::UNAUTHORIZED);
+    let carol = ("carol", "carol-new-password");
+
+    let promoted = app
+        .call(
+            Some(ADMIN),
+            Method::PATCH,
+            "/api/2.0/mlflow/users/update-admin",
+            Some(json!({"username": "carol", "is_admin": true})),
+        )
+        .await;
+    assert_eq!(promoted.status, StatusCode::OK);
+    let listed = app
+        .call(
+            Some(carol),
+            Method::GET,
+            "/ajax-api/2.0/mlflow/users/list",
+            None,
+        )
+        .await;
+    assert_eq!(listed.status, StatusCode::OK);
+    let names: Vec<&str> = listed.body["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .map(|u| u["username"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, ["admin", "alice", "bob", "carol"]);
+    assert!(listed.body["users"][0].get("is_admin").is_none());
+
+    let deleted = app
+        .call(
+            Some(ADMIN),
+            Method::DELETE,
+            "/api/2.0/mlflow/users/delete?username=carol",
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.raw);
+    let gone = app
+        .call(
+            Some(ADMIN),
+            Method::GET,
+            "/api/2.0/mlflow/users/get?username=carol",
+            None,
+        )
+        .await;
+    assert_error(&gone, StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST");
+    assert_eq!(gone.body["message"], "User with username=carol not found");
+    let login = app
+        .call(
+            Some(carol),
+            Method::GET,
+            "/api/2.0/mlflow/users/get?username=carol",
+            None,
+        )
+        .await;
+    assert_eq!(login.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn non_admins_are_limited_to_their_own_account() {
+    let app = app();
+    let attempts = [
+        (
+            Method::POST,
+            "/api/2.0/mlflow/users/create",
+            Some(json!({"username": "x", "password": "x-password-123"})),
+        ),
+        (Method::GET, "/api/2.0/mlflow/users/get?username=bob", None),
+        (
+            Method::GET,
+            "/api/2.0/mlflow/users/get?username=nobody",
+            None,
+        ),
+        (Method::GET, "/api/2.0/mlflow/users/list", None),
+        (
+            Method::PATCH,
+            "/api/2.0/mlflow/users/update-password",
+            Some(json!({"username": "bob", "password": "hijacked-password"})),
+        ),
+        (
+            Method::PATCH,
+            "/api/2.0/mlflow/users/update-admin",
+            Some(json!({"username": "alice", "is_admin": true})),
+        ),
+        (
+            Method::DELETE,
+            "/api/2.0/mlflow/users/delete",
+            Some(json!({"username": "bob"})),
+        ),
+    ];
+    for (method, uri, body) in attempts {
+        let reply = app.call(Some(ALICE), method.clone(), uri, body).await;
+        assert_error(&reply, StatusCode::FORBIDDEN, "PERMISSION_DENIED");
+    }
+    // Bob's password is untouched and alice is still no admin.
+    let bob = app
+        .call(
+            Some(BOB),
+            Method::GET,
+            "/api/2.0/mlflow/users/get?username=bob",
+            None,
+        )
+        .await;
+    assert_eq!(bob.status, StatusCode::OK);
+    let alice = app
+        .call(
+            Some(ALICE),
+            Method::GET,
+            "/api/2.0/mlflow/users/get?username=alice",
+            None,
+        )
+        .await;
+    assert_eq!(alice.body["user"]["is_admin"], false);
+}
+
+#[tokio::test]
+async fn bad_input_gets_mlflow_errors() {
+    let app = app();
+    let cases = [
+        (
+            json!({"username": "dave"}),
+            "Missing value for required parameter 'password'",
+        ),
+        (
+            json!({"username": "dave", "password": "short"}),
+            "Password must be a string longer than 12 characters.",
+        ),
+        (
+            json!({"username": "", "password": "long-enough-pass"}),
+            "Username and password cannot be empty.",
+        ),
+        (
+            json!({"username": "da:ve", "password": "long-enough-pass"}),
+            "Username must not contain",
+        ),
+        (
+            json!({"username": 5, "password": "long-enough-pass"}),
+            "expected a string",
+        ),
+    ];
+    for (body, message) in cases {
+        let reply = app
+            .call(
+                Some(ADMIN),
+                Method::POST,
+                "/api/2.0/mlflow/users/create",
+                Some(body),
+            )
+            .await;
+        assert_error(&reply, StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE");
+        assert!(
+            reply.body["message"]
+                .as_str()
+                .expect("message")
+                .contains(message),
+            "{}",
+            reply.raw
+        );
+    }
+    let not_bool = app
+        .call(
+            Some(ADMIN),
+            Method::PATCH,
+            "/api/2.0/mlflow/users/update-admin",
+            Some(json!({"username": "bob", "is_admin": "false"})),
+        )
+        .await;
+    assert_error(
+        &not_bool,
+        StatusCode::BAD_REQUEST,
+        "INVALID_PARAMETER_VALUE",
+    );
+
+    let text = app
+        .send(
+            Request::post("/api/2.0/mlflow/users/create")
+                .header(header::AUTHORIZATION, basic(ADMIN))
+                .header(header::CONTENT_TYPE, "text/plain")
+                .body(Body::from("username=x"))
+                .expect("request"),
+        )
+        .await;
+    assert_error(&text, StatusCode::UNSUPPORTED_MEDIA_TYPE, "BAD_REQUEST");
+
+    let malformed = app
+        .send(
+            Request::post("/api/2.0/mlflow/users/create")
+                .header(header::AUTHORIZATION, basic(ADMIN))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from("{\"username\": "))
+                .expect("request"),
+        )
+        .await;
+    assert_error(&malformed, StatusCode::BAD_REQUEST, "BAD_REQUEST");
+
+    let wrong_method = app
+        .call(
+            Some(ADMIN),
+            Method::POST,
+            "/api/2.0/mlflow/users/list",
+            Some(json!({})),
+        )
+        .await;
+    assert_error(&wrong_method, StatusCode::METHOD_NOT_ALLOWED, "BAD_REQUEST");
+}
+
+#[tokio::test]
+async fn experiment_permission_crud_needs_manage() {
+    let app = app();
+    let base = "/api/2.0/mlflow/experiments/permissions";
+    // Alice has only the default READ: she may not manage experiment 7.
+    let denied = app
+        .call(
+            Some(ALICE),
+            Method::POST,
+            &format!("{base}/create"),
+            Some(json!({"experiment_id": "7", "username": "bob", "permission": "READ"})),
+        )
+        .await;
+    assert_error(&denied, StatusCode::FORBIDDEN, "PERMISSION_DENIED");
+
+    let granted = app
+        .call(
+            Some(ADMIN),
+            Method::POST,
+            &format!("{base}/create"),
+            Some(json!({"experiment_id": "7", "username": "alice", "permission": "MANAGE"})),
+        )
+        .await;
+    assert_eq!(granted.status, StatusCode::OK, "{}", granted.raw);
+    let perm = &granted.body["experiment_permission"];
+    assert_eq!(perm["experiment_id"], "7");
+    assert_eq!(perm["permission"], "MANAGE");
+    assert!(perm["user_id"].is_i64());
+
+    // Now alice manages experiment 7, and only 7.
+    let by_alice = app
+        .call(
+            Some(ALICE),
+            Method::POST,
+            &format!("{base}/create"),
+            Some(json!({"experiment_id": "7", "username": "bob", "permission": "NO_PERMISSIONS"})),
+        )
+        .await;
+    assert_eq!(by_alice.status, StatusCode::OK, "{}", by_alice.raw);
+    assert_eq!(
+        by_alice.body["experiment_permission"]["permission"],
+        "NO_PERMISSIONS"
+    );
+    let other = app
+        .call(
+            Some(ALICE),
+            Method::POST,
+            &format!("{base}/create"),
+            Some(json!({"experiment_id": "8", "username": "bob", "permission": "READ"})),
+        )
+        .await;
+    assert_error(&other, StatusCode::FORBIDDEN, "PERMISSION_DENIED");
+
+    let dup = app
+        .call(
+            Some(ALICE),
+            Method::POST,
+            &format!("{base}/create"),
+            Some(json!({"experiment_id": "7", "username": "bob", "permission": "READ"})),
+        )
+        .await;
+    assert_error(&dup, StatusCode::BAD_REQUEST, "RESOURCE_ALREADY_EXISTS");
+
+    let updated = app
+        .call(
+            Some(ALICE),
+            Method::PATCH,
+            &format!("{base}/update"),
+            Some(json!({"experiment_id": "7", "username": "bob", "permission": "EDIT"})),
+        )
+        .await;
+    assert_eq!(updated.status, StatusCode::OK);
+    let fetched = app
+        .call(
+            Some(ALICE),
+            Method::GET,
+            &format!("{base}/get?experiment_id=7&username=bob"),
+            None,
+        )
+        .await;
+    assert_eq!(fetched.body["experiment_permission"]["permission"], "EDIT");
+    // HEAD answers like GET, without a body.
+    let head = app
+        .call(
+            Some(ALICE),
+            Method::HEAD,
+            &format!("{base}/get?experiment_id=7&username=bob"),
+            None,
+        )
+        .await;
+    assert_eq!((head.status, head.raw.as_str()), (StatusCode::OK, ""));
+
+    let removed = app
+        .call(
+            Some(ALICE),
+            Method::DELETE,
+            &format!("{base}/delete"),
+            Some(json!({"experiment_id": "7", "username": "bob"})),
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::OK);
+    let missing = app
+        .call(
+            Some(ALICE),
+            Method::GET,
+            &format!("{base}/get?experiment_id=7&username=bob"),
+            None,
+        )
+        .await;
+    assert_error(&missing, StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST");
+    assert_eq!(
+        missing.body["message"],
+        "Experiment permission with experiment_id=7 and username=bob not found"
+    );
+
+    let invalid = app
+        .call(
+            Some(ADMIN),
+            Method::POST,
+            &format!("{base}/create"),
+            Some(json!({"experiment_id": "7", "username": "bob", "permission": "WRITE"})),
+        )
+        .await;
+    assert_error(&invalid, StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE");
+    let no_user = app
+        .call(
+            Some(ADMIN),
+            Method::POST,
+            &format!("{base}/create"),
+            Some(json!({"experiment_id": "7", "username": "nobody", "permission": "READ"})),
+        )
+        .await;
+    assert_error(&no_user, StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST");
+}
+
+#[tokio::test]
+async fn experiment_ids_must_be_canonical() {
+    let app = app();
+    for id in [
+        json!("01"),
+        json!(" 1"),
+        json!("1.0"),
+        json!("-1"),
+        json!(1),
+        json!(""),
+    ] {
+        let reply = app
+            .call(
+                Some(ADMIN),
+                Method::POST,
+                "/api/2.0/mlflow/experiments/permissions/create",
+                Some(json!({"experiment_id": id, "username": "bob", "permission": "READ"})),
+            )
+            .await;
+        assert_error(&reply, StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE");
+    }
+    for query in [
+        "experiment_id=%2B1&username=bob",
+        "experiment_id=1&experiment_id=2&username=bob",
+    ] {
+        let reply = app
+            .call(
+                Some(ADMIN),
+                Method::GET,
+                &format!("/api/2.0/mlflow/experiments/permissions/get?{query}"),
+                None,
+            )
+            .await;
+        assert_error(&reply, StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE");
+    }
+}
+
+#[tokio::test]
+async fn explicit_no_permissions_beats_a_manage_default() {
+    let app = app_with_default(Permission::Manage);
+    let base = "/api/2.0/mlflow/registered-models/permissions";
+    // With default MANAGE, alice manages any model without a grant...
+    let ok = app
+        .call(
+            Some(ALICE),
+            Method::POST,
+            &format!("{base}/create"),
+            Some(json!({"name": "m1", "username": "alice", "permission": "NO_PERMISSIONS"})),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.raw);
+    let perm = &ok.body["registered_model_permission"];
+    assert_eq!(
+        (perm["name"].as_str(), perm["workspace"].as_str()),
+        (Some("m1"), Some("default"))
+    );
+    // ...but her explicit NO_PERMISSIONS on m1 now denies her.
+    let denied = app
+        .call(
+            Some(ALICE),
+            Method::GET,
+            &format!("{base}/get?name=m1&username=alice"),
+            None,
+        )
+        .await;
+    assert_error(&denied, StatusCode::FORBIDDEN, "PERMISSION_DENIED");
+    let other = app
+        .call(
+            Some(ALICE),
+            Method::GET,
+            &format!("{base}/get?name=m2&username=alice"),
+            None,
+        )
+        .await;
+    assert_error(&other, StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST");
+    assert_eq!(
+        other.body["message"],
+        "Registered model permission with workspace=default, name=m2 and username=alice not found"
+    );
+}
+
+#[tokio::test]
+async fn get_user_lists_grants_and_deleting_a_user_drops_them() {
+    let app = app();
+    for (uri, body) in [
+        (
+            "/api/2.0/mlflow/experiments/permissions/create",
+            json!({"experiment_id": "3", "username": "bob", "permission": "EDIT"}),
+        ),
+        (
+            "/api/2.0/mlflow/registered-models/permissions/create",
+            json!({"name": "churn", "username": "bob", "permission": "READ"}),
+        ),
+    ] {
+        let reply = app.call(Some(ADMIN), Method::POST, uri, Some(body)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.raw);
+    }
+    let bob = app
+        .call(
+            Some(BOB),
+            Method::GET,
+            "/api/2.0/mlflow/users/get?username=bob",
+            None,
+        )
+        .await;
+    let user = &bob.body["user"];
+    assert_eq!(user["experiment_permissions"][0]["experiment_id"], "3");
+    assert_eq!(user["experiment_permissions"][0]["permission"], "EDIT");
+    assert_eq!(user["registered_model_permissions"][0]["name"], "churn");
+
+    app.call(
+        Some(ADMIN),
+        Method::DELETE,
+        "/api/2.0/mlflow/users/delete",
+        Some(json!({"username": "bob"})),
+    )
+    .await;
+    let recreated = app
+        .call(
+            Some(ADMIN),
+            Method::POST,
+            "/api/2.0/mlflow/users/create",
+            Some(json!({"username": "bob", "password": "bob-password-again"})),
+        )
+        .await;
+    assert_eq!(recreated.status, StatusCode::OK);
+    let fresh = app
+        .call(
+            Some(ADMIN),
+            Method::GET,
+            "/api/2.0/mlflow/users/get?username=bob",
+            None,
+        )
+        .await;
+    assert_eq!(fresh.body["user"]["experiment_permissions"], json!([]));
+    assert_eq!(
+        fresh.body["user"]["registered_model_permissions"],
+        json!([])
+    );
+}
