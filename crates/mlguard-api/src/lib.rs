@@ -31,7 +31,7 @@ pub use state::{AccessStore, AppState};
     modifiers(&SecuritySchemes),
     tags(
         (name = "users", description = "Accounts (MLflow-compatible)"),
-        (name = "permissions", description = "Grants on experiments and registered models (MLflow-compatible)"),
+        (name = "permissions", description = "Grants on experiments, registered models, scorers and gateway resources (MLflow-compatible)"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]
@@ -55,6 +55,30 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(permissions::get_registered_model_permission))
         .routes(routes!(permissions::update_registered_model_permission))
         .routes(routes!(permissions::delete_registered_model_permission))
+        .routes(routes!(permissions::create_scorer_permission))
+        .routes(routes!(permissions::get_scorer_permission))
+        .routes(routes!(permissions::update_scorer_permission))
+        .routes(routes!(permissions::delete_scorer_permission))
+        .routes(routes!(permissions::create_gateway_secret_permission))
+        .routes(routes!(permissions::get_gateway_secret_permission))
+        .routes(routes!(permissions::update_gateway_secret_permission))
+        .routes(routes!(permissions::delete_gateway_secret_permission))
+        .routes(routes!(permissions::create_gateway_endpoint_permission))
+        .routes(routes!(permissions::get_gateway_endpoint_permission))
+        .routes(routes!(permissions::update_gateway_endpoint_permission))
+        .routes(routes!(permissions::delete_gateway_endpoint_permission))
+        .routes(routes!(
+            permissions::create_gateway_model_definition_permission
+        ))
+        .routes(routes!(
+            permissions::get_gateway_model_definition_permission
+        ))
+        .routes(routes!(
+            permissions::update_gateway_model_definition_permission
+        ))
+        .routes(routes!(
+            permissions::delete_gateway_model_definition_permission
+        ))
 }
 
 /// The OpenAPI document for every native endpoint.

@@ -1,19 +1,23 @@
-//! Grant management for experiments and registered models, MLflow-compatible.
-//! The caller needs MANAGE on the resource (admins have it everywhere).
+//! Grant management, MLflow-compatible, for every grantable resource kind:
+//! experiments, registered models, scorers, and gateway secrets, endpoints and model
+//! definitions. The caller needs MANAGE on the resource (admins have it everywhere).
+//! For a scorer that is MANAGE on the scorer itself; the experiment's grant does not
+//! count, as in MLflow.
 
 use axum::Json;
 use axum::extract::State;
 use mlguard_domain::{
-    Capability, Decision, ExperimentId, Grant, ModelName, Permission, Principal, Resource,
-    StoreError, Username, decide,
+    Capability, Decision, ExperimentId, Grant, ModelName, OpaqueId, Permission, Principal,
+    Resource, StoreError, Username, decide,
 };
 use mlguard_extract::{ApiError, Caller, ErrorBody, MlflowParams};
 
 use crate::schema::{
     DEFAULT_WORKSPACE, EmptyResponse, ExperimentPermission, ExperimentPermissionResponse,
-    RegisteredModelPermission, RegisteredModelPermissionResponse,
-    requests::ExperimentPermissionRef, requests::ExperimentPermissionRequest,
-    requests::RegisteredModelPermissionRef, requests::RegisteredModelPermissionRequest,
+    GatewayEndpointPermission, GatewayEndpointPermissionResponse, GatewayModelDefinitionPermission,
+    GatewayModelDefinitionPermissionResponse, GatewaySecretPermission,
+    GatewaySecretPermissionResponse, RegisteredModelPermission, RegisteredModelPermissionResponse,
+    ScorerPermission, ScorerPermissionResponse, requests,
 };
 use crate::state::AppState;
 
@@ -21,40 +25,78 @@ use crate::state::AppState;
 enum Kind {
     Experiment,
     RegisteredModel,
+    Scorer,
+    GatewaySecret,
+    GatewayEndpoint,
+    GatewayModelDefinition,
 }
 
+fn opaque(params: &MlflowParams, field: &str) -> Result<OpaqueId, ApiError> {
+    Ok(OpaqueId::parse(params.required_str(field)?)?)
+}
+
+/// The resource named by the request, from MLflow's field names.
 fn resource(kind: Kind, params: &MlflowParams) -> Result<Resource, ApiError> {
+    let experiment_id = || -> Result<ExperimentId, ApiError> {
+        Ok(ExperimentId::parse(params.required_str("experiment_id")?)?)
+    };
     Ok(match kind {
-        Kind::Experiment => {
-            Resource::Experiment(ExperimentId::parse(params.required_str("experiment_id")?)?)
-        }
+        Kind::Experiment => Resource::Experiment(experiment_id()?),
         Kind::RegisteredModel => {
             Resource::RegisteredModel(ModelName::parse(params.required_str("name")?)?)
         }
+        Kind::Scorer => Resource::Scorer {
+            experiment_id: experiment_id()?,
+            name: opaque(params, "scorer_name")?,
+        },
+        Kind::GatewaySecret => Resource::GatewaySecret(opaque(params, "secret_id")?),
+        Kind::GatewayEndpoint => Resource::GatewayEndpoint(opaque(params, "endpoint_id")?),
+        Kind::GatewayModelDefinition => {
+            Resource::GatewayModelDefinition(opaque(params, "model_definition_id")?)
+        }
     })
+}
+
+/// How MLflow names a grant in its messages, e.g. `Experiment permission with
+/// experiment_id=1 and username=bob`.
+fn describe(resource: &Resource, username: &Username, existing: bool) -> String {
+    let (noun, fields) = match resource {
+        Resource::Experiment(id) => ("Experiment", format!("experiment_id={id}")),
+        Resource::RegisteredModel(name) if existing => ("Registered model", format!("name={name}")),
+        Resource::RegisteredModel(name) => (
+            "Registered model",
+            format!("workspace={DEFAULT_WORKSPACE}, name={name}"),
+        ),
+        Resource::Scorer {
+            experiment_id,
+            name,
+        } => (
+            "Scorer",
+            format!("experiment_id={experiment_id}, scorer_name={name},"),
+        ),
+        Resource::GatewaySecret(id) => ("Gateway secret", format!("secret_id={id}")),
+        Resource::GatewayEndpoint(id) => ("Gateway endpoint", format!("endpoint_id={id}")),
+        Resource::GatewayModelDefinition(id) => (
+            "Gateway model definition",
+            format!("model_definition_id={id}"),
+        ),
+    };
+    if existing {
+        let fields = fields.trim_end_matches(',');
+        format!("{noun} permission ({fields}, username={username}) already exists.")
+    } else {
+        format!("{noun} permission with {fields} and username={username} not found")
+    }
 }
 
 /// MLflow's wording for a missing or duplicate grant.
 fn grant_error(error: StoreError) -> ApiError {
     match &error {
-        StoreError::GrantNotFound { resource, username } => ApiError::not_found(match resource {
-            Resource::Experiment(id) => format!(
-                "Experiment permission with experiment_id={id} and username={username} not found"
-            ),
-            Resource::RegisteredModel(name) => format!(
-                "Registered model permission with workspace={DEFAULT_WORKSPACE}, \
-                 name={name} and username={username} not found"
-            ),
-        }),
+        StoreError::GrantNotFound { resource, username } => {
+            ApiError::not_found(describe(resource, username, false))
+        }
         StoreError::GrantAlreadyExists { resource, username } => {
-            ApiError::already_exists(match resource {
-                Resource::Experiment(id) => format!(
-                    "Experiment permission (experiment_id={id}, username={username}) already exists."
-                ),
-                Resource::RegisteredModel(name) => format!(
-                    "Registered model permission (name={name}, username={username}) already exists."
-                ),
-            })
+            ApiError::already_exists(describe(resource, username, true))
         }
         StoreError::UserNotFound(_)
         | StoreError::UserAlreadyExists(_)
@@ -85,7 +127,7 @@ async fn require_manage(
     }
 }
 
-/// The resource, checked for MANAGE, and the target user.
+/// The resource, checked for MANAGE before anything else is read, and the target user.
 async fn target(
     state: &AppState,
     caller: &Principal,
@@ -115,7 +157,7 @@ async fn create(
         .await?
         .map_err(grant_error)?;
     tracing::info!(target.user = %grant.username, resource.kind = %grant.resource.kind(),
-        resource.key = grant.resource.key(), %permission, "grant created");
+        resource.key = %grant.resource.key(), %permission, "grant created");
     Ok(grant)
 }
 
@@ -146,7 +188,7 @@ async fn update(
         .await?
         .map_err(grant_error)?;
     tracing::info!(target.user = %username, resource.kind = %resource.kind(),
-        resource.key = resource.key(), %permission, "grant updated");
+        resource.key = %resource.key(), %permission, "grant updated");
     Ok(Json(EmptyResponse {}))
 }
 
@@ -163,182 +205,175 @@ async fn delete(
         .await?
         .map_err(grant_error)?;
     tracing::info!(target.user = %username, resource.kind = %resource.kind(),
-        resource.key = resource.key(), "grant deleted");
+        resource.key = %resource.key(), "grant deleted");
     Ok(Json(EmptyResponse {}))
 }
 
-/// Grant a user a permission on an experiment (MANAGE on it, or admin).
-#[utoipa::path(post, path = "/api/2.0/mlflow/experiments/permissions/create", tag = "permissions",
-    operation_id = "createExperimentPermission", security(("basic" = [])),
-    request_body = ExperimentPermissionRequest,
-    responses(
-        (status = 200, description = "The new grant", body = ExperimentPermissionResponse),
-        (status = 400, description = "Invalid parameters, or the grant exists", body = ErrorBody),
-        (status = 401, description = "Not authenticated", body = ErrorBody),
-        (status = 403, description = "No MANAGE on the experiment", body = ErrorBody),
-        (status = 404, description = "No such user", body = ErrorBody),
-        (status = 415, description = "Body is not JSON", body = ErrorBody),
-    ))]
-pub(crate) async fn create_experiment_permission(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    params: MlflowParams,
-) -> Result<Json<ExperimentPermissionResponse>, ApiError> {
-    let grant = create(&state, &caller, Kind::Experiment, &params).await?;
-    Ok(Json(ExperimentPermissionResponse {
-        experiment_permission: ExperimentPermission::from(&grant),
-    }))
+/// The four MLflow verbs for one resource kind: POST create, GET get, PATCH update,
+/// DELETE delete (JSON body, or the query without one).
+macro_rules! permission_endpoints {
+    (
+        kind: $kind:expr,
+        what: $what:literal,
+        request: $Request:ty,
+        reference: $Reference:ty,
+        response: $Response:ident { $field:ident: $Item:ty },
+        create: $create:ident, $create_path:literal, $create_op:literal,
+        get: $get:ident, $get_path:literal, $get_op:literal,
+        update: $update:ident, $update_path:literal, $update_op:literal,
+        delete: $delete:ident, $delete_path:literal, $delete_op:literal $(,)?
+    ) => {
+        #[doc = concat!("Grant a user a permission on ", $what, " (MANAGE on it, or admin).")]
+        #[utoipa::path(post, path = $create_path, tag = "permissions",
+            operation_id = $create_op, security(("basic" = [])),
+            request_body = $Request,
+            responses(
+                (status = 200, description = "The new grant", body = $Response),
+                (status = 400, description = "Invalid parameters, or the grant exists", body = ErrorBody),
+                (status = 401, description = "Not authenticated", body = ErrorBody),
+                (status = 403, description = "No MANAGE on the resource", body = ErrorBody),
+                (status = 404, description = "No such user", body = ErrorBody),
+                (status = 415, description = "Body is not JSON", body = ErrorBody),
+            ))]
+        pub(crate) async fn $create(
+            State(state): State<AppState>,
+            Caller(caller): Caller,
+            params: MlflowParams,
+        ) -> Result<Json<$Response>, ApiError> {
+            let grant = create(&state, &caller, $kind, &params).await?;
+            Ok(Json($Response { $field: <$Item>::from(&grant) }))
+        }
+
+        #[doc = concat!("A user's grant on ", $what, " (MANAGE on it, or admin).")]
+        #[utoipa::path(get, path = $get_path, tag = "permissions",
+            operation_id = $get_op, security(("basic" = [])),
+            params($Reference),
+            responses(
+                (status = 200, description = "The grant", body = $Response),
+                (status = 400, description = "Invalid parameters", body = ErrorBody),
+                (status = 401, description = "Not authenticated", body = ErrorBody),
+                (status = 403, description = "No MANAGE on the resource", body = ErrorBody),
+                (status = 404, description = "No such user or grant", body = ErrorBody),
+            ))]
+        pub(crate) async fn $get(
+            State(state): State<AppState>,
+            Caller(caller): Caller,
+            params: MlflowParams,
+        ) -> Result<Json<$Response>, ApiError> {
+            let grant = get(&state, &caller, $kind, &params).await?;
+            Ok(Json($Response { $field: <$Item>::from(&grant) }))
+        }
+
+        #[doc = concat!("Change a user's grant on ", $what, " (MANAGE on it, or admin).")]
+        #[utoipa::path(patch, path = $update_path, tag = "permissions",
+            operation_id = $update_op, security(("basic" = [])),
+            request_body = $Request,
+            responses(
+                (status = 200, description = "Grant changed", body = EmptyResponse),
+                (status = 400, description = "Invalid parameters", body = ErrorBody),
+                (status = 401, description = "Not authenticated", body = ErrorBody),
+                (status = 403, description = "No MANAGE on the resource", body = ErrorBody),
+                (status = 404, description = "No such user or grant", body = ErrorBody),
+                (status = 415, description = "Body is not JSON", body = ErrorBody),
+            ))]
+        pub(crate) async fn $update(
+            State(state): State<AppState>,
+            Caller(caller): Caller,
+            params: MlflowParams,
+        ) -> Result<Json<EmptyResponse>, ApiError> {
+            update(&state, &caller, $kind, &params).await
+        }
+
+        #[doc = concat!("Revoke a user's grant on ", $what, " (MANAGE on it, or admin). ",
+            "Without a JSON body the same fields are read from the query.")]
+        #[utoipa::path(delete, path = $delete_path, tag = "permissions",
+            operation_id = $delete_op, security(("basic" = [])),
+            request_body = $Reference,
+            responses(
+                (status = 200, description = "Grant revoked", body = EmptyResponse),
+                (status = 400, description = "Invalid parameters", body = ErrorBody),
+                (status = 401, description = "Not authenticated", body = ErrorBody),
+                (status = 403, description = "No MANAGE on the resource", body = ErrorBody),
+                (status = 404, description = "No such user or grant", body = ErrorBody),
+            ))]
+        pub(crate) async fn $delete(
+            State(state): State<AppState>,
+            Caller(caller): Caller,
+            params: MlflowParams,
+        ) -> Result<Json<EmptyResponse>, ApiError> {
+            delete(&state, &caller, $kind, &params).await
+        }
+    };
 }
 
-/// A user's grant on an experiment (MANAGE on it, or admin).
-#[utoipa::path(get, path = "/api/2.0/mlflow/experiments/permissions/get", tag = "permissions",
-    operation_id = "getExperimentPermission", security(("basic" = [])),
-    params(ExperimentPermissionRef),
-    responses(
-        (status = 200, description = "The grant", body = ExperimentPermissionResponse),
-        (status = 400, description = "Invalid parameters", body = ErrorBody),
-        (status = 401, description = "Not authenticated", body = ErrorBody),
-        (status = 403, description = "No MANAGE on the experiment", body = ErrorBody),
-        (status = 404, description = "No such user or grant", body = ErrorBody),
-    ))]
-pub(crate) async fn get_experiment_permission(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    params: MlflowParams,
-) -> Result<Json<ExperimentPermissionResponse>, ApiError> {
-    let grant = get(&state, &caller, Kind::Experiment, &params).await?;
-    Ok(Json(ExperimentPermissionResponse {
-        experiment_permission: ExperimentPermission::from(&grant),
-    }))
+permission_endpoints! {
+    kind: Kind::Experiment,
+    what: "an experiment",
+    request: requests::ExperimentPermissionRequest,
+    reference: requests::ExperimentPermissionRef,
+    response: ExperimentPermissionResponse { experiment_permission: ExperimentPermission },
+    create: create_experiment_permission, "/api/2.0/mlflow/experiments/permissions/create", "createExperimentPermission",
+    get: get_experiment_permission, "/api/2.0/mlflow/experiments/permissions/get", "getExperimentPermission",
+    update: update_experiment_permission, "/api/2.0/mlflow/experiments/permissions/update", "updateExperimentPermission",
+    delete: delete_experiment_permission, "/api/2.0/mlflow/experiments/permissions/delete", "deleteExperimentPermission",
 }
 
-/// Change a user's grant on an experiment (MANAGE on it, or admin).
-#[utoipa::path(patch, path = "/api/2.0/mlflow/experiments/permissions/update", tag = "permissions",
-    operation_id = "updateExperimentPermission", security(("basic" = [])),
-    request_body = ExperimentPermissionRequest,
-    responses(
-        (status = 200, description = "Grant changed", body = EmptyResponse),
-        (status = 400, description = "Invalid parameters", body = ErrorBody),
-        (status = 401, description = "Not authenticated", body = ErrorBody),
-        (status = 403, description = "No MANAGE on the experiment", body = ErrorBody),
-        (status = 404, description = "No such user or grant", body = ErrorBody),
-        (status = 415, description = "Body is not JSON", body = ErrorBody),
-    ))]
-pub(crate) async fn update_experiment_permission(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    params: MlflowParams,
-) -> Result<Json<EmptyResponse>, ApiError> {
-    update(&state, &caller, Kind::Experiment, &params).await
+permission_endpoints! {
+    kind: Kind::RegisteredModel,
+    what: "a registered model",
+    request: requests::RegisteredModelPermissionRequest,
+    reference: requests::RegisteredModelPermissionRef,
+    response: RegisteredModelPermissionResponse { registered_model_permission: RegisteredModelPermission },
+    create: create_registered_model_permission, "/api/2.0/mlflow/registered-models/permissions/create", "createRegisteredModelPermission",
+    get: get_registered_model_permission, "/api/2.0/mlflow/registered-models/permissions/get", "getRegisteredModelPermission",
+    update: update_registered_model_permission, "/api/2.0/mlflow/registered-models/permissions/update", "updateRegisteredModelPermission",
+    delete: delete_registered_model_permission, "/api/2.0/mlflow/registered-models/permissions/delete", "deleteRegisteredModelPermission",
 }
 
-/// Revoke a user's grant on an experiment (MANAGE on it, or admin).
-#[utoipa::path(delete, path = "/api/2.0/mlflow/experiments/permissions/delete", tag = "permissions",
-    operation_id = "deleteExperimentPermission", security(("basic" = [])),
-    params(
-        ("experiment_id" = Option<String>, Query, description = "Used when there is no JSON body"),
-        ("username" = Option<String>, Query, description = "Used when there is no JSON body"),
-    ),
-    request_body(content = ExperimentPermissionRef, description = "Optional JSON body; wins over the query"),
-    responses(
-        (status = 200, description = "Grant revoked", body = EmptyResponse),
-        (status = 400, description = "Invalid parameters", body = ErrorBody),
-        (status = 401, description = "Not authenticated", body = ErrorBody),
-        (status = 403, description = "No MANAGE on the experiment", body = ErrorBody),
-        (status = 404, description = "No such user or grant", body = ErrorBody),
-    ))]
-pub(crate) async fn delete_experiment_permission(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    params: MlflowParams,
-) -> Result<Json<EmptyResponse>, ApiError> {
-    delete(&state, &caller, Kind::Experiment, &params).await
+permission_endpoints! {
+    kind: Kind::Scorer,
+    what: "a scorer",
+    request: requests::ScorerPermissionRequest,
+    reference: requests::ScorerPermissionRef,
+    response: ScorerPermissionResponse { scorer_permission: ScorerPermission },
+    create: create_scorer_permission, "/api/3.0/mlflow/scorers/permissions/create", "createScorerPermission",
+    get: get_scorer_permission, "/api/3.0/mlflow/scorers/permissions/get", "getScorerPermission",
+    update: update_scorer_permission, "/api/3.0/mlflow/scorers/permissions/update", "updateScorerPermission",
+    delete: delete_scorer_permission, "/api/3.0/mlflow/scorers/permissions/delete", "deleteScorerPermission",
 }
 
-/// Grant a user a permission on a registered model (MANAGE on it, or admin).
-#[utoipa::path(post, path = "/api/2.0/mlflow/registered-models/permissions/create", tag = "permissions",
-    operation_id = "createRegisteredModelPermission", security(("basic" = [])),
-    request_body = RegisteredModelPermissionRequest,
-    responses(
-        (status = 200, description = "The new grant", body = RegisteredModelPermissionResponse),
-        (status = 400, description = "Invalid parameters, or the grant exists", body = ErrorBody),
-        (status = 401, description = "Not authenticated", body = ErrorBody),
-        (status = 403, description = "No MANAGE on the model", body = ErrorBody),
-        (status = 404, description = "No such user", body = ErrorBody),
-        (status = 415, description = "Body is not JSON", body = ErrorBody),
-    ))]
-pub(crate) async fn create_registered_model_permission(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    params: MlflowParams,
-) -> Result<Json<RegisteredModelPermissionResponse>, ApiError> {
-    let grant = create(&state, &caller, Kind::RegisteredModel, &params).await?;
-    Ok(Json(RegisteredModelPermissionResponse {
-        registered_model_permission: RegisteredModelPermission::from(&grant),
-    }))
+permission_endpoints! {
+    kind: Kind::GatewaySecret,
+    what: "a gateway secret",
+    request: requests::GatewaySecretPermissionRequest,
+    reference: requests::GatewaySecretPermissionRef,
+    response: GatewaySecretPermissionResponse { gateway_secret_permission: GatewaySecretPermission },
+    create: create_gateway_secret_permission, "/api/3.0/mlflow/gateway/secrets/permissions/create", "createGatewaySecretPermission",
+    get: get_gateway_secret_permission, "/api/3.0/mlflow/gateway/secrets/permissions/get", "getGatewaySecretPermission",
+    update: update_gateway_secret_permission, "/api/3.0/mlflow/gateway/secrets/permissions/update", "updateGatewaySecretPermission",
+    delete: delete_gateway_secret_permission, "/api/3.0/mlflow/gateway/secrets/permissions/delete", "deleteGatewaySecretPermission",
 }
 
-/// A user's grant on a registered model (MANAGE on it, or admin).
-#[utoipa::path(get, path = "/api/2.0/mlflow/registered-models/permissions/get", tag = "permissions",
-    operation_id = "getRegisteredModelPermission", security(("basic" = [])),
-    params(RegisteredModelPermissionRef),
-    responses(
-        (status = 200, description = "The grant", body = RegisteredModelPermissionResponse),
-        (status = 400, description = "Invalid parameters", body = ErrorBody),
-        (status = 401, description = "Not authenticated", body = ErrorBody),
-        (status = 403, description = "No MANAGE on the model", body = ErrorBody),
-        (status = 404, description = "No such user or grant", body = ErrorBody),
-    ))]
-pub(crate) async fn get_registered_model_permission(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    params: MlflowParams,
-) -> Result<Json<RegisteredModelPermissionResponse>, ApiError> {
-    let grant = get(&state, &caller, Kind::RegisteredModel, &params).await?;
-    Ok(Json(RegisteredModelPermissionResponse {
-        registered_model_permission: RegisteredModelPermission::from(&grant),
-    }))
+permission_endpoints! {
+    kind: Kind::GatewayEndpoint,
+    what: "a gateway endpoint",
+    request: requests::GatewayEndpointPermissionRequest,
+    reference: requests::GatewayEndpointPermissionRef,
+    response: GatewayEndpointPermissionResponse { gateway_endpoint_permission: GatewayEndpointPermission },
+    create: create_gateway_endpoint_permission, "/api/3.0/mlflow/gateway/endpoints/permissions/create", "createGatewayEndpointPermission",
+    get: get_gateway_endpoint_permission, "/api/3.0/mlflow/gateway/endpoints/permissions/get", "getGatewayEndpointPermission",
+    update: update_gateway_endpoint_permission, "/api/3.0/mlflow/gateway/endpoints/permissions/update", "updateGatewayEndpointPermission",
+    delete: delete_gateway_endpoint_permission, "/api/3.0/mlflow/gateway/endpoints/permissions/delete", "deleteGatewayEndpointPermission",
 }
 
-/// Change a user's grant on a registered model (MANAGE on it, or admin).
-#[utoipa::path(patch, path = "/api/2.0/mlflow/registered-models/permissions/update", tag = "permissions",
-    operation_id = "updateRegisteredModelPermission", security(("basic" = [])),
-    request_body = RegisteredModelPermissionRequest,
-    responses(
-        (status = 200, description = "Grant changed", body = EmptyResponse),
-        (status = 400, description = "Invalid parameters", body = ErrorBody),
-        (status = 401, description = "Not authenticated", body = ErrorBody),
-        (status = 403, description = "No MANAGE on the model", body = ErrorBody),
-        (status = 404, description = "No such user or grant", body = ErrorBody),
-        (status = 415, description = "Body is not JSON", body = ErrorBody),
-    ))]
-pub(crate) async fn update_registered_model_permission(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    params: MlflowParams,
-) -> Result<Json<EmptyResponse>, ApiError> {
-    update(&state, &caller, Kind::RegisteredModel, &params).await
-}
-
-/// Revoke a user's grant on a registered model (MANAGE on it, or admin).
-#[utoipa::path(delete, path = "/api/2.0/mlflow/registered-models/permissions/delete", tag = "permissions",
-    operation_id = "deleteRegisteredModelPermission", security(("basic" = [])),
-    params(
-        ("name" = Option<String>, Query, description = "Used when there is no JSON body"),
-        ("username" = Option<String>, Query, description = "Used when there is no JSON body"),
-    ),
-    request_body(content = RegisteredModelPermissionRef, description = "Optional JSON body; wins over the query"),
-    responses(
-        (status = 200, description = "Grant revoked", body = EmptyResponse),
-        (status = 400, description = "Invalid parameters", body = ErrorBody),
-        (status = 401, description = "Not authenticated", body = ErrorBody),
-        (status = 403, description = "No MANAGE on the model", body = ErrorBody),
-        (status = 404, description = "No such user or grant", body = ErrorBody),
-    ))]
-pub(crate) async fn delete_registered_model_permission(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    params: MlflowParams,
-) -> Result<Json<EmptyResponse>, ApiError> {
-    delete(&state, &caller, Kind::RegisteredModel, &params).await
+permission_endpoints! {
+    kind: Kind::GatewayModelDefinition,
+    what: "a gateway model definition",
+    request: requests::GatewayModelDefinitionPermissionRequest,
+    reference: requests::GatewayModelDefinitionPermissionRef,
+    response: GatewayModelDefinitionPermissionResponse { gateway_model_definition_permission: GatewayModelDefinitionPermission },
+    create: create_gateway_model_definition_permission, "/api/3.0/mlflow/gateway/model-definitions/permissions/create", "createGatewayModelDefinitionPermission",
+    get: get_gateway_model_definition_permission, "/api/3.0/mlflow/gateway/model-definitions/permissions/get", "getGatewayModelDefinitionPermission",
+    update: update_gateway_model_definition_permission, "/api/3.0/mlflow/gateway/model-definitions/permissions/update", "updateGatewayModelDefinitionPermission",
+    delete: delete_gateway_model_definition_permission, "/api/3.0/mlflow/gateway/model-definitions/permissions/delete", "deleteGatewayModelDefinitionPermission",
 }

@@ -70,6 +70,27 @@ pub(crate) struct ScorerPermission {
     pub user_id: i64,
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct GatewaySecretPermission {
+    pub secret_id: String,
+    pub permission: PermissionName,
+    pub user_id: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct GatewayEndpointPermission {
+    pub endpoint_id: String,
+    pub permission: PermissionName,
+    pub user_id: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct GatewayModelDefinitionPermission {
+    pub model_definition_id: String,
+    pub permission: PermissionName,
+    pub user_id: i64,
+}
+
 /// A user as `users/get` and `users/create` return it.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct UserJson {
@@ -99,6 +120,13 @@ impl UserJson {
                 Resource::RegisteredModel(_) => json
                     .registered_model_permissions
                     .push(RegisteredModelPermission::from(&grant)),
+                Resource::Scorer { .. } => {
+                    json.scorer_permissions.push(ScorerPermission::from(&grant));
+                }
+                // MLflow's users/get leaves gateway grants out; so do we.
+                Resource::GatewaySecret(_)
+                | Resource::GatewayEndpoint(_)
+                | Resource::GatewayModelDefinition(_) => {}
             }
         }
         json
@@ -108,7 +136,7 @@ impl UserJson {
 impl From<&Grant> for ExperimentPermission {
     fn from(grant: &Grant) -> Self {
         ExperimentPermission {
-            experiment_id: grant.resource.key().to_owned(),
+            experiment_id: grant.resource.key().into_owned(),
             permission: grant.permission.into(),
             user_id: grant.user_id,
         }
@@ -118,10 +146,58 @@ impl From<&Grant> for ExperimentPermission {
 impl From<&Grant> for RegisteredModelPermission {
     fn from(grant: &Grant) -> Self {
         RegisteredModelPermission {
-            name: grant.resource.key().to_owned(),
+            name: grant.resource.key().into_owned(),
             permission: grant.permission.into(),
             user_id: grant.user_id,
             workspace: DEFAULT_WORKSPACE.to_owned(),
+        }
+    }
+}
+
+impl From<&Grant> for ScorerPermission {
+    fn from(grant: &Grant) -> Self {
+        let (experiment_id, scorer_name) = match &grant.resource {
+            Resource::Scorer {
+                experiment_id,
+                name,
+            } => (experiment_id.to_string(), name.to_string()),
+            other => (String::new(), other.key().into_owned()),
+        };
+        ScorerPermission {
+            experiment_id,
+            scorer_name,
+            permission: grant.permission.into(),
+            user_id: grant.user_id,
+        }
+    }
+}
+
+impl From<&Grant> for GatewaySecretPermission {
+    fn from(grant: &Grant) -> Self {
+        GatewaySecretPermission {
+            secret_id: grant.resource.key().into_owned(),
+            permission: grant.permission.into(),
+            user_id: grant.user_id,
+        }
+    }
+}
+
+impl From<&Grant> for GatewayEndpointPermission {
+    fn from(grant: &Grant) -> Self {
+        GatewayEndpointPermission {
+            endpoint_id: grant.resource.key().into_owned(),
+            permission: grant.permission.into(),
+            user_id: grant.user_id,
+        }
+    }
+}
+
+impl From<&Grant> for GatewayModelDefinitionPermission {
+    fn from(grant: &Grant) -> Self {
+        GatewayModelDefinitionPermission {
+            model_definition_id: grant.resource.key().into_owned(),
+            permission: grant.permission.into(),
+            user_id: grant.user_id,
         }
     }
 }
@@ -163,6 +239,26 @@ pub(crate) struct ExperimentPermissionResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct RegisteredModelPermissionResponse {
     pub registered_model_permission: RegisteredModelPermission,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ScorerPermissionResponse {
+    pub scorer_permission: ScorerPermission,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct GatewaySecretPermissionResponse {
+    pub gateway_secret_permission: GatewaySecretPermission,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct GatewayEndpointPermissionResponse {
+    pub gateway_endpoint_permission: GatewayEndpointPermission,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct GatewayModelDefinitionPermissionResponse {
+    pub gateway_model_definition_permission: GatewayModelDefinitionPermission,
 }
 
 /// Request shapes: documentation of what `MlflowParams` reads, never deserialized.
@@ -228,6 +324,64 @@ pub(crate) mod requests {
     #[into_params(parameter_in = Query)]
     pub(crate) struct RegisteredModelPermissionRef {
         pub name: String,
+        pub username: String,
+    }
+
+    #[derive(Debug, ToSchema)]
+    pub(crate) struct ScorerPermissionRequest {
+        pub experiment_id: String,
+        pub scorer_name: String,
+        pub username: String,
+        pub permission: PermissionName,
+    }
+
+    #[derive(Debug, ToSchema, IntoParams)]
+    #[into_params(parameter_in = Query)]
+    pub(crate) struct ScorerPermissionRef {
+        pub experiment_id: String,
+        pub scorer_name: String,
+        pub username: String,
+    }
+
+    #[derive(Debug, ToSchema)]
+    pub(crate) struct GatewaySecretPermissionRequest {
+        pub secret_id: String,
+        pub username: String,
+        pub permission: PermissionName,
+    }
+
+    #[derive(Debug, ToSchema, IntoParams)]
+    #[into_params(parameter_in = Query)]
+    pub(crate) struct GatewaySecretPermissionRef {
+        pub secret_id: String,
+        pub username: String,
+    }
+
+    #[derive(Debug, ToSchema)]
+    pub(crate) struct GatewayEndpointPermissionRequest {
+        pub endpoint_id: String,
+        pub username: String,
+        pub permission: PermissionName,
+    }
+
+    #[derive(Debug, ToSchema, IntoParams)]
+    #[into_params(parameter_in = Query)]
+    pub(crate) struct GatewayEndpointPermissionRef {
+        pub endpoint_id: String,
+        pub username: String,
+    }
+
+    #[derive(Debug, ToSchema)]
+    pub(crate) struct GatewayModelDefinitionPermissionRequest {
+        pub model_definition_id: String,
+        pub username: String,
+        pub permission: PermissionName,
+    }
+
+    #[derive(Debug, ToSchema, IntoParams)]
+    #[into_params(parameter_in = Query)]
+    pub(crate) struct GatewayModelDefinitionPermissionRef {
+        pub model_definition_id: String,
         pub username: String,
     }
 }

@@ -699,3 +699,148 @@ async fn get_user_lists_grants_and_deleting_a_user_drops_them() {
         json!([])
     );
 }
+
+#[tokio::test]
+async fn scorer_grants_need_manage_on_the_scorer_not_the_experiment() {
+    let app = app();
+    let base = "/api/3.0/mlflow/scorers/permissions";
+    // MANAGE on experiment 5 does not let alice manage its scorers.
+    let exp = app
+        .call(
+            Some(ADMIN),
+            Method::POST,
+            "/api/2.0/mlflow/experiments/permissions/create",
+            Some(json!({"experiment_id": "5", "username": "alice", "permission": "MANAGE"})),
+        )
+        .await;
+    assert_eq!(exp.status, StatusCode::OK);
+    let body =
+        json!({"experiment_id": "5", "scorer_name": "s1", "username": "bob", "permission": "READ"});
+    let denied = app
+        .call(
+            Some(ALICE),
+            Method::POST,
+            &format!("{base}/create"),
+            Some(body.clone()),
+        )
+        .await;
+    assert_error(&denied, StatusCode::FORBIDDEN, "PERMISSION_DENIED");
+
+    let granted = app
+        .call(
+            Some(ADMIN),
+            Method::POST,
+            &format!("{base}/create"),
+            Some(json!({"experiment_id": "5", "scorer_name": "s1", "username": "alice", "permission": "MANAGE"})),
+        )
+        .await;
+    assert_eq!(granted.status, StatusCode::OK, "{}", granted.raw);
+    assert_eq!(
+        granted.body["scorer_permission"],
+        json!({"experiment_id": "5", "scorer_name": "s1", "permission": "MANAGE",
+               "user_id": granted.body["scorer_permission"]["user_id"]})
+    );
+    let by_alice = app
+        .call(
+            Some(ALICE),
+            Method::POST,
+            &format!("{base}/create"),
+            Some(body),
+        )
+        .await;
+    assert_eq!(by_alice.status, StatusCode::OK, "{}", by_alice.raw);
+    let listed = app
+        .call(
+            Some(BOB),
+            Method::GET,
+            "/api/2.0/mlflow/users/get?username=bob",
+            None,
+        )
+        .await;
+    assert_eq!(
+        listed.body["user"]["scorer_permissions"][0]["scorer_name"],
+        "s1"
+    );
+    let missing = app
+        .call(
+            Some(ADMIN),
+            Method::GET,
+            &format!("{base}/get?experiment_id=5&scorer_name=s2&username=bob"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        missing.body["message"],
+        "Scorer permission with experiment_id=5, scorer_name=s2, and username=bob not found"
+    );
+}
+
+#[tokio::test]
+async fn gateway_permission_endpoints_use_mlflow_shapes() {
+    let app = app();
+    let kinds = [
+        (
+            "secrets",
+            "secret_id",
+            "gateway_secret_permission",
+            "Gateway secret",
+        ),
+        (
+            "endpoints",
+            "endpoint_id",
+            "gateway_endpoint_permission",
+            "Gateway endpoint",
+        ),
+        (
+            "model-definitions",
+            "model_definition_id",
+            "gateway_model_definition_permission",
+            "Gateway model definition",
+        ),
+    ];
+    for (path, field, key, noun) in kinds {
+        let base = format!("/api/3.0/mlflow/gateway/{path}/permissions");
+        let denied = app
+            .call(
+                Some(ALICE),
+                Method::POST,
+                &format!("{base}/create"),
+                Some(json!({field: "x-1", "username": "bob", "permission": "USE"})),
+            )
+            .await;
+        assert_error(&denied, StatusCode::FORBIDDEN, "PERMISSION_DENIED");
+        let created = app
+            .call(
+                Some(ADMIN),
+                Method::POST,
+                &format!("{base}/create"),
+                Some(json!({field: "x-1", "username": "bob", "permission": "USE"})),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::OK, "{}", created.raw);
+        assert_eq!(created.body[key][field], "x-1");
+        assert_eq!(created.body[key]["permission"], "USE");
+        let deleted = app
+            .call(
+                Some(ADMIN),
+                Method::DELETE,
+                &format!("{base}/delete?{field}=x-1&username=bob"),
+                None,
+            )
+            .await;
+        assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.raw);
+        let missing = app
+            .call(
+                Some(ADMIN),
+                Method::GET,
+                &format!("{base}/get?{field}=x-1&username=bob"),
+                None,
+            )
+            .await;
+        assert_error(&missing, StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST");
+        assert_eq!(
+            missing.body["message"],
+            format!("{noun} permission with {field}=x-1 and username=bob not found")
+        );
+    }
+}

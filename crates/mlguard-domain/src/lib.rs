@@ -8,7 +8,7 @@ mod resource;
 mod user;
 
 pub use decision::{Decision, decide, effective_permission};
-pub use names::{ExperimentId, ModelName, NameError, Password, Username};
+pub use names::{ExperimentId, ModelName, NameError, OpaqueId, Password, Username};
 pub use permission::{Capability, Permission, UnknownPermission};
 pub use ports::{CredentialCheck, GrantStore, StoreError, UserStore};
 pub use resource::{Resource, ResourceKind};

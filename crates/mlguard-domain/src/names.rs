@@ -23,6 +23,8 @@ pub enum NameError {
     ExperimentId(String),
     #[error("Invalid registered model name: it must be 1 to {max} characters with no control characters.", max = ModelName::MAX_CHARS)]
     ModelName,
+    #[error("Invalid identifier: it must be 1 to {max} characters with no control characters.", max = OpaqueId::MAX_CHARS)]
+    OpaqueId,
 }
 
 fn has_control(s: &str) -> bool {
@@ -172,6 +174,38 @@ impl fmt::Debug for ModelName {
 }
 
 impl fmt::Display for ModelName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An identifier MLflow mints and mlguard only compares: a scorer name, a gateway
+/// secret, endpoint or model-definition id.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OpaqueId(String);
+
+impl OpaqueId {
+    pub const MAX_CHARS: usize = 256;
+
+    pub fn parse(raw: &str) -> Result<Self, NameError> {
+        if raw.is_empty() || raw.chars().count() > Self::MAX_CHARS || has_control(raw) {
+            return Err(NameError::OpaqueId);
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for OpaqueId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "OpaqueId({:?})", self.0)
+    }
+}
+
+impl fmt::Display for OpaqueId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }

@@ -1,0 +1,32 @@
+//! The tables, written to use only SQL types both backends share.
+//! Kept in step by hand with `migrations/sqlite` and `migrations/postgres`.
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        username -> Text,
+        password_hash -> Text,
+        is_admin -> Bool,
+        /// Bumped whenever what a login proves changes (password, admin flag).
+        credential_version -> BigInt,
+        /// Milliseconds since the Unix epoch.
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    grants (user_id, resource_kind, resource_key) {
+        user_id -> BigInt,
+        /// `ResourceKind::as_str`.
+        resource_kind -> Text,
+        /// `Resource::key`.
+        resource_key -> Text,
+        /// `Permission::as_str`.
+        permission -> Text,
+        /// Milliseconds since the Unix epoch.
+        created_at -> BigInt,
+    }
+}
+
+diesel::joinable!(grants -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(users, grants);

@@ -1,0 +1,3 @@
+DROP INDEX IF EXISTS grants_resource_idx;
+DROP TABLE IF EXISTS grants;
+DROP TABLE IF EXISTS users;

@@ -1,0 +1,23 @@
+-- Accounts. AUTOINCREMENT: an id is never reused, so nothing keyed by an old id
+-- (a grant, a cache entry) can ever point at a new account.
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    username TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    is_admin BOOLEAN NOT NULL DEFAULT 0,
+    credential_version BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL
+);
+
+-- Explicit grants of a user on a resource.
+CREATE TABLE grants (
+    user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    resource_kind TEXT NOT NULL,
+    resource_key TEXT NOT NULL,
+    permission TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (user_id, resource_kind, resource_key)
+);
+
+-- Finds every grant on one resource (cascading a model delete or rename).
+CREATE INDEX grants_resource_idx ON grants (resource_kind, resource_key);
