@@ -1,9 +1,11 @@
 #![doc = include_str!("../README.md")]
 
 mod auth;
+mod gateway;
 mod health;
 mod permissions;
 mod schema;
+mod secrets;
 mod state;
 mod users;
 
@@ -16,6 +18,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub use gateway::{Forward, ForwardError, Gateway};
 use schema::SecuritySchemes;
 pub use state::{AccessStore, AppState};
 
@@ -79,6 +82,20 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(
             permissions::delete_gateway_model_definition_permission
         ))
+        .routes(routes!(secrets::create_and_bind))
+        .routes(routes!(secrets::get_info))
+        .routes(routes!(secrets::list))
+        .routes(routes!(secrets::update))
+        .routes(routes!(secrets::delete))
+        .routes(routes!(secrets::bind))
+        .routes(routes!(secrets::create_route_and_bind))
+        .routes(routes!(secrets::unbind))
+        .routes(routes!(secrets::list_bindings))
+        .routes(routes!(secrets::create_permission))
+        .routes(routes!(secrets::get_permission))
+        .routes(routes!(secrets::update_permission))
+        .routes(routes!(secrets::delete_permission))
+        .routes(routes!(secrets::audit))
 }
 
 /// The OpenAPI document for every native endpoint.
@@ -99,7 +116,7 @@ pub fn app(state: AppState) -> Router {
     let (protected, _) = api_routes().split_for_parts();
     let protected = protected
         .route("/ajax-api/2.0/mlflow/users/list", get(users::list_users))
-        .fallback(not_found)
+        .fallback(gateway::gateway)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -132,10 +149,6 @@ pub fn app(state: AppState) -> Router {
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-}
-
-async fn not_found() -> ApiError {
-    ApiError::endpoint_not_found()
 }
 
 async fn method_not_allowed() -> ApiError {

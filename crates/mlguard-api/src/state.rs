@@ -12,6 +12,10 @@ impl<T: UserStore + GrantStore> AccessStore for T {}
 pub struct AppState {
     pub(crate) store: Arc<dyn AccessStore>,
     pub(crate) default_permission: Permission,
+    /// The MLflow gateway; without it, unknown paths are simply not found.
+    pub(crate) gateway: Option<crate::gateway::Gateway>,
+    /// The secret store; without it, the secrets endpoints answer FEATURE_DISABLED.
+    pub(crate) secrets: Option<crate::secrets::SecretsBackend>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -27,7 +31,25 @@ impl AppState {
         Self {
             store,
             default_permission,
+            gateway: None,
+            secrets: None,
         }
+    }
+
+    /// Serves the secrets endpoints from `store`, sealing values with `cipher`.
+    pub fn with_secrets(
+        mut self,
+        store: Arc<dyn mlguard_domain::secrets::SecretStore>,
+        cipher: Arc<dyn mlguard_domain::secrets::SecretCipher>,
+    ) -> Self {
+        self.secrets = Some(crate::secrets::SecretsBackend::new(store, cipher));
+        self
+    }
+
+    /// Serves every other path by authorizing it and forwarding it to MLflow.
+    pub fn with_gateway(mut self, gateway: crate::gateway::Gateway) -> Self {
+        self.gateway = Some(gateway);
+        self
     }
 
     /// Runs blocking store work (diesel, argon2) off the async runtime, in the

@@ -1,13 +1,16 @@
 #![doc = include_str!("../README.md")]
 
 mod decision;
+mod lookup;
 mod names;
 mod permission;
 mod ports;
 mod resource;
+pub mod secrets;
 mod user;
 
 pub use decision::{Decision, decide, effective_permission};
+pub use lookup::{BoxFuture, LookupError, TrackingLookup};
 pub use names::{ExperimentId, ModelName, NameError, OpaqueId, Password, Username};
 pub use permission::{Capability, Permission, UnknownPermission};
 pub use ports::{CredentialCheck, GrantStore, StoreError, UserStore};

@@ -106,6 +106,21 @@ pub trait GrantStore: Send + Sync {
     /// MUST return `UserNotFound` for an unknown user, then `GrantNotFound`.
     fn delete_grant(&self, username: &Username, resource: &Resource) -> Result<(), StoreError>;
 
+    /// Whether any user holds a grant on `resource`.
+    fn has_grants_on(&self, resource: &Resource) -> Result<bool, StoreError>;
+
+    /// Deletes every user's grant on `resource` (it was deleted); returns how many.
+    fn delete_grants_on(&self, resource: &Resource) -> Result<u64, StoreError>;
+
+    /// Moves every grant on registered model `from` to `to` (it was renamed). Grants
+    /// already on `to` (left by an earlier model of that name) are replaced, so the
+    /// renamed model keeps exactly its own grants.
+    fn rename_registered_model(
+        &self,
+        from: &crate::names::ModelName,
+        to: &crate::names::ModelName,
+    ) -> Result<u64, StoreError>;
+
     /// Every grant the user holds, ordered by kind then key.
     fn grants_of_user(&self, user_id: i64) -> Result<Vec<Grant>, StoreError>;
 

@@ -4,6 +4,7 @@ mod caller;
 mod credentials;
 mod error;
 mod params;
+pub mod policy;
 
 pub use caller::Caller;
 pub use credentials::{BasicCredentials, CredentialsError, parse_authorization};

@@ -101,6 +101,22 @@ impl MlflowParams {
     }
 }
 
+impl MlflowParams {
+    /// A required JSON object field (e.g. `route` in secrets/create-route-and-bind),
+    /// read with the same accessors as the request itself.
+    pub fn required_object(&self, name: &str) -> Result<MlflowParams, ApiError> {
+        match self.present(name) {
+            None => Err(ApiError::missing_parameter(name)),
+            Some(Value::Object(fields)) => Ok(Self {
+                fields: fields.clone(),
+            }),
+            Some(_) => Err(ApiError::invalid_parameter(format!(
+                "Invalid value for parameter '{name}': expected an object."
+            ))),
+        }
+    }
+}
+
 impl<S: Send + Sync> FromRequest<S> for MlflowParams {
     type Rejection = ApiError;
 

@@ -19,12 +19,15 @@ pub struct Settings {
     pub upstream: UpstreamSettings,
     pub auth: AuthSettings,
     pub log: LogSettings,
+    pub secrets: SecretsSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSettings {
     pub listen: SocketAddr,
+    /// MLflow's `--static-prefix` (e.g. `/mlflow`), when the tracking server uses one.
+    pub static_prefix: Option<String>,
     /// Seconds in-flight requests get to finish after SIGTERM.
     pub shutdown_grace_secs: u64,
 }
@@ -55,6 +58,13 @@ impl std::fmt::Debug for DatabaseSettings {
 pub struct UpstreamSettings {
     /// The MLflow tracking server mlguard protects.
     pub url: String,
+    pub connect_timeout_secs: u64,
+    /// Time until MLflow's response headers arrive; bodies then stream untimed.
+    pub timeout_secs: u64,
+    /// Largest JSON request body read to find resource ids.
+    pub max_body_bytes: usize,
+    /// Entries of the run/trace/logged-model → experiment cache.
+    pub lookup_cache_entries: usize,
 }
 
 #[derive(Clone, Deserialize)]
@@ -73,7 +83,10 @@ impl std::fmt::Debug for AuthSettings {
         f.debug_struct("AuthSettings")
             .field("default_permission", &self.default_permission)
             .field("admin_username", &self.admin_username)
-            .field("admin_password", &self.admin_password.as_ref().map(|_| "<redacted>"))
+            .field(
+                "admin_password",
+                &self.admin_password.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -104,6 +117,73 @@ pub enum LogFormat {
     Json,
 }
 
+/// The secret store. Off unless enabled, and never enabled without a KEK.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsSettings {
+    /// Serve the secrets API. Needs `kek`.
+    pub enabled: bool,
+    /// The current key-encryption key, base64 of 32 bytes: wraps every new data key.
+    pub kek: Option<String>,
+    /// Earlier KEKs, comma-separated: still unwrap until `mlguard secrets
+    /// rotate-kek` has re-wrapped everything under `kek`.
+    pub previous_keks: Option<String>,
+}
+
+impl std::fmt::Debug for SecretsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Key material never prints, not even in a debug dump of the settings.
+        f.debug_struct("SecretsSettings")
+            .field("enabled", &self.enabled)
+            .field("kek", &self.kek.as_ref().map(|_| "<redacted>"))
+            .field(
+                "previous_keks",
+                &self.previous_keks.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+impl SecretsSettings {
+    /// The configured KEKs, or `None` when `secrets.kek` is unset.
+    pub fn keyring(&self) -> Result<Option<mlguard_crypto::LocalKeyring>, ConfigError> {
+        let previous: Vec<&str> = self
+            .previous_keks
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|key| !key.is_empty())
+            .collect();
+        let Some(kek) = &self.kek else {
+            if previous.is_empty() {
+                return Ok(None);
+            }
+            return Err(ConfigError::Invalid(
+                "secrets.previous_keks is set but secrets.kek is not: the current KEK is \
+                 needed to re-wrap data keys"
+                    .to_owned(),
+            ));
+        };
+        mlguard_crypto::LocalKeyring::from_base64(kek, &previous)
+            .map(Some)
+            .map_err(|e| ConfigError::Invalid(e.to_string()))
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let keyring = self.keyring()?;
+        if self.enabled && keyring.is_none() {
+            return Err(ConfigError::Invalid(
+                "secrets.enabled is true but secrets.kek is not set: mlguard will not store \
+                 secrets without a key-encryption key. Generate one with \
+                 `openssl rand -base64 32` and set it as secrets.kek (MLGUARD_SECRETS__KEK)"
+                    .to_owned(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("configuration: {0}")]
@@ -120,12 +200,20 @@ pub const DEFAULTS: &[(&str, Option<&str>)] = &[
     ("database.max_connections", Some("10")),
     ("database.connect_timeout_secs", Some("5")),
     ("database.startup_timeout_secs", Some("60")),
+    ("server.static_prefix", None),
     ("upstream.url", Some("http://127.0.0.1:5000")),
+    ("upstream.connect_timeout_secs", Some("5")),
+    ("upstream.timeout_secs", Some("120")),
+    ("upstream.max_body_bytes", Some("67108864")),
+    ("upstream.lookup_cache_entries", Some("100000")),
     ("auth.default_permission", Some("READ")),
     ("auth.admin_username", Some("admin")),
     ("auth.admin_password", None),
     ("log.format", Some("text")),
     ("log.level", Some("info")),
+    ("secrets.enabled", Some("false")),
+    ("secrets.kek", None),
+    ("secrets.previous_keks", None),
 ];
 
 /// The environment variable that sets `key`, e.g. `MLGUARD_AUTH__DEFAULT_PERMISSION`.
@@ -177,11 +265,12 @@ impl Settings {
                 .map_err(|e| ConfigError::Invalid(format!("auth.admin_password: {e}")))?;
         }
         let upstream = &self.upstream.url;
-        if !(upstream.starts_with("http://") || upstream.starts_with("https://")) {
+        if !upstream.starts_with("http://") {
             return Err(ConfigError::Invalid(format!(
-                "upstream.url must start with http:// or https://, got {upstream:?}"
+                "upstream.url must be http://host:port (MLflow on a private network), got {upstream:?}"
             )));
         }
+        self.secrets.validate()?;
         if self.database.max_connections == 0 {
             return Err(ConfigError::Invalid(
                 "database.max_connections must be at least 1".to_owned(),
@@ -208,7 +297,10 @@ mod tests {
         assert_eq!(s.server.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(s.database.url, "sqlite://mlguard.db");
         assert_eq!(s.upstream.url, "http://127.0.0.1:5000");
-        assert_eq!(s.auth.default_permission().expect("valid"), Permission::Read);
+        assert_eq!(
+            s.auth.default_permission().expect("valid"),
+            Permission::Read
+        );
         assert_eq!(s.auth.admin_username, "admin");
         assert!(s.auth.admin_password.is_none());
     }
@@ -232,7 +324,10 @@ mod tests {
             ]),
         )
         .expect("loads");
-        assert_eq!(s.auth.default_permission().expect("valid"), Permission::Edit);
+        assert_eq!(
+            s.auth.default_permission().expect("valid"),
+            Permission::Edit
+        );
         assert_eq!(s.auth.admin_username, "root");
         assert_eq!(s.server.listen.to_string(), "0.0.0.0:9000");
     }
@@ -243,10 +338,14 @@ mod tests {
             ("MLGUARD_AUTH__DEFAULT_PERMISSION", "read"),
             ("MLGUARD_AUTH__ADMIN_PASSWORD", "short"),
             ("MLGUARD_UPSTREAM__URL", "ftp://x"),
+            ("MLGUARD_UPSTREAM__URL", "https://mlflow:5000"),
             ("MLGUARD_AUTH__DEFAULT_PERMISION", "READ"),
             ("MLGUARD_SERVER__LISTEN", "not-an-address"),
         ] {
-            assert!(Settings::load(None, env(&[bad])).is_err(), "accepted {bad:?}");
+            assert!(
+                Settings::load(None, env(&[bad])).is_err(),
+                "accepted {bad:?}"
+            );
         }
     }
 
@@ -256,6 +355,9 @@ mod tests {
             let var = env_var_for(key);
             let value = match *key {
                 "server.listen" => "127.0.0.1:1",
+                "server.static_prefix" => "/mlflow",
+                "secrets.enabled" => "false",
+                "secrets.kek" | "secrets.previous_keks" => TEST_KEK,
                 "auth.default_permission" => "MANAGE",
                 "auth.admin_password" => "a-long-enough-password",
                 "auth.admin_username" => "root",
@@ -268,6 +370,60 @@ mod tests {
             Settings::load(None, env(&[(&var, value)]))
                 .unwrap_or_else(|e| panic!("{var}={value}: {e}"));
         }
-        assert_eq!(env_var_for("auth.default_permission"), "MLGUARD_AUTH__DEFAULT_PERMISSION");
+        assert_eq!(
+            env_var_for("auth.default_permission"),
+            "MLGUARD_AUTH__DEFAULT_PERMISSION"
+        );
+    }
+
+    /// base64 of 32 bytes; a test key, never a real one.
+    const TEST_KEK: &str = "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=";
+
+    #[test]
+    fn secrets_are_off_by_default_and_need_a_kek_when_on() {
+        let s = Settings::load(None, env(&[])).expect("defaults load");
+        assert!(!s.secrets.enabled);
+        assert!(s.secrets.kek.is_none());
+
+        let err = Settings::load(None, env(&[("MLGUARD_SECRETS__ENABLED", "true")]))
+            .expect_err("enabled without a KEK")
+            .to_string();
+        assert!(err.contains("secrets.kek is not set"), "{err}");
+
+        let s = Settings::load(
+            None,
+            env(&[
+                ("MLGUARD_SECRETS__ENABLED", "true"),
+                ("MLGUARD_SECRETS__KEK", TEST_KEK),
+            ]),
+        )
+        .expect("enabled with a KEK");
+        assert!(s.secrets.enabled);
+        assert!(s.secrets.keyring().expect("valid").is_some());
+        assert!(!format!("{s:?}").contains(TEST_KEK), "settings print the KEK");
+    }
+
+    #[test]
+    fn bad_keks_are_refused_without_being_echoed() {
+        let short = "c2hvcnQta2V5"; // base64 of "short-key"
+        for (var, value) in [
+            ("MLGUARD_SECRETS__KEK", short),
+            ("MLGUARD_SECRETS__KEK", "%%%not-base64%%%"),
+            ("MLGUARD_SECRETS__PREVIOUS_KEKS", short),
+        ] {
+            let mut vars = vec![(var, value)];
+            if var != "MLGUARD_SECRETS__KEK" {
+                vars.push(("MLGUARD_SECRETS__KEK", TEST_KEK));
+            }
+            let err = Settings::load(None, env(&vars))
+                .expect_err("bad key accepted")
+                .to_string();
+            assert!(err.contains("secrets."), "{err}");
+            assert!(!err.contains(value), "{err}");
+        }
+        let err = Settings::load(None, env(&[("MLGUARD_SECRETS__PREVIOUS_KEKS", TEST_KEK)]))
+            .expect_err("previous without current")
+            .to_string();
+        assert!(err.contains("secrets.kek is not"), "{err}");
     }
 }

@@ -1,13 +1,57 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use mlguard_api::{Forward, ForwardError, Gateway};
+use mlguard_domain::BoxFuture;
 use mlguard_domain::{Password, StoreError, UserStore, Username};
 use mlguard_storage::{PoolOptions, Store};
+use mlguard_upstream::{TrackingLookups, UpstreamClient, UpstreamError, UpstreamOptions};
 use rand::Rng;
 use rand::distr::Alphanumeric;
 
 use crate::cli::CliError;
-use crate::config::{DatabaseSettings, Settings};
+use crate::config::{DatabaseSettings, Settings, UpstreamSettings};
+
+/// Adapts the upstream client to the API's forwarding port.
+struct UpstreamForward(UpstreamClient);
+
+impl Forward for UpstreamForward {
+    fn forward(
+        &self,
+        request: axum::extract::Request,
+        client: Option<std::net::IpAddr>,
+    ) -> BoxFuture<'static, Result<axum::response::Response, ForwardError>> {
+        let upstream = self.0.clone();
+        Box::pin(async move {
+            upstream
+                .forward(request, client)
+                .await
+                .map_err(|error| match error {
+                    UpstreamError::TimedOut(_) => ForwardError::TimedOut,
+                    other => ForwardError::Unreachable(other.to_string()),
+                })
+        })
+    }
+}
+
+fn gateway(
+    upstream: &UpstreamSettings,
+    static_prefix: Option<String>,
+) -> Result<Gateway, CliError> {
+    let client = UpstreamClient::new(&UpstreamOptions {
+        base_url: upstream.url.clone(),
+        connect_timeout: Duration::from_secs(upstream.connect_timeout_secs),
+        response_timeout: Duration::from_secs(upstream.timeout_secs),
+        max_idle_per_host: 64,
+    })?;
+    let lookups = TrackingLookups::new(client.clone(), upstream.lookup_cache_entries);
+    Ok(Gateway::new(
+        Arc::new(UpstreamForward(client)),
+        Arc::new(lookups),
+        static_prefix,
+        upstream.max_body_bytes,
+    ))
+}
 
 /// Connects to the database, retrying with back-off until the start-up timeout.
 pub fn open_store(settings: &DatabaseSettings) -> Result<Store, CliError> {
@@ -55,7 +99,10 @@ fn bootstrap_admin(store: &dyn UserStore, settings: &Settings) -> Result<(), Cli
     }
     tracing::info!(user.name = %username, "created the initial admin");
     if generated {
-        #[expect(clippy::print_stdout, reason = "the generated password is shown once, on purpose")]
+        #[expect(
+            clippy::print_stdout,
+            reason = "the generated password is shown once, on purpose"
+        )]
         {
             println!(
                 "Generated a password for admin user '{username}': {}\n\
@@ -74,10 +121,14 @@ pub fn serve(settings: Settings) -> Result<(), CliError> {
         tracing::info!(applied = ?applied, "applied migrations");
     }
     bootstrap_admin(&store, &settings)?;
-    let state = mlguard_api::AppState::new(
-        Arc::new(store),
-        settings.auth.default_permission()?,
-    );
+    // Before serving: a data key under an unconfigured KEK refuses the start.
+    let secrets = crate::secrets::open(&settings.secrets, &store)?;
+    let state = mlguard_api::AppState::new(Arc::new(store), settings.auth.default_permission()?)
+        .with_gateway(gateway(
+            &settings.upstream,
+            settings.server.static_prefix.clone(),
+        )?);
+    let state = crate::secrets::attach(state, secrets);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -85,7 +136,9 @@ pub fn serve(settings: Settings) -> Result<(), CliError> {
         let listener = tokio::net::TcpListener::bind(settings.server.listen).await?;
         tracing::info!(listen = %listener.local_addr()?, upstream = %settings.upstream.url, "mlguard listening");
         let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
-        axum::serve(listener, mlguard_api::app(state))
+        let app = mlguard_api::app(state)
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(listener, app)
             .with_graceful_shutdown(shutdown_signal(grace))
             .await?;
         tracing::info!("mlguard stopped");

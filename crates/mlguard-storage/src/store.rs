@@ -83,14 +83,14 @@ impl Store {
             .map_err(|e| db_error("credential version", &e))
     }
 
-    fn conn(&self) -> Result<PooledConnection<Manager>, StoreError> {
+    pub(crate) fn conn(&self) -> Result<PooledConnection<Manager>, StoreError> {
         self.pool
             .get()
             .map_err(|e| StoreError::Unavailable(format!("no database connection: {e}")))
     }
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
@@ -102,14 +102,14 @@ fn db_error(operation: &str, error: &DieselError) -> StoreError {
     StoreError::Unavailable(format!("{operation}: {error}"))
 }
 
-fn is_unique_violation(error: &DieselError) -> bool {
+pub(crate) fn is_unique_violation(error: &DieselError) -> bool {
     matches!(
         error,
         DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)
     )
 }
 
-fn is_foreign_key_violation(error: &DieselError) -> bool {
+pub(crate) fn is_foreign_key_violation(error: &DieselError) -> bool {
     matches!(
         error,
         DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _)
@@ -322,6 +322,10 @@ impl UserStore for Store {
             return Ok(CredentialCheck::Invalid);
         };
         if password::verify(password, &stored_hash)? {
+            if password::needs_rehash(&stored_hash) {
+                // First login since the import from MLflow: werkzeug hash -> argon2id.
+                self.replace_imported_hash(id, &stored_hash, password);
+            }
             Ok(CredentialCheck::Valid(User {
                 id,
                 username,
@@ -431,6 +435,66 @@ impl GrantStore for Store {
             });
         }
         Ok(())
+    }
+
+    fn has_grants_on(&self, resource: &Resource) -> Result<bool, StoreError> {
+        let mut conn = self.conn()?;
+        let key = resource.key();
+        diesel::select(diesel::dsl::exists(
+            grants::table.filter(
+                grants::resource_kind
+                    .eq(resource.kind().as_str())
+                    .and(grants::resource_key.eq(key.as_ref())),
+            ),
+        ))
+        .get_result(&mut conn)
+        .map_err(|e| db_error("look for grants on resource", &e))
+    }
+
+    fn delete_grants_on(&self, resource: &Resource) -> Result<u64, StoreError> {
+        let mut conn = self.conn()?;
+        let key = resource.key();
+        let deleted = diesel::delete(
+            grants::table.filter(
+                grants::resource_kind
+                    .eq(resource.kind().as_str())
+                    .and(grants::resource_key.eq(key.as_ref())),
+            ),
+        )
+        .execute(&mut conn)
+        .map_err(|e| db_error("delete grants on resource", &e))?;
+        Ok(deleted as u64)
+    }
+
+    fn rename_registered_model(
+        &self,
+        from: &mlguard_domain::ModelName,
+        to: &mlguard_domain::ModelName,
+    ) -> Result<u64, StoreError> {
+        let kind = mlguard_domain::ResourceKind::RegisteredModel.as_str();
+        let mut conn = self.conn()?;
+        conn.transaction(|conn| {
+            // Leftovers of an earlier model called `to` must not outlive it.
+            diesel::delete(
+                grants::table.filter(
+                    grants::resource_kind
+                        .eq(kind)
+                        .and(grants::resource_key.eq(to.as_str())),
+                ),
+            )
+            .execute(conn)?;
+            diesel::update(
+                grants::table.filter(
+                    grants::resource_kind
+                        .eq(kind)
+                        .and(grants::resource_key.eq(from.as_str())),
+                ),
+            )
+            .set(grants::resource_key.eq(to.as_str()))
+            .execute(conn)
+        })
+        .map(|moved| moved as u64)
+        .map_err(|e| db_error("rename registered model grants", &e))
     }
 
     fn grants_of_user(&self, user_id: i64) -> Result<Vec<Grant>, StoreError> {

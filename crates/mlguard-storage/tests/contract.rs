@@ -786,6 +786,69 @@ fn the_backend_is_the_one_the_url_names(db: Db) {
 }
 
 /// Instantiates every contract test once per backend.
+fn deleting_a_resource_drops_every_grant_on_it(db: Db) {
+    let store = &db.store;
+    create(store, "alice");
+    create(store, "bob");
+    for user in ["alice", "bob"] {
+        store
+            .create_grant(&name(user), &model("churn"), Permission::Edit)
+            .expect("grant");
+    }
+    store
+        .create_grant(&name("alice"), &model("other"), Permission::Read)
+        .expect("grant");
+    assert!(store.has_grants_on(&model("churn")).expect("exists"));
+    assert_eq!(store.delete_grants_on(&model("churn")).expect("delete"), 2);
+    assert!(!store.has_grants_on(&model("churn")).expect("exists"));
+    assert_eq!(
+        store.get_grant(&name("bob"), &model("churn")),
+        Err(StoreError::GrantNotFound {
+            resource: model("churn"),
+            username: name("bob"),
+        })
+    );
+    // Other resources keep their grants; a second delete finds nothing.
+    assert!(store.get_grant(&name("alice"), &model("other")).is_ok());
+    assert_eq!(store.delete_grants_on(&model("churn")).expect("delete"), 0);
+}
+
+fn renaming_a_model_moves_its_grants_and_replaces_leftovers(db: Db) {
+    let store = &db.store;
+    let alice = create(store, "alice");
+    create(store, "bob");
+    store
+        .create_grant(&name("alice"), &model("old"), Permission::Manage)
+        .expect("grant");
+    // Bob still holds a grant left behind by an earlier model called "new".
+    store
+        .create_grant(&name("bob"), &model("new"), Permission::Edit)
+        .expect("grant");
+    let moved = store
+        .rename_registered_model(
+            &ModelName::parse("old").expect("name"),
+            &ModelName::parse("new").expect("name"),
+        )
+        .expect("rename");
+    assert_eq!(moved, 1);
+    assert_eq!(
+        store
+            .permission_of(alice.id, &model("new"))
+            .expect("lookup"),
+        Some(Permission::Manage)
+    );
+    assert_eq!(
+        store
+            .permission_of(alice.id, &model("old"))
+            .expect("lookup"),
+        None
+    );
+    assert!(matches!(
+        store.get_grant(&name("bob"), &model("new")),
+        Err(StoreError::GrantNotFound { .. })
+    ));
+}
+
 macro_rules! contract {
     ($($test:ident $(with $options:expr)?),* $(,)?) => {
         mod sqlite {
@@ -839,6 +902,8 @@ contract! {
     passwords_are_stored_as_argon2id_hashes,
     unreadable_rows_are_unavailable,
     the_backend_is_the_one_the_url_names,
+    deleting_a_resource_drops_every_grant_on_it,
+    renaming_a_model_moves_its_grants_and_replaces_leftovers,
 }
 
 // ---------------------------------------------------------------------------

@@ -1,0 +1,483 @@
+//! Reading ids from exactly the place MLflow's handler reads them, and resolving
+//! them to the resources grants are about.
+
+use axum::http::{HeaderMap, Method};
+use mlguard_domain::{ExperimentId, LookupError, ModelName, OpaqueId, Resource, TrackingLookup};
+use mlguard_extract::ApiError;
+use mlguard_extract::policy::{RouteMatch, Source, Target};
+use serde_json::Value;
+
+use super::decode;
+
+/// Everything a check may read from one request.
+pub(crate) struct RequestInputs<'a> {
+    pub method: &'a Method,
+    pub headers: &'a HeaderMap,
+    pub query: &'a [(String, String)],
+    /// The parsed JSON body, when the request had one and it was read.
+    pub body: Option<&'a Value>,
+    pub route: &'a RouteMatch,
+}
+
+/// What a source yielded.
+#[derive(Debug)]
+pub(crate) enum Found {
+    Missing,
+    One(String),
+    Many(Vec<String>),
+}
+
+fn conflict(name: &str) -> ApiError {
+    ApiError::invalid_parameter(format!("Conflicting values for parameter '{name}'."))
+}
+
+fn not_a_string(name: &str) -> ApiError {
+    ApiError::invalid_parameter(format!(
+        "Invalid value for parameter '{name}': expected a string."
+    ))
+}
+
+fn json_scalar(value: &Value, name: &str) -> Result<Option<String>, ApiError> {
+    match value {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(s.clone())),
+        _ => Err(not_a_string(name)),
+    }
+}
+
+fn json_list(value: &Value, name: &str) -> Result<Vec<String>, ApiError> {
+    match value {
+        Value::Null => Ok(Vec::new()),
+        Value::Array(items) => items
+            .iter()
+            .map(|item| json_scalar(item, name)?.ok_or_else(|| not_a_string(name)))
+            .collect(),
+        _ => Err(ApiError::invalid_parameter(format!(
+            "Invalid value for parameter '{name}': expected a list."
+        ))),
+    }
+}
+
+fn camel_case(snake: &str) -> String {
+    let mut out = String::with_capacity(snake.len());
+    let mut upper = false;
+    for c in snake.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `object[name]`, or its camelCase spelling; both, differing, is a conflict.
+fn field<'v>(object: &'v Value, name: &str) -> Result<Option<&'v Value>, ApiError> {
+    let snake = object.get(name).filter(|v| !v.is_null());
+    let camel_name = camel_case(name);
+    let camel = (camel_name != name)
+        .then(|| object.get(&camel_name))
+        .flatten()
+        .filter(|v| !v.is_null());
+    match (snake, camel) {
+        (Some(a), Some(b)) if a != b => Err(conflict(name)),
+        (Some(a), _) => Ok(Some(a)),
+        (None, b) => Ok(b),
+    }
+}
+
+/// A JSON field as one string, or as a list of strings for list targets.
+fn from_json(value: Option<&Value>, name: &str, list: bool) -> Result<Found, ApiError> {
+    Ok(match value {
+        None => Found::Missing,
+        Some(value) if list => {
+            let values = json_list(value, name)?;
+            if values.is_empty() {
+                Found::Missing
+            } else {
+                Found::Many(values)
+            }
+        }
+        Some(value) => json_scalar(value, name)?.map_or(Found::Missing, Found::One),
+    })
+}
+
+impl RequestInputs<'_> {
+    fn query_values(&self, name: &str) -> Vec<&str> {
+        self.query
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// A single query value; differing repeats are refused.
+    fn query_one(&self, name: &str) -> Result<Option<String>, ApiError> {
+        let values = self.query_values(name);
+        match values.split_first() {
+            None => Ok(None),
+            Some((first, rest)) if rest.iter().all(|v| v == first) => Ok(Some((*first).to_owned())),
+            Some(_) => Err(conflict(name)),
+        }
+    }
+
+    /// Where MLflow's handlers read a field: GET from the query; every other method
+    /// from the JSON body, whatever its content type. A DELETE without a body is read
+    /// from the query, as MLflow's auth app does.
+    fn param_reads_body(&self) -> bool {
+        match *self.method {
+            Method::GET | Method::HEAD => false,
+            Method::DELETE => self.body.is_some(),
+            _ => true,
+        }
+    }
+
+    /// A body field by JSON pointer; the last segment may also be spelled in
+    /// camelCase, which MLflow's protobuf parser accepts.
+    fn body_at(&self, pointer: &str) -> Result<Option<&Value>, ApiError> {
+        let Some(body) = self.body else {
+            return Ok(None);
+        };
+        let (parent, last) = pointer.rsplit_once('/').unwrap_or(("", pointer));
+        match body.pointer(parent) {
+            Some(parent) => field(parent, last),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads a source as one value, or a list for list targets.
+    pub(crate) fn read(&self, source: Source, list: bool) -> Result<Found, ApiError> {
+        let found = match source {
+            Source::Param(name) if self.param_reads_body() => {
+                let value = match self.body {
+                    Some(body) => field(body, name)?,
+                    None => None,
+                };
+                let mut found = from_json(value, name, list)?;
+                // MLflow's handlers take `run_id or run_uuid`: an empty run_id falls through.
+                if name == "run_id" && matches!(&found, Found::One(v) if v.is_empty()) {
+                    found = Found::Missing;
+                }
+                // The same field in the query must not say something else.
+                if let Found::One(body_value) = &found {
+                    if self.query_values(name).iter().any(|v| v != body_value) {
+                        return Err(conflict(name));
+                    }
+                }
+                if matches!(found, Found::Missing) && name == "run_id" {
+                    return self.read(Source::Param("run_uuid"), list);
+                }
+                found
+            }
+            Source::Param(name) | Source::Query(name) => {
+                if list {
+                    let values: Vec<String> = self
+                        .query_values(name)
+                        .into_iter()
+                        .map(str::to_owned)
+                        .collect();
+                    if values.is_empty() {
+                        Found::Missing
+                    } else {
+                        Found::Many(values)
+                    }
+                } else {
+                    match self
+                        .query_one(name)?
+                        .filter(|v| !(v.is_empty() && name == "run_id"))
+                    {
+                        Some(v) => {
+                            if name == "run_id" {
+                                if let Some(uuid) = self.query_one("run_uuid")? {
+                                    if uuid != v {
+                                        return Err(conflict("run_id"));
+                                    }
+                                }
+                            }
+                            Found::One(v)
+                        }
+                        None if name == "run_id" && matches!(source, Source::Param(_)) => {
+                            return self.read(Source::Param("run_uuid"), list);
+                        }
+                        None => Found::Missing,
+                    }
+                }
+            }
+            Source::Body(pointer) => from_json(self.body_at(pointer)?, pointer, list)?,
+            Source::Path(name) => self
+                .route
+                .param(name)
+                .map_or(Found::Missing, |v| Found::One(v.to_owned())),
+            Source::PathBeforeLastColon(name) => self
+                .route
+                .param(name)
+                .and_then(|v| v.rsplit_once(':'))
+                .map_or(Found::Missing, |(before, _)| Found::One(before.to_owned())),
+            Source::Header(name) => {
+                let mut values = self.headers.get_all(name).iter();
+                match (values.next(), values.next()) {
+                    (None, _) => Found::Missing,
+                    (Some(_), Some(_)) => return Err(conflict(name)),
+                    (Some(v), None) => Found::One(
+                        v.to_str()
+                            .map_err(|_| {
+                                ApiError::invalid_parameter(format!("Invalid header '{name}'."))
+                            })?
+                            .to_owned(),
+                    ),
+                }
+            }
+        };
+        Ok(found)
+    }
+
+    fn values(&self, source: Source, list: bool) -> Result<Vec<String>, ApiError> {
+        Ok(match self.read(source, list)? {
+            Found::Missing => Vec::new(),
+            Found::One(v) => vec![v],
+            Found::Many(vs) => vs,
+        })
+    }
+}
+
+/// What a target resolved to.
+#[derive(Debug)]
+pub(crate) enum Resolved {
+    /// The request does not carry the id.
+    Missing,
+    /// The id names nothing (or an experiment-less thing): denied to non-admins.
+    Nothing,
+    Resources(Vec<Resource>),
+}
+
+fn experiment(raw: &str) -> Result<Resource, ApiError> {
+    Ok(Resource::Experiment(ExperimentId::parse(raw)?))
+}
+
+fn lookup_failed(error: LookupError) -> ApiError {
+    tracing::error!(error.cause = %error, "tracking server lookup failed");
+    mlguard_extract::ApiError::new(
+        axum::http::StatusCode::BAD_GATEWAY,
+        "TEMPORARILY_UNAVAILABLE",
+        "The tracking server could not be reached to authorize this request.",
+    )
+}
+
+/// Resolves every value through `resolve`; one that names nothing makes it all nothing.
+async fn all_experiments<'a, F, Fut>(values: &'a [String], resolve: F) -> Result<Resolved, ApiError>
+where
+    F: Fn(&'a str) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<ExperimentId>, LookupError>>,
+{
+    if values.is_empty() {
+        return Ok(Resolved::Missing);
+    }
+    let mut resources = Vec::with_capacity(values.len());
+    for value in values {
+        match resolve(value).await.map_err(lookup_failed)? {
+            Some(id) => resources.push(Resource::Experiment(id)),
+            None => return Ok(Resolved::Nothing),
+        }
+    }
+    Ok(Resolved::Resources(resources))
+}
+
+pub(crate) async fn resolve(
+    target: Target,
+    inputs: &RequestInputs<'_>,
+    lookup: &dyn TrackingLookup,
+) -> Result<Resolved, ApiError> {
+    let one = |values: Vec<String>| values.into_iter().next();
+    Ok(match target {
+        Target::Experiment(source) => match one(inputs.values(source, false)?) {
+            None => Resolved::Missing,
+            Some(id) => Resolved::Resources(vec![experiment(&id)?]),
+        },
+        Target::Experiments(source) => {
+            let ids = inputs.values(source, true)?;
+            if ids.is_empty() {
+                Resolved::Missing
+            } else {
+                Resolved::Resources(
+                    ids.iter()
+                        .map(|id| experiment(id))
+                        .collect::<Result<_, _>>()?,
+                )
+            }
+        }
+        Target::ExperimentByName(source) => {
+            let names = inputs.values(source, false)?;
+            all_experiments(&names, |name| lookup.experiment_by_name(name)).await?
+        }
+        Target::Run(source) => {
+            let ids = inputs.values(source, false)?;
+            all_experiments(&ids, |id| lookup.experiment_of_run(id)).await?
+        }
+        Target::Runs(source) => {
+            let ids = inputs.values(source, true)?;
+            all_experiments(&ids, |id| lookup.experiment_of_run(id)).await?
+        }
+        Target::LoggedModel(source) => {
+            let ids = inputs.values(source, false)?;
+            all_experiments(&ids, |id| lookup.experiment_of_logged_model(id)).await?
+        }
+        Target::Trace(source) => {
+            let ids = inputs.values(source, false)?;
+            all_experiments(&ids, |id| lookup.experiment_of_trace(id)).await?
+        }
+        Target::TraceIfExists(source) => match one(inputs.values(source, false)?) {
+            None => Resolved::Missing,
+            Some(id) => match lookup
+                .experiment_of_trace(&id)
+                .await
+                .map_err(lookup_failed)?
+            {
+                Some(experiment) => Resolved::Resources(vec![Resource::Experiment(experiment)]),
+                // A new trace: nothing exists yet that this could overwrite.
+                None => Resolved::Resources(Vec::new()),
+            },
+        },
+        Target::SourceUri(source) => match one(inputs.values(source, false)?) {
+            None => Resolved::Missing,
+            Some(uri) => resolve_source_uri(&uri, lookup).await?,
+        },
+        Target::Traces(source) => {
+            let ids = inputs.values(source, true)?;
+            all_experiments(&ids, |id| lookup.experiment_of_trace(id)).await?
+        }
+        Target::Dataset(source) => match one(inputs.values(source, false)?) {
+            None => Resolved::Missing,
+            Some(id) => match lookup
+                .experiments_of_dataset(&id)
+                .await
+                .map_err(lookup_failed)?
+            {
+                Some(ids) if !ids.is_empty() => {
+                    Resolved::Resources(ids.into_iter().map(Resource::Experiment).collect())
+                }
+                _ => Resolved::Nothing,
+            },
+        },
+        Target::RegisteredModel(source) => match one(inputs.values(source, false)?) {
+            None => Resolved::Missing,
+            Some(name) => {
+                Resolved::Resources(vec![Resource::RegisteredModel(ModelName::parse(&name)?)])
+            }
+        },
+        Target::ArtifactPath(source) => match one(inputs.values(source, false)?) {
+            None => Resolved::Missing,
+            Some(path) => match decode::artifact_experiment(&path)? {
+                Some(id) => Resolved::Resources(vec![experiment(id)?]),
+                None => Resolved::Nothing,
+            },
+        },
+        Target::Scorer {
+            experiment: exp,
+            name,
+        } => {
+            match (
+                one(inputs.values(exp, false)?),
+                one(inputs.values(name, false)?),
+            ) {
+                (Some(exp), Some(name)) => Resolved::Resources(vec![Resource::Scorer {
+                    experiment_id: ExperimentId::parse(&exp)?,
+                    name: OpaqueId::parse(&name)?,
+                }]),
+                _ => Resolved::Missing,
+            }
+        }
+        Target::GatewaySecret(source) => opaque(inputs, source, Resource::GatewaySecret)?,
+        Target::GatewayEndpoint(source) => opaque(inputs, source, Resource::GatewayEndpoint)?,
+        Target::GatewayModelDefinition(source) => {
+            opaque(inputs, source, Resource::GatewayModelDefinition)?
+        }
+        Target::GatewayEndpointByName(source) => match one(inputs.values(source, false)?) {
+            None => Resolved::Missing,
+            Some(name) => match lookup
+                .gateway_endpoint_by_name(&name)
+                .await
+                .map_err(lookup_failed)?
+            {
+                Some(id) => Resolved::Resources(vec![Resource::GatewayEndpoint(id)]),
+                None => Resolved::Nothing,
+            },
+        },
+        Target::GatewayModelDefinitions(Source::Body(pointer)) => match inputs.body_at(pointer)? {
+            None | Some(Value::Null) => Resolved::Missing,
+            Some(Value::Array(configs)) if configs.is_empty() => Resolved::Missing,
+            Some(Value::Array(configs)) => {
+                let mut resources = Vec::with_capacity(configs.len());
+                for config in configs {
+                    let id = config
+                        .get("model_definition_id")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| not_a_string("model_definition_id"))?;
+                    resources.push(Resource::GatewayModelDefinition(OpaqueId::parse(id)?));
+                }
+                Resolved::Resources(resources)
+            }
+            Some(_) => return Err(not_a_string(pointer)),
+        },
+        // Model-definition lists only ever come from a JSON body.
+        Target::GatewayModelDefinitions(_) => Resolved::Nothing,
+    })
+}
+
+/// What a model source URI reads from (see `Target::SourceUri`).
+async fn resolve_source_uri(uri: &str, lookup: &dyn TrackingLookup) -> Result<Resolved, ApiError> {
+    let by = |found: Option<ExperimentId>| match found {
+        Some(id) => Resolved::Resources(vec![Resource::Experiment(id)]),
+        None => Resolved::Nothing,
+    };
+    if let Some(path) = uri.strip_prefix("mlflow-artifacts:") {
+        // `mlflow-artifacts:/1/…` or `mlflow-artifacts://host/1/…`.
+        let path = path.trim_start_matches('/');
+        let path = if uri.starts_with("mlflow-artifacts://") {
+            path.split_once('/').map_or("", |(_, rest)| rest)
+        } else {
+            path
+        };
+        return Ok(match decode::artifact_experiment(path)? {
+            Some(id) => Resolved::Resources(vec![experiment(id)?]),
+            None => Resolved::Nothing,
+        });
+    }
+    if let Some(rest) = uri.strip_prefix("runs:/") {
+        let run_id = rest.split('/').next().unwrap_or_default();
+        if run_id.is_empty() || rest.split('/').any(|s| s == "..") {
+            return Ok(Resolved::Nothing);
+        }
+        return Ok(by(lookup
+            .experiment_of_run(run_id)
+            .await
+            .map_err(lookup_failed)?));
+    }
+    if let Some(rest) = uri.strip_prefix("models:/") {
+        let segments: Vec<&str> = rest.split('/').collect();
+        return Ok(match segments.as_slice() {
+            [model_id] if !model_id.is_empty() => by(lookup
+                .experiment_of_logged_model(model_id)
+                .await
+                .map_err(lookup_failed)?),
+            [name, version] if !name.is_empty() && !version.is_empty() => {
+                Resolved::Resources(vec![Resource::RegisteredModel(ModelName::parse(name)?)])
+            }
+            _ => Resolved::Nothing,
+        });
+    }
+    Ok(Resolved::Nothing)
+}
+
+fn opaque(
+    inputs: &RequestInputs<'_>,
+    source: Source,
+    make: fn(OpaqueId) -> Resource,
+) -> Result<Resolved, ApiError> {
+    Ok(match inputs.values(source, false)?.into_iter().next() {
+        None => Resolved::Missing,
+        Some(id) => Resolved::Resources(vec![make(OpaqueId::parse(&id)?)]),
+    })
+}

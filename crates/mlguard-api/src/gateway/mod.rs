@@ -1,0 +1,380 @@
+//! The gateway: every request that is not one of mlguard's own endpoints is
+//! matched against the MLflow route policy, authorized, forwarded to MLflow with
+//! its body streaming, and post-processed.
+//!
+//! Fail-closed rules: a route without a rule is admin-only; an id that is missing or
+//! names nothing denies a non-admin; a lookup that fails denies; a list that cannot
+//! be filtered is a 500, never the unfiltered list.
+
+mod decode;
+mod filter;
+mod hooks;
+mod inputs;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, Method, Response, StatusCode, header};
+use axum::response::IntoResponse;
+use mlguard_domain::{
+    BoxFuture, Capability, Decision, Principal, Resource, TrackingLookup, decide,
+};
+use mlguard_extract::policy::{Access, AfterHook, Check, match_route};
+use mlguard_extract::{ApiError, Caller};
+use serde_json::Value;
+
+use crate::state::AppState;
+use inputs::{RequestInputs, Resolved};
+
+/// Why a forward failed.
+#[derive(Debug)]
+pub enum ForwardError {
+    /// No connection, or the connection broke.
+    Unreachable(String),
+    /// No response headers within the configured time.
+    TimedOut,
+}
+
+/// The port to the tracking server: forward one HTTP request, streaming.
+pub trait Forward: Send + Sync {
+    fn forward(
+        &self,
+        request: Request<Body>,
+        client: Option<IpAddr>,
+    ) -> BoxFuture<'static, Result<Response<Body>, ForwardError>>;
+}
+
+/// The gateway's ports and settings.
+#[derive(Clone)]
+pub struct Gateway {
+    forward: Arc<dyn Forward>,
+    lookup: Arc<dyn TrackingLookup>,
+    /// MLflow's `--static-prefix`, e.g. `/mlflow`; stripped before matching.
+    static_prefix: Option<String>,
+    /// Largest request body read to find ids (JSON API bodies).
+    max_body_bytes: usize,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("static_prefix", &self.static_prefix)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Gateway {
+    pub fn new(
+        forward: Arc<dyn Forward>,
+        lookup: Arc<dyn TrackingLookup>,
+        static_prefix: Option<String>,
+        max_body_bytes: usize,
+    ) -> Self {
+        let static_prefix = static_prefix
+            .map(|p| format!("/{}", p.trim_matches('/')))
+            .filter(|p| p != "/");
+        Self {
+            forward,
+            lookup,
+            static_prefix,
+            max_body_bytes,
+        }
+    }
+
+    /// The path the policy sees: the static prefix, if configured, removed.
+    fn route_path<'a>(&self, decoded: &'a str) -> Option<&'a str> {
+        match &self.static_prefix {
+            None => Some(decoded),
+            Some(prefix) => match decoded.strip_prefix(prefix.as_str()) {
+                Some("") => Some("/"),
+                Some(rest) if rest.starts_with('/') => Some(rest),
+                _ => None,
+            },
+        }
+    }
+
+    async fn send(
+        &self,
+        request: Request<Body>,
+        client: Option<IpAddr>,
+    ) -> Result<Response<Body>, ApiError> {
+        self.forward
+            .forward(request, client)
+            .await
+            .map_err(|error| match error {
+                ForwardError::Unreachable(cause) => {
+                    tracing::error!(error.cause = %cause, "tracking server unreachable");
+                    ApiError::new(
+                        StatusCode::BAD_GATEWAY,
+                        "TEMPORARILY_UNAVAILABLE",
+                        "The tracking server is unavailable.",
+                    )
+                }
+                ForwardError::TimedOut => {
+                    tracing::error!("tracking server timed out");
+                    ApiError::new(
+                        StatusCode::GATEWAY_TIMEOUT,
+                        "DEADLINE_EXCEEDED",
+                        "The tracking server did not answer in time.",
+                    )
+                }
+            })
+    }
+}
+
+/// The fallback handler: everything that is not one of mlguard's own routes.
+pub(crate) async fn gateway(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    request: Request,
+) -> axum::response::Response {
+    match handle(&state, &caller, request).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+fn denied() -> ApiError {
+    ApiError::permission_denied()
+}
+
+/// Whether a check or hook needs the request body to find its ids.
+fn reads_body(rule_access: &Access, after: &AfterHook, method: &Method) -> bool {
+    use mlguard_extract::policy::{Source, Target};
+    if matches!(*method, Method::GET | Method::HEAD) {
+        return false;
+    }
+    let source_reads = |source: &Source| matches!(source, Source::Body(_) | Source::Param(_));
+    // Path, query and header sources never need the body.
+    let target_reads = |target: &Target| match *target {
+        Target::Experiment(s)
+        | Target::Experiments(s)
+        | Target::ExperimentByName(s)
+        | Target::Run(s)
+        | Target::Runs(s)
+        | Target::LoggedModel(s)
+        | Target::Trace(s)
+        | Target::TraceIfExists(s)
+        | Target::SourceUri(s)
+        | Target::Traces(s)
+        | Target::Dataset(s)
+        | Target::RegisteredModel(s)
+        | Target::ArtifactPath(s)
+        | Target::GatewaySecret(s)
+        | Target::GatewayEndpoint(s)
+        | Target::GatewayEndpointByName(s)
+        | Target::GatewayModelDefinition(s)
+        | Target::GatewayModelDefinitions(s) => source_reads(&s),
+        Target::Scorer { experiment, name } => source_reads(&experiment) || source_reads(&name),
+    };
+    let checks = match rule_access {
+        Access::Checks(checks) => checks.iter().any(|c| target_reads(&c.target)),
+        Access::GraphQl => true,
+        Access::Authenticated | Access::Admin | Access::Native => false,
+    };
+    let hook = match after {
+        AfterHook::DeleteGrants(target) => target_reads(target),
+        AfterHook::RenameRegisteredModel | AfterHook::FilterList(_) => true,
+        AfterHook::GrantCreator(kind) => {
+            matches!(kind, mlguard_extract::policy::CreatedKind::Scorer)
+        }
+        AfterHook::None => false,
+    };
+    checks || hook
+}
+
+async fn handle(
+    state: &AppState,
+    caller: &Principal,
+    request: Request,
+) -> Result<axum::response::Response, ApiError> {
+    let Some(gateway) = state.gateway.clone() else {
+        return Err(ApiError::endpoint_not_found());
+    };
+    let decoded = decode::canonical_path(request.uri().path())?;
+    let query = decode::query_pairs(request.uri().query())?;
+    let client = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip());
+    let Some(route_path) = gateway.route_path(&decoded) else {
+        return Err(ApiError::endpoint_not_found());
+    };
+    let method = request.method().clone();
+
+    // OPTIONS reads no data; answer it here with what the policy allows.
+    if method == Method::OPTIONS {
+        let allow = mlguard_extract::policy::allowed_methods(route_path).join(", ");
+        let mut response = StatusCode::NO_CONTENT.into_response();
+        if let Ok(value) = HeaderValue::from_str(&allow) {
+            response.headers_mut().insert(header::ALLOW, value);
+        }
+        return Ok(response);
+    }
+
+    let Some(route) = match_route(&method, route_path) else {
+        // No rule: only an admin may reach whatever this is.
+        if caller.is_admin {
+            return Ok(gateway.send(request, client).await?.into_response());
+        }
+        tracing::info!(http.path = %decoded, "denied: no policy rule");
+        return Err(denied());
+    };
+    let rule = route.rule;
+    match rule.access {
+        // Served natively at exact paths; never forwarded under another prefix.
+        Access::Native => return Err(ApiError::endpoint_not_found()),
+        Access::Admin if !caller.is_admin => return Err(denied()),
+        Access::GraphQl if !caller.is_admin => return Err(denied()),
+        _ => {}
+    }
+
+    // MLflow reads a GET's body when it has no query; mlguard reads only the query,
+    // so a GET or HEAD that carries a body is refused rather than read differently.
+    if matches!(method, Method::GET | Method::HEAD) && !caller.is_admin && has_body(&request) {
+        return Err(ApiError::bad_request(
+            "A GET request must not carry a body.",
+        ));
+    }
+
+    // Buffer the body only when an id must be read from it.
+    let (parts, body) = request.into_parts();
+    let needs_body = reads_body(&rule.access, &rule.after, &method);
+    let (body, body_bytes, body_json) = if needs_body {
+        let bytes = axum::body::to_bytes(body, gateway.max_body_bytes)
+            .await
+            .map_err(|_| ApiError::payload_too_large())?;
+        let json = if bytes.is_empty() {
+            None
+        } else {
+            match serde_json::from_slice::<Value>(&bytes) {
+                // Older clients double-encode the body as a JSON string; MLflow
+                // unwraps it, so the ids must be read from the inner object.
+                Ok(Value::String(inner)) => match serde_json::from_str::<Value>(&inner) {
+                    Ok(value) => Some(value),
+                    Err(_) if caller.is_admin => None,
+                    Err(_) => {
+                        return Err(ApiError::bad_request("The request body is not valid JSON."));
+                    }
+                },
+                Ok(value) => Some(value),
+                // Admins pass through; the tracking server answers the bad body.
+                Err(_) if caller.is_admin => None,
+                Err(_) => return Err(ApiError::bad_request("The request body is not valid JSON.")),
+            }
+        };
+        (Body::empty(), Some(bytes), json)
+    } else {
+        (body, None, None)
+    };
+    let inputs = RequestInputs {
+        method: &method,
+        headers: &parts.headers,
+        query: &query,
+        body: body_json.as_ref(),
+        route: &route,
+    };
+
+    if let Access::Checks(checks) = rule.access {
+        if !caller.is_admin {
+            authorize(state, &gateway, caller, checks, &inputs).await?;
+        }
+    }
+
+    let search = matches!(rule.after, AfterHook::FilterList(_)).then(|| filter::SearchRequest {
+        method: method.clone(),
+        path: parts.uri.path().to_owned(),
+        headers: parts.headers.clone(),
+        query: query.clone(),
+        body: body_json.clone(),
+    });
+    // Everything the after-hook needs, resolved before the request leaves.
+    let hook = hooks::prepare(rule.after, &inputs, caller)?;
+    let body = body_bytes.map_or(body, Body::from);
+    let mut upstream_parts = parts;
+    if method == Method::HEAD {
+        // MLflow's handlers parse HEAD like a POST and answer 400; ask for the GET it
+        // was authorized as. The server drops the body of a HEAD answer.
+        upstream_parts.method = Method::GET;
+    }
+    let response = gateway
+        .send(Request::from_parts(upstream_parts, body), client)
+        .await?;
+    if !response.status().is_success() {
+        return Ok(response.into_response());
+    }
+    match (rule.after, search) {
+        (AfterHook::FilterList(kind), Some(search))
+            if !caller.is_admin && method != Method::HEAD =>
+        {
+            Ok(
+                filter::filtered_search(state, &gateway, caller, kind, search, response)
+                    .await?
+                    .into_response(),
+            )
+        }
+        _ => Ok(hooks::run(state, caller, hook, response)
+            .await?
+            .into_response()),
+    }
+}
+
+fn has_body(request: &Request) -> bool {
+    let headers = request.headers();
+    headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|len| len.as_bytes() != b"0")
+}
+
+async fn authorize(
+    state: &AppState,
+    gateway: &Gateway,
+    caller: &Principal,
+    checks: &[Check],
+    inputs: &RequestInputs<'_>,
+) -> Result<(), ApiError> {
+    for check in checks {
+        let resources = match inputs::resolve(check.target, inputs, gateway.lookup.as_ref()).await?
+        {
+            Resolved::Resources(resources) => resources,
+            Resolved::Missing if check.optional => continue,
+            Resolved::Missing | Resolved::Nothing => {
+                tracing::info!(target = ?check.target, "denied: id missing or names nothing");
+                return Err(denied());
+            }
+        };
+        for resource in resources {
+            require(state, caller, resource, check.capability).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn require(
+    state: &AppState,
+    caller: &Principal,
+    resource: Resource,
+    capability: Capability,
+) -> Result<(), ApiError> {
+    let user_id = caller.user_id;
+    let (explicit, resource) = state
+        .blocking(move |store| (store.permission_of(user_id, &resource), resource))
+        .await?;
+    match decide(caller, explicit?, state.default_permission, capability) {
+        Decision::Allow => Ok(()),
+        Decision::Deny => {
+            tracing::info!(resource.kind = %resource.kind(), resource.key = %resource.key(),
+                ?capability, "denied");
+            Err(denied())
+        }
+    }
+}
+
+/// A response rebuilt around bytes that were read.
+pub(crate) fn rebuilt(parts: axum::http::response::Parts, bytes: Bytes) -> Response<Body> {
+    Response::from_parts(parts, Body::from(bytes))
+}

@@ -1,0 +1,58 @@
+//! The tracking-server port: ids a request names indirectly (a run, a trace, a
+//! logged model...) resolved to the experiment or resource a grant is about.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::names::{ExperimentId, OpaqueId};
+
+/// A boxed, sendable future, so the port stays object-safe without an async runtime.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LookupError {
+    /// The tracking server did not answer, or answered something unreadable. The
+    /// text is for logs only.
+    #[error("tracking server lookup failed: {0}")]
+    Unavailable(String),
+}
+
+/// Resolves derived ids through the tracking server.
+///
+/// Every method MUST return `Ok(None)` when the tracking server says the thing does
+/// not exist (or names no experiment), and `Err(Unavailable)` when it cannot tell;
+/// callers deny in both cases. Adapters MAY cache answers that never change (the
+/// experiment of a run, trace or logged model) and MUST NOT cache `None` or answers
+/// that can change (an experiment's name, a dataset's experiments).
+pub trait TrackingLookup: Send + Sync {
+    fn experiment_of_run<'a>(
+        &'a self,
+        run_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ExperimentId>, LookupError>>;
+
+    fn experiment_of_logged_model<'a>(
+        &'a self,
+        model_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ExperimentId>, LookupError>>;
+
+    fn experiment_of_trace<'a>(
+        &'a self,
+        trace_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ExperimentId>, LookupError>>;
+
+    fn experiment_by_name<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ExperimentId>, LookupError>>;
+
+    /// The experiments an evaluation dataset is linked to; `Some(vec![])` when none.
+    fn experiments_of_dataset<'a>(
+        &'a self,
+        dataset_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<ExperimentId>>, LookupError>>;
+
+    fn gateway_endpoint_by_name<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<OpaqueId>, LookupError>>;
+}

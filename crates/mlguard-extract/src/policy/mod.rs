@@ -1,0 +1,284 @@
+//! The MLflow route policy: for every (method, path) MLflow 3.10.1 serves, an
+//! explicit decision on who may call it, where the resource ids come from, and what
+//! happens after the response. A route missing from the table is denied to
+//! non-admins.
+//!
+//! Paths are matched after [`canonical_route_path`]: `/ajax-api/` is read as `/api/`
+//! and `/api/2.0/` and `/api/3.0/` as one, so the same operation under any prefix
+//! gets the same decision.
+
+mod table;
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use axum::http::Method;
+use mlguard_domain::Capability;
+
+pub use table::RULES;
+
+/// Where one id is read from. Names follow MLflow's field names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// MLflow's `_get_request_param`: GET reads the query, POST/PATCH/PUT the JSON
+    /// body, DELETE the JSON body when it has one and the query otherwise. For
+    /// `run_id`, a missing field is retried as `run_uuid`.
+    Param(&'static str),
+    /// A query parameter, whatever the method.
+    Query(&'static str),
+    /// A JSON pointer into the request body, e.g. `/experiment_id` or
+    /// `/trace/trace_info/trace_location/mlflow_experiment/experiment_id`.
+    Body(&'static str),
+    /// A named path parameter of the pattern, e.g. `model_id` in `{model_id}`.
+    Path(&'static str),
+    /// A path parameter up to its last `:`. Gemini's `models/{endpoint_name}:verb`
+    /// puts a literal after a parameter inside one segment, which matchit cannot
+    /// express, so the rule captures the whole segment. Endpoint names hold no `:`;
+    /// a value without one resolves to nothing.
+    PathBeforeLastColon(&'static str),
+    /// A request header.
+    Header(&'static str),
+}
+
+/// What a check is about, and how to reach its experiment or model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// An experiment id.
+    Experiment(Source),
+    /// Every experiment id of a list (JSON array, or a repeated query parameter).
+    /// An empty or missing list is denied for non-admins.
+    Experiments(Source),
+    /// An experiment name, resolved to its id through the tracking server.
+    ExperimentByName(Source),
+    /// A run id (`run_id`, falling back to `run_uuid`), resolved to its experiment.
+    Run(Source),
+    /// Every run id of a list, each resolved to its experiment.
+    Runs(Source),
+    /// A logged model id, resolved to its experiment.
+    LoggedModel(Source),
+    /// A trace (request) id, resolved to its experiment.
+    Trace(Source),
+    /// A trace id the client chooses for a new trace. If it already names a trace,
+    /// the check applies to that trace's experiment (start-trace would overwrite it);
+    /// if not, there is nothing to check.
+    TraceIfExists(Source),
+    /// Every trace id of a list, each resolved to its experiment.
+    Traces(Source),
+    /// An evaluation dataset id, resolved to the experiments it is linked to;
+    /// the check must pass on every one, and a dataset linked to none is admin-only.
+    Dataset(Source),
+    /// A model source URI, resolved to what it reads from: `mlflow-artifacts:/<exp>/…`
+    /// (experiment), `runs:/<run_id>/…` (run), `models:/<model_id>` (logged model),
+    /// `models:/<name>/<version>` (registered model). Any other scheme names nothing
+    /// mlguard can check, so it is admin-only.
+    SourceUri(Source),
+    /// A registered model name (also the key of model versions, aliases, tags).
+    RegisteredModel(Source),
+    /// An artifact path whose first segment is the experiment id (`12/abc/artifacts/x`).
+    ArtifactPath(Source),
+    /// A scorer, named within its experiment.
+    Scorer {
+        experiment: Source,
+        name: Source,
+    },
+    GatewaySecret(Source),
+    GatewayEndpoint(Source),
+    /// A gateway endpoint by name, resolved to its id through the tracking server.
+    GatewayEndpointByName(Source),
+    GatewayModelDefinition(Source),
+    /// Every `model_definition_id` in a JSON array of objects, e.g.
+    /// `Body("/model_configs")` with `model_definition_id` in each element.
+    GatewayModelDefinitions(Source),
+}
+
+/// One required capability on one target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Check {
+    pub target: Target,
+    pub capability: Capability,
+    /// When true, a request without the id skips this check instead of being denied
+    /// (for ids MLflow treats as optional, such as a new `secret_id` on update).
+    pub optional: bool,
+}
+
+impl Check {
+    pub const fn required(target: Target, capability: Capability) -> Self {
+        Self {
+            target,
+            capability,
+            optional: false,
+        }
+    }
+
+    pub const fn optional(target: Target, capability: Capability) -> Self {
+        Self {
+            target,
+            capability,
+            optional: true,
+        }
+    }
+}
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Any authenticated user: the UI shell, static files, server info.
+    Authenticated,
+    /// Admins only: server-wide configuration and anything mlguard does not model.
+    Admin,
+    /// Answered by mlguard itself, never forwarded (users and permission APIs).
+    Native,
+    /// Every check must pass.
+    Checks(&'static [Check]),
+    /// GraphQL: each requested field is authorized by its own arguments.
+    GraphQl,
+}
+
+/// Which list a search returns, for filtering its response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListKind {
+    Experiments,
+    RegisteredModels,
+    ModelVersions,
+    Runs,
+    LoggedModels,
+    Traces,
+    GatewaySecrets,
+    GatewayEndpoints,
+    GatewayModelDefinitions,
+}
+
+/// What a created resource is, for the creator's MANAGE grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreatedKind {
+    /// Response `experiment_id`.
+    Experiment,
+    /// Response `registered_model.name`.
+    RegisteredModel,
+    /// Request `experiment_id` and `name`.
+    Scorer,
+    /// Response `secret.secret_id`.
+    GatewaySecret,
+    /// Response `endpoint.endpoint_id`.
+    GatewayEndpoint,
+    /// Response `model_definition.model_definition_id`.
+    GatewayModelDefinition,
+}
+
+/// What happens after the upstream answered. Hooks run only on a 2xx.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterHook {
+    None,
+    /// Give the caller MANAGE on what they created.
+    GrantCreator(CreatedKind),
+    /// Drop the list items the caller may not read, re-fetching to fill the page.
+    FilterList(ListKind),
+    /// Delete every grant on the target (it was deleted).
+    DeleteGrants(Target),
+    /// Move registered-model grants from `name` to `new_name`.
+    RenameRegisteredModel,
+}
+
+/// One row of the policy table.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteRule {
+    pub method: &'static str,
+    /// MLflow's path, with `{param}` and `{*rest}` placeholders (matchit syntax).
+    pub path: &'static str,
+    pub access: Access,
+    pub after: AfterHook,
+}
+
+/// Stands for either API version in canonical paths.
+const ANY_VERSION: &str = "/api/~v/";
+
+/// The canonical form of a request path for matching: `/ajax-api/` becomes `/api/`,
+/// and `/api/2.0/` and `/api/3.0/` both become `/api/~v/`. A request that spells the
+/// placeholder itself is moved out of the way, so it cannot match a versioned rule.
+pub fn canonical_route_path(path: &str) -> String {
+    let path = match path.strip_prefix("/ajax-api/") {
+        Some(rest) => format!("/api/{rest}"),
+        None => path.to_owned(),
+    };
+    if path.starts_with(ANY_VERSION) {
+        return format!("/~literal{path}");
+    }
+    for version in ["/api/2.0/", "/api/3.0/"] {
+        if let Some(rest) = path.strip_prefix(version) {
+            return format!("{ANY_VERSION}{rest}");
+        }
+    }
+    path
+}
+
+/// A matched route: its rule and the path parameters, decoded.
+#[derive(Debug, Clone)]
+pub struct RouteMatch {
+    pub rule: &'static RouteRule,
+    pub params: Vec<(String, String)>,
+}
+
+impl RouteMatch {
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+struct Index {
+    by_method: HashMap<&'static str, matchit::Router<&'static RouteRule>>,
+}
+
+fn index() -> &'static Index {
+    static INDEX: OnceLock<Index> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut by_method: HashMap<&'static str, matchit::Router<&'static RouteRule>> =
+            HashMap::new();
+        for rule in RULES {
+            let router = by_method.entry(rule.method).or_default();
+            // The same operation under two prefixes is one canonical route; the
+            // table tests check that such rows agree and that every row matches.
+            let _ = router.insert(canonical_route_path(rule.path), rule);
+        }
+        Index { by_method }
+    })
+}
+
+/// The rule for a request, by its method and its decoded path. HEAD is matched as
+/// GET. `None` means no rule: deny unless the caller is an admin.
+pub fn match_route(method: &Method, decoded_path: &str) -> Option<RouteMatch> {
+    let method = if method == Method::HEAD {
+        "GET"
+    } else {
+        method.as_str()
+    };
+    let router = index().by_method.get(method)?;
+    let canonical = canonical_route_path(decoded_path);
+    let found = router.at(&canonical).ok()?;
+    Some(RouteMatch {
+        rule: found.value,
+        params: found
+            .params
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+    })
+}
+
+/// Methods that have a rule for this path, for `Allow` on OPTIONS.
+pub fn allowed_methods(decoded_path: &str) -> Vec<&'static str> {
+    let canonical = canonical_route_path(decoded_path);
+    let mut methods: Vec<&'static str> = index()
+        .by_method
+        .iter()
+        .filter(|(_, router)| router.at(&canonical).is_ok())
+        .map(|(method, _)| *method)
+        .collect();
+    if methods.contains(&"GET") {
+        methods.push("HEAD");
+    }
+    methods.sort_unstable();
+    methods
+}

@@ -1,0 +1,811 @@
+//! The policy table: one rule per route of MLflow 3.10.1, in the order of
+//! `shared/mlflow/routes-3.10.1.tsv`, with `<x>` written `{x}` and `<path:x>` written
+//! `{*x}`. Rules that share a canonical path (see [`super::canonical_route_path`]) are
+//! one route to the matcher, so they carry the same decision.
+//!
+//! Where the table's spelling differs from the catalogue:
+//! - the v2 trace routes name their path id `{trace_id}`, not `{request_id}`, so the
+//!   v2 and v3 spellings of one canonical route read the same parameter;
+//! - Gemini's `{endpoint_name}:generateContent` and `:streamGenerateContent` share one
+//!   rule on the whole segment, as matchit allows nothing after a parameter inside a
+//!   segment;
+//! - the catalogue lists `GET /ajax-api/2.0/mlflow/metrics/get-history-bulk-interval`
+//!   twice; it has one rule;
+//! - FastAPI's `* /*` mount of the Flask app has no rule: whatever matches no rule is
+//!   admin-only.
+//!
+//! Where mlguard decides differently from MLflow's basic-auth app, the route's first
+//! row says so in a `//` comment ending in "MLflow: <what MLflow does>".
+
+use mlguard_domain::Capability::{Delete, Read, Update, Use};
+
+use super::{Access, AfterHook, Check, CreatedKind, ListKind, RouteRule, Source, Target};
+
+const GET: &str = "GET";
+const POST: &str = "POST";
+const PUT: &str = "PUT";
+const PATCH: &str = "PATCH";
+const DELETE: &str = "DELETE";
+
+const fn rule(
+    method: &'static str,
+    path: &'static str,
+    access: Access,
+    after: AfterHook,
+) -> RouteRule {
+    RouteRule {
+        method,
+        path,
+        access,
+        after,
+    }
+}
+
+// Where ids come from. `Param` reads where MLflow's handler does: the query for GET,
+// the JSON body otherwise.
+const EXPERIMENT_ID: Source = Source::Param("experiment_id");
+const EXPERIMENT_IDS: Source = Source::Param("experiment_ids");
+const RUN_ID: Source = Source::Param("run_id");
+const TRACE_ID_IN_PATH: Source = Source::Path("trace_id");
+const MODEL_ID_IN_PATH: Source = Source::Path("model_id");
+const DATASET_ID_IN_PATH: Source = Source::Path("dataset_id");
+const ARTIFACT_PATH_IN_PATH: Source = Source::Path("artifact_path");
+const MODEL_NAME: Source = Source::Param("name");
+const SECRET_ID: Source = Source::Param("secret_id");
+const ENDPOINT_ID: Source = Source::Param("endpoint_id");
+const MODEL_DEFINITION_ID: Source = Source::Param("model_definition_id");
+/// Start-trace v3 names its experiment inside the trace's location.
+const TRACE_V3_EXPERIMENT_ID: Source =
+    Source::Body("/trace/trace_info/trace_location/mlflow_experiment/experiment_id");
+const SCORER: Target = Target::Scorer {
+    experiment: EXPERIMENT_ID,
+    name: Source::Param("name"),
+};
+
+const AUTHENTICATED: Access = Access::Authenticated;
+const ADMIN: Access = Access::Admin;
+const NATIVE: Access = Access::Native;
+const GRAPHQL: Access = Access::GraphQl;
+
+// Experiments and runs.
+const EXPERIMENT_READ: Access =
+    Access::Checks(&[Check::required(Target::Experiment(EXPERIMENT_ID), Read)]);
+const EXPERIMENT_UPDATE: Access =
+    Access::Checks(&[Check::required(Target::Experiment(EXPERIMENT_ID), Update)]);
+const EXPERIMENT_DELETE: Access =
+    Access::Checks(&[Check::required(Target::Experiment(EXPERIMENT_ID), Delete)]);
+/// The prompt-lab handler reads `request.json` directly, whatever the method.
+const EXPERIMENT_UPDATE_BY_BODY: Access = Access::Checks(&[Check::required(
+    Target::Experiment(Source::Body("/experiment_id")),
+    Update,
+)]);
+const EXPERIMENT_BY_NAME_READ: Access = Access::Checks(&[Check::required(
+    Target::ExperimentByName(Source::Param("experiment_name")),
+    Read,
+)]);
+const EXPERIMENTS_READ: Access =
+    Access::Checks(&[Check::required(Target::Experiments(EXPERIMENT_IDS), Read)]);
+const EXPERIMENTS_UPDATE: Access =
+    Access::Checks(&[Check::required(Target::Experiments(EXPERIMENT_IDS), Update)]);
+const RUN_READ: Access = Access::Checks(&[Check::required(Target::Run(RUN_ID), Read)]);
+const RUN_UPDATE: Access = Access::Checks(&[Check::required(Target::Run(RUN_ID), Update)]);
+const RUN_DELETE: Access = Access::Checks(&[Check::required(Target::Run(RUN_ID), Delete)]);
+/// The upload handler writes to `run_uuid` and never reads `run_id`.
+const RUN_UPDATE_BY_QUERY_RUN_UUID: Access = Access::Checks(&[Check::required(
+    Target::Run(Source::Query("run_uuid")),
+    Update,
+)]);
+const RUNS_READ_BY_QUERY_RUN_IDS: Access = Access::Checks(&[Check::required(
+    Target::Runs(Source::Query("run_ids")),
+    Read,
+)]);
+const RUNS_READ_BY_QUERY_RUN_ID: Access =
+    Access::Checks(&[Check::required(Target::Runs(Source::Query("run_id")), Read)]);
+
+// Traces.
+/// v2 and v3 start-trace share one canonical route. The v3 location is required, so a
+/// v2 body is admin-only; a v2 `experiment_id` sent alongside is checked too, since
+/// the v2 handler would use it.
+const TRACE_START: Access = Access::Checks(&[
+    Check::required(Target::Experiment(TRACE_V3_EXPERIMENT_ID), Update),
+    Check::optional(Target::Experiment(EXPERIMENT_ID), Update),
+    // A client-chosen id of an existing trace would overwrite (or move) it.
+    Check::optional(
+        Target::TraceIfExists(Source::Body("/trace/trace_info/trace_id")),
+        Update,
+    ),
+]);
+const TRACE_READ: Access =
+    Access::Checks(&[Check::required(Target::Trace(TRACE_ID_IN_PATH), Read)]);
+const TRACE_UPDATE: Access =
+    Access::Checks(&[Check::required(Target::Trace(TRACE_ID_IN_PATH), Update)]);
+const TRACE_READ_BY_PARAM: Access = Access::Checks(&[Check::required(
+    Target::Trace(Source::Param("trace_id")),
+    Read,
+)]);
+const TRACE_UPDATE_BY_PARAM: Access = Access::Checks(&[Check::required(
+    Target::Trace(Source::Param("trace_id")),
+    Update,
+)]);
+/// The trace-artifact handler reads `request.args` directly.
+const TRACE_READ_BY_QUERY_REQUEST_ID: Access = Access::Checks(&[Check::required(
+    Target::Trace(Source::Query("request_id")),
+    Read,
+)]);
+const TRACES_READ: Access = Access::Checks(&[Check::required(
+    Target::Traces(Source::Param("trace_ids")),
+    Read,
+)]);
+const TRACES_LINK_TO_RUN: Access = Access::Checks(&[
+    Check::required(Target::Run(RUN_ID), Update),
+    Check::required(Target::Traces(Source::Param("trace_ids")), Update),
+]);
+/// OTLP export names its experiment in a header (FastAPI's `Header(alias=...)`).
+const OTLP_EXPORT: Access = Access::Checks(&[Check::required(
+    Target::Experiment(Source::Header("X-Mlflow-Experiment-Id")),
+    Update,
+)]);
+
+// Logged models.
+const LOGGED_MODEL_CREATE: Access = Access::Checks(&[
+    Check::required(Target::Experiment(EXPERIMENT_ID), Update),
+    Check::optional(Target::Run(Source::Param("source_run_id")), Read),
+]);
+/// Finalize acts on the body's `model_id`, not the path's.
+const LOGGED_MODEL_FINALIZE: Access = Access::Checks(&[
+    Check::required(Target::LoggedModel(MODEL_ID_IN_PATH), Update),
+    Check::required(Target::LoggedModel(Source::Param("model_id")), Update),
+]);
+const LOGGED_MODEL_READ: Access =
+    Access::Checks(&[Check::required(Target::LoggedModel(MODEL_ID_IN_PATH), Read)]);
+const LOGGED_MODEL_UPDATE: Access = Access::Checks(&[Check::required(
+    Target::LoggedModel(MODEL_ID_IN_PATH),
+    Update,
+)]);
+const LOGGED_MODEL_DELETE: Access = Access::Checks(&[Check::required(
+    Target::LoggedModel(MODEL_ID_IN_PATH),
+    Delete,
+)]);
+
+// Evaluation datasets.
+const DATASET_READ: Access =
+    Access::Checks(&[Check::required(Target::Dataset(DATASET_ID_IN_PATH), Read)]);
+const DATASET_UPDATE: Access =
+    Access::Checks(&[Check::required(Target::Dataset(DATASET_ID_IN_PATH), Update)]);
+const DATASET_DELETE: Access =
+    Access::Checks(&[Check::required(Target::Dataset(DATASET_ID_IN_PATH), Delete)]);
+const DATASET_LINK_EXPERIMENTS: Access = Access::Checks(&[
+    Check::required(Target::Dataset(DATASET_ID_IN_PATH), Update),
+    Check::required(Target::Experiments(EXPERIMENT_IDS), Update),
+]);
+
+// Scorers.
+const SCORER_READ: Access = Access::Checks(&[Check::required(SCORER, Read)]);
+const SCORER_DELETE: Access = Access::Checks(&[Check::required(SCORER, Delete)]);
+/// The online-config handler reads the JSON body directly (it is a PUT).
+const SCORER_ONLINE_CONFIG_UPDATE: Access = Access::Checks(&[
+    Check::required(Target::Experiment(Source::Body("/experiment_id")), Update),
+    Check::required(
+        Target::Scorer {
+            experiment: Source::Body("/experiment_id"),
+            name: Source::Body("/name"),
+        },
+        Update,
+    ),
+]);
+
+// AI gateway.
+const GATEWAY_SECRET_READ: Access =
+    Access::Checks(&[Check::required(Target::GatewaySecret(SECRET_ID), Read)]);
+const GATEWAY_SECRET_UPDATE: Access =
+    Access::Checks(&[Check::required(Target::GatewaySecret(SECRET_ID), Update)]);
+const GATEWAY_SECRET_DELETE: Access =
+    Access::Checks(&[Check::required(Target::GatewaySecret(SECRET_ID), Delete)]);
+const GATEWAY_ENDPOINT_CREATE: Access = Access::Checks(&[
+    Check::required(
+        Target::GatewayModelDefinitions(Source::Body("/model_configs")),
+        Use,
+    ),
+    // Usage tracking writes traces into this experiment.
+    Check::optional(Target::Experiment(EXPERIMENT_ID), Update),
+]);
+const GATEWAY_ENDPOINT_READ: Access =
+    Access::Checks(&[Check::required(Target::GatewayEndpoint(ENDPOINT_ID), Read)]);
+const GATEWAY_ENDPOINT_UPDATE: Access = Access::Checks(&[Check::required(
+    Target::GatewayEndpoint(ENDPOINT_ID),
+    Update,
+)]);
+const GATEWAY_ENDPOINT_UPDATE_CONFIG: Access = Access::Checks(&[
+    Check::required(Target::GatewayEndpoint(ENDPOINT_ID), Update),
+    Check::optional(
+        Target::GatewayModelDefinitions(Source::Body("/model_configs")),
+        Use,
+    ),
+    Check::optional(Target::Experiment(EXPERIMENT_ID), Update),
+]);
+const GATEWAY_ENDPOINT_ATTACH_MODEL: Access = Access::Checks(&[
+    Check::required(Target::GatewayEndpoint(ENDPOINT_ID), Update),
+    Check::required(
+        Target::GatewayModelDefinition(Source::Body("/model_config/model_definition_id")),
+        Use,
+    ),
+]);
+const GATEWAY_ENDPOINT_DELETE: Access = Access::Checks(&[Check::required(
+    Target::GatewayEndpoint(ENDPOINT_ID),
+    Delete,
+)]);
+const GATEWAY_MODEL_DEFINITION_CREATE: Access =
+    Access::Checks(&[Check::required(Target::GatewaySecret(SECRET_ID), Use)]);
+const GATEWAY_MODEL_DEFINITION_READ: Access = Access::Checks(&[Check::required(
+    Target::GatewayModelDefinition(MODEL_DEFINITION_ID),
+    Read,
+)]);
+const GATEWAY_MODEL_DEFINITION_UPDATE: Access = Access::Checks(&[
+    Check::required(Target::GatewayModelDefinition(MODEL_DEFINITION_ID), Update),
+    Check::optional(Target::GatewaySecret(SECRET_ID), Use),
+]);
+const GATEWAY_MODEL_DEFINITION_DELETE: Access = Access::Checks(&[Check::required(
+    Target::GatewayModelDefinition(MODEL_DEFINITION_ID),
+    Delete,
+)]);
+const GATEWAY_INVOKE_BY_PATH: Access = Access::Checks(&[Check::required(
+    Target::GatewayEndpointByName(Source::Path("endpoint_name")),
+    Use,
+)]);
+/// The OpenAI/Anthropic-style routes name the endpoint in the body's `model`.
+const GATEWAY_INVOKE_BY_MODEL: Access = Access::Checks(&[Check::required(
+    Target::GatewayEndpointByName(Source::Body("/model")),
+    Use,
+)]);
+const GATEWAY_INVOKE_BY_GEMINI_PATH: Access = Access::Checks(&[Check::required(
+    Target::GatewayEndpointByName(Source::PathBeforeLastColon("endpoint_name_and_verb")),
+    Use,
+)]);
+
+// Model registry.
+const REGISTERED_MODEL_READ: Access =
+    Access::Checks(&[Check::required(Target::RegisteredModel(MODEL_NAME), Read)]);
+const REGISTERED_MODEL_UPDATE: Access =
+    Access::Checks(&[Check::required(Target::RegisteredModel(MODEL_NAME), Update)]);
+const REGISTERED_MODEL_DELETE: Access =
+    Access::Checks(&[Check::required(Target::RegisteredModel(MODEL_NAME), Delete)]);
+/// `/model-versions/get-artifact` reads `request.args` directly.
+const REGISTERED_MODEL_READ_BY_QUERY: Access = Access::Checks(&[Check::required(
+    Target::RegisteredModel(Source::Query("name")),
+    Read,
+)]);
+/// A new version may copy a run's or a logged model's artifacts: the caller must be
+/// able to read the source.
+const MODEL_VERSION_CREATE: Access = Access::Checks(&[
+    Check::required(Target::RegisteredModel(MODEL_NAME), Update),
+    // The version serves its source's files through model-versions/get-artifact.
+    Check::required(Target::SourceUri(Source::Param("source")), Read),
+    Check::optional(Target::Run(RUN_ID), Read),
+    Check::optional(Target::LoggedModel(Source::Param("model_id")), Read),
+]);
+
+// The artifact proxy: the experiment is the first segment of the artifact path.
+const ARTIFACT_READ: Access = Access::Checks(&[Check::required(
+    Target::ArtifactPath(ARTIFACT_PATH_IN_PATH),
+    Read,
+)]);
+const ARTIFACT_UPDATE: Access = Access::Checks(&[Check::required(
+    Target::ArtifactPath(ARTIFACT_PATH_IN_PATH),
+    Update,
+)]);
+const ARTIFACT_DELETE: Access = Access::Checks(&[Check::required(
+    Target::ArtifactPath(ARTIFACT_PATH_IN_PATH),
+    Delete,
+)]);
+const ARTIFACT_LIST: Access = Access::Checks(&[Check::required(
+    Target::ArtifactPath(Source::Query("path")),
+    Read,
+)]);
+
+const NONE: AfterHook = AfterHook::None;
+const GRANT_CREATOR_EXPERIMENT: AfterHook = AfterHook::GrantCreator(CreatedKind::Experiment);
+const GRANT_CREATOR_REGISTERED_MODEL: AfterHook =
+    AfterHook::GrantCreator(CreatedKind::RegisteredModel);
+const GRANT_CREATOR_SCORER: AfterHook = AfterHook::GrantCreator(CreatedKind::Scorer);
+const GRANT_CREATOR_GATEWAY_SECRET: AfterHook = AfterHook::GrantCreator(CreatedKind::GatewaySecret);
+const GRANT_CREATOR_GATEWAY_ENDPOINT: AfterHook =
+    AfterHook::GrantCreator(CreatedKind::GatewayEndpoint);
+const GRANT_CREATOR_GATEWAY_MODEL_DEFINITION: AfterHook =
+    AfterHook::GrantCreator(CreatedKind::GatewayModelDefinition);
+const FILTER_EXPERIMENTS: AfterHook = AfterHook::FilterList(ListKind::Experiments);
+const FILTER_RUNS: AfterHook = AfterHook::FilterList(ListKind::Runs);
+const FILTER_TRACES: AfterHook = AfterHook::FilterList(ListKind::Traces);
+const FILTER_LOGGED_MODELS: AfterHook = AfterHook::FilterList(ListKind::LoggedModels);
+const FILTER_REGISTERED_MODELS: AfterHook = AfterHook::FilterList(ListKind::RegisteredModels);
+const FILTER_MODEL_VERSIONS: AfterHook = AfterHook::FilterList(ListKind::ModelVersions);
+const FILTER_GATEWAY_SECRETS: AfterHook = AfterHook::FilterList(ListKind::GatewaySecrets);
+const FILTER_GATEWAY_ENDPOINTS: AfterHook = AfterHook::FilterList(ListKind::GatewayEndpoints);
+const FILTER_GATEWAY_MODEL_DEFINITIONS: AfterHook =
+    AfterHook::FilterList(ListKind::GatewayModelDefinitions);
+const DELETE_REGISTERED_MODEL_GRANTS: AfterHook =
+    AfterHook::DeleteGrants(Target::RegisteredModel(MODEL_NAME));
+const DELETE_SCORER_GRANTS: AfterHook = AfterHook::DeleteGrants(SCORER);
+const DELETE_GATEWAY_SECRET_GRANTS: AfterHook =
+    AfterHook::DeleteGrants(Target::GatewaySecret(SECRET_ID));
+const DELETE_GATEWAY_ENDPOINT_GRANTS: AfterHook =
+    AfterHook::DeleteGrants(Target::GatewayEndpoint(ENDPOINT_ID));
+const DELETE_GATEWAY_MODEL_DEFINITION_GRANTS: AfterHook =
+    AfterHook::DeleteGrants(Target::GatewayModelDefinition(MODEL_DEFINITION_ID));
+const RENAME_REGISTERED_MODEL: AfterHook = AfterHook::RenameRegisteredModel;
+
+// One line per route keeps the table readable against the catalogue.
+#[rustfmt::skip]
+pub static RULES: &[RouteRule] = &[
+    rule(GET, "/build/{*filename}", AUTHENTICATED, NONE),
+    rule(GET, "/api/2.0/mlflow/experiments/get-by-name", EXPERIMENT_BY_NAME_READ, NONE),
+    rule(GET, "/ajax-api/2.0/mlflow/experiments/get-by-name", EXPERIMENT_BY_NAME_READ, NONE),
+    rule(POST, "/api/2.0/mlflow/experiments/create", AUTHENTICATED, GRANT_CREATOR_EXPERIMENT),
+    rule(POST, "/ajax-api/2.0/mlflow/experiments/create", AUTHENTICATED, GRANT_CREATOR_EXPERIMENT),
+    rule(POST, "/api/2.0/mlflow/experiments/search", AUTHENTICATED, FILTER_EXPERIMENTS),
+    rule(POST, "/ajax-api/2.0/mlflow/experiments/search", AUTHENTICATED, FILTER_EXPERIMENTS),
+    rule(GET, "/api/2.0/mlflow/experiments/search", AUTHENTICATED, FILTER_EXPERIMENTS),
+    rule(GET, "/ajax-api/2.0/mlflow/experiments/search", AUTHENTICATED, FILTER_EXPERIMENTS),
+    rule(GET, "/api/2.0/mlflow/experiments/get", EXPERIMENT_READ, NONE),
+    rule(GET, "/ajax-api/2.0/mlflow/experiments/get", EXPERIMENT_READ, NONE),
+    rule(POST, "/api/2.0/mlflow/experiments/delete", EXPERIMENT_DELETE, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow/experiments/delete", EXPERIMENT_DELETE, NONE),
+    rule(POST, "/api/2.0/mlflow/experiments/restore", EXPERIMENT_DELETE, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow/experiments/restore", EXPERIMENT_DELETE, NONE),
+    rule(POST, "/api/2.0/mlflow/experiments/update", EXPERIMENT_UPDATE, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow/experiments/update", EXPERIMENT_UPDATE, NONE),
+    rule(POST, "/api/2.0/mlflow/runs/create", EXPERIMENT_UPDATE, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow/runs/create", EXPERIMENT_UPDATE, NONE),
+    rule(POST, "/api/2.0/mlflow/runs/update", RUN_UPDATE, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow/runs/update", RUN_UPDATE, NONE),
+    rule(POST, "/api/2.0/mlflow/runs/delete", RUN_DELETE, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow/runs/delete", RUN_DELETE, NONE),
+    rule(POST, "/api/2.0/mlflow/runs/restore", RUN_DELETE, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow/runs/restore", RUN_DELETE, NONE),
+    rule(POST, "/api/2.0/mlflow/runs/log-metric", RUN_UPDATE, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow/runs/log-metric", RUN_UPDATE, NONE),
+    rule(POST, "/api/2.0/mlflow/runs/log-parameter", RUN_UPDATE, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow/runs/log-parameter", RUN_UPDATE, NONE),
+    rule(POST, "/api/2.0/mlflow/experiments/set-experiment-tag", EXPERIMENT_UPDATE, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow/experiments/set-experiment-tag", EXPERIMENT_UPDATE, NONE),
+    rule(POST, "/api/2.0/mlflow/experiments/delete-experiment-tag", EXPERIMENT_UPDATE, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow/experiments/delete-experiment-tag", EXPERIMENT_UPDATE, NONE),
+    rule(POST, "/api/2.0/mlflow/runs/set-tag", RUN_UPDATE, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow/runs/set-tag", RUN_UPDATE, NONE),
+    // MLflow: unprotected.
+    rule(PATCH, "/api/2.0/mlflow/traces/{trace_id}/tags", TRACE_UPDATE, NONE),
+    rule(PATCH, "/ajax-api/2.0/mlflow/traces/{trace_id}/tags", TRACE_UPDATE, NONE),
+    rule(PATCH, "/api/3.0/mlflow/traces/{trace_id}/tags", TRACE_UPDATE, NONE),
+    rule(PATCH, "/ajax-api/3.0/mlflow/traces/{trace_id}/tags", TRACE_UPDATE, NONE),
+    // MLflow: unprotected.
+    rule(DELETE, "/api/2.0/mlflow/traces/{trace_id}/tags", TRACE_UPDATE, NONE),
+    rule(DELETE, "/ajax-api/2.0/mlflow/traces/{trace_id}/tags", TRACE_UPDATE, NONE),
+    rule(DELETE, "/api/3.0/mlflow/traces/{trace_id}/tags", TRACE_UPDATE, NONE),
+    rule(DELETE, "/ajax-api/3.0/mlflow/traces/{trace_id}/tags", TRACE_UPDATE, NONE),
+    rule(POST, "/api/2.0/mlflow/runs/delete-tag", RUN_UPDATE, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow/runs/delete-tag", RUN_UPDATE, NONE),
+    rule(GET, "/api/2.0/mlflow/runs/get", RUN_READ, NONE),
+    rule(GET, "/ajax-api/2.0/mlflow/runs/get", RUN_READ, NONE),
+    // MLflow: drops unreadable ids silently; mlguard denies them and filters the page.
+    rule(POST, "/api/2.0/mlflow/runs/search", EXPERIMENTS_READ, FILTER_RUNS),
+    rule(POST, "/ajax-api/2.0/mlflow/runs/search", EXPERIMENTS_READ, FILTER_RUNS),
+    rule(GET, "/api/2.0/mlflow/artifacts/list", RUN_READ, NONE),
+    rule(GET, "/ajax-api/2.0/mlflow/artifacts/list", RUN_READ, NONE),
+    rule(GET, "/api/2.0/mlflow/metrics/get-history", RUN_READ, NONE),
+    rule(GET, "/ajax-api/2.0/mlflow/metrics/get-history", RUN_READ, NONE),
+    // MLflow: unprotected under /api, checked under /ajax-api.
+    rule(GET, "/api/2.0/mlflow/metrics/get-history-bulk-interval", RUNS_READ_BY_QUERY_RUN_IDS, NONE),
+    rule(GET, "/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval", RUNS_READ_BY_QUERY_RUN_IDS, NONE),
+    rule(POST, "/api/2.0/mlflow/runs/log-batch", RUN_UPDATE, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow/runs/log-batch", RUN_UPDATE, NONE),
+    rule(POST, "/api/2.0/mlflow/runs/log-model", RUN_UPDATE, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow/runs/log-model", RUN_UPDATE, NONE),
+    // MLflow: unprotected.
+    rule(POST, "/api/2.0/mlflow/runs/log-inputs", RUN_UPDATE, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow/runs/log-inputs", RUN_UPDATE, NONE),
+    // MLflow: unprotected.
+    rule(POST, "/api/2.0/mlflow/runs/outputs", RUN_UPDATE, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow/runs/outputs", RUN_UPDATE, NONE),
+    // Missing slash is MLflow's; the handler answers 404. MLflow: unprotected.
+    rule(POST, "/api/2.0mlflow/experiments/search-datasets", EXPERIMENTS_READ, NONE),
+    rule(POST, "/ajax-api/2.0mlflow/experiments/search-datasets", EXPERIMENTS_READ, NONE),
+    // Not implemented upstream (404). MLflow: unprotected.
+    rule(GET, "/api/2.0/mlflow/unified-traces", ADMIN, NONE),
+    rule(GET, "/ajax-api/2.0/mlflow/unified-traces", ADMIN, NONE),
+    // Not implemented upstream (404). MLflow: unprotected.
+    rule(GET, "/api/2.0/mlflow/get-online-trace-details", ADMIN, NONE),
+    rule(GET, "/ajax-api/2.0/mlflow/get-online-trace-details", ADMIN, NONE),
+    // v2 and v3 start-trace share a canonical route and need the v3 experiment (a
+    // v2 `experiment_id` is checked too when present). MLflow: unprotected.
+    rule(POST, "/api/2.0/mlflow/traces", TRACE_START, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow/traces", TRACE_START, NONE),
+    // MLflow: unprotected.
+    rule(PATCH, "/api/2.0/mlflow/traces/{trace_id}", TRACE_UPDATE, NONE),
+    rule(PATCH, "/ajax-api/2.0/mlflow/traces/{trace_id}", TRACE_UPDATE, NONE),
+    // MLflow: unprotected.
+    rule(GET, "/api/2.0/mlflow/traces/{trace_id}/info", TRACE_READ, NONE),
+    rule(GET, "/ajax-api/2.0/mlflow/traces/{trace_id}/info", TRACE_READ, NONE),
+    // MLflow: unprotected.
+    rule(GET, "/api/3.0/mlflow/traces/{trace_id}", TRACE_READ, NONE),
+    rule(GET, "/ajax-api/3.0/mlflow/traces/{trace_id}", TRACE_READ, NONE),
+    // MLflow: unprotected.
+    rule(GET, "/api/3.0/mlflow/traces/get", TRACE_READ_BY_PARAM, NONE),
+    rule(GET, "/ajax-api/3.0/mlflow/traces/get", TRACE_READ_BY_PARAM, NONE),
+    // MLflow: unprotected.
+    rule(GET, "/api/3.0/mlflow/traces/batchGet", TRACES_READ, NONE),
+    rule(GET, "/ajax-api/3.0/mlflow/traces/batchGet", TRACES_READ, NONE),
+    // MLflow: unprotected.
+    rule(GET, "/api/2.0/mlflow/traces", EXPERIMENTS_READ, FILTER_TRACES),
+    rule(GET, "/ajax-api/2.0/mlflow/traces", EXPERIMENTS_READ, FILTER_TRACES),
+    // Locations are objects, not ids: the response filter decides. MLflow: unprotected.
+    rule(POST, "/api/3.0/mlflow/traces/search", AUTHENTICATED, FILTER_TRACES),
+    rule(POST, "/ajax-api/3.0/mlflow/traces/search", AUTHENTICATED, FILTER_TRACES),
+    // Same canonical route as v2 start-trace above: a v2-only body is admin-only.
+    // MLflow: unprotected.
+    rule(POST, "/api/3.0/mlflow/traces", TRACE_START, NONE),
+    rule(POST, "/ajax-api/3.0/mlflow/traces", TRACE_START, NONE),
+    // MLflow: unprotected.
+    rule(POST, "/api/2.0/mlflow/traces/link-to-run", TRACES_LINK_TO_RUN, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow/traces/link-to-run", TRACES_LINK_TO_RUN, NONE),
+    // MLflow: unprotected.
+    rule(POST, "/api/2.0/mlflow/traces/link-prompts", TRACE_UPDATE_BY_PARAM, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow/traces/link-prompts", TRACE_UPDATE_BY_PARAM, NONE),
+    // MLflow: unprotected.
+    rule(POST, "/api/2.0/mlflow/traces/delete-traces", EXPERIMENT_DELETE, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow/traces/delete-traces", EXPERIMENT_DELETE, NONE),
+    rule(POST, "/api/3.0/mlflow/traces/delete-traces", EXPERIMENT_DELETE, NONE),
+    rule(POST, "/ajax-api/3.0/mlflow/traces/delete-traces", EXPERIMENT_DELETE, NONE),
+    // MLflow: unprotected.
+    rule(POST, "/api/3.0/mlflow/traces/calculate-filter-correlation", EXPERIMENTS_READ, NONE),
+    rule(POST, "/ajax-api/3.0/mlflow/traces/calculate-filter-correlation", EXPERIMENTS_READ, NONE),
+    // MLflow: unprotected.
+    rule(POST, "/api/3.0/mlflow/traces/metrics", EXPERIMENTS_READ, NONE),
+    rule(POST, "/ajax-api/3.0/mlflow/traces/metrics", EXPERIMENTS_READ, NONE),
+    // Workspaces (this block): admin only, as mlguard does not serve workspaces.
+    // MLflow: the list is filtered and the GET by name open to workspace readers.
+    rule(GET, "/api/3.0/mlflow/workspaces", ADMIN, NONE),
+    rule(GET, "/ajax-api/3.0/mlflow/workspaces", ADMIN, NONE),
+    rule(POST, "/api/3.0/mlflow/workspaces", ADMIN, NONE),
+    rule(POST, "/ajax-api/3.0/mlflow/workspaces", ADMIN, NONE),
+    rule(GET, "/api/3.0/mlflow/workspaces/{workspace_name}", ADMIN, NONE),
+    rule(GET, "/ajax-api/3.0/mlflow/workspaces/{workspace_name}", ADMIN, NONE),
+    rule(PATCH, "/api/3.0/mlflow/workspaces/{workspace_name}", ADMIN, NONE),
+    rule(PATCH, "/ajax-api/3.0/mlflow/workspaces/{workspace_name}", ADMIN, NONE),
+    rule(DELETE, "/api/3.0/mlflow/workspaces/{workspace_name}", ADMIN, NONE),
+    rule(DELETE, "/ajax-api/3.0/mlflow/workspaces/{workspace_name}", ADMIN, NONE),
+    // Also READ on `source_run_id` when given. MLflow: experiment only.
+    rule(POST, "/api/2.0/mlflow/logged-models", LOGGED_MODEL_CREATE, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow/logged-models", LOGGED_MODEL_CREATE, NONE),
+    // The handler finalizes the body's `model_id`: both ids are checked. MLflow: path only.
+    rule(PATCH, "/api/2.0/mlflow/logged-models/{model_id}", LOGGED_MODEL_FINALIZE, NONE),
+    rule(PATCH, "/ajax-api/2.0/mlflow/logged-models/{model_id}", LOGGED_MODEL_FINALIZE, NONE),
+    rule(GET, "/api/2.0/mlflow/logged-models/{model_id}", LOGGED_MODEL_READ, NONE),
+    rule(GET, "/ajax-api/2.0/mlflow/logged-models/{model_id}", LOGGED_MODEL_READ, NONE),
+    rule(DELETE, "/api/2.0/mlflow/logged-models/{model_id}", LOGGED_MODEL_DELETE, NONE),
+    rule(DELETE, "/ajax-api/2.0/mlflow/logged-models/{model_id}", LOGGED_MODEL_DELETE, NONE),
+    // MLflow: response filter only.
+    rule(POST, "/api/2.0/mlflow/logged-models/search", EXPERIMENTS_READ, FILTER_LOGGED_MODELS),
+    rule(POST, "/ajax-api/2.0/mlflow/logged-models/search", EXPERIMENTS_READ, FILTER_LOGGED_MODELS),
+    rule(PATCH, "/api/2.0/mlflow/logged-models/{model_id}/tags", LOGGED_MODEL_UPDATE, NONE),
+    rule(PATCH, "/ajax-api/2.0/mlflow/logged-models/{model_id}/tags", LOGGED_MODEL_UPDATE, NONE),
+    rule(DELETE, "/api/2.0/mlflow/logged-models/{model_id}/tags/{tag_key}", LOGGED_MODEL_DELETE, NONE),
+    rule(DELETE, "/ajax-api/2.0/mlflow/logged-models/{model_id}/tags/{tag_key}", LOGGED_MODEL_DELETE, NONE),
+    // MLflow: unprotected.
+    rule(GET, "/api/2.0/mlflow/logged-models/{model_id}/artifacts/directories", LOGGED_MODEL_READ, NONE),
+    rule(GET, "/ajax-api/2.0/mlflow/logged-models/{model_id}/artifacts/directories", LOGGED_MODEL_READ, NONE),
+    rule(POST, "/api/2.0/mlflow/logged-models/{model_id}/params", LOGGED_MODEL_UPDATE, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow/logged-models/{model_id}/params", LOGGED_MODEL_UPDATE, NONE),
+    // MLflow: unprotected.
+    rule(GET, "/api/3.0/mlflow/traces/{trace_id}/assessments/{assessment_id}", TRACE_READ, NONE),
+    rule(GET, "/ajax-api/3.0/mlflow/traces/{trace_id}/assessments/{assessment_id}", TRACE_READ, NONE),
+    // MLflow: unprotected.
+    rule(POST, "/api/3.0/mlflow/traces/{trace_id}/assessments", TRACE_UPDATE, NONE),
+    rule(POST, "/ajax-api/3.0/mlflow/traces/{trace_id}/assessments", TRACE_UPDATE, NONE),
+    // MLflow: unprotected.
+    rule(PATCH, "/api/3.0/mlflow/traces/{trace_id}/assessments/{assessment_id}", TRACE_UPDATE, NONE),
+    rule(PATCH, "/ajax-api/3.0/mlflow/traces/{trace_id}/assessments/{assessment_id}", TRACE_UPDATE, NONE),
+    // MLflow: unprotected.
+    rule(DELETE, "/api/3.0/mlflow/traces/{trace_id}/assessments/{assessment_id}", TRACE_UPDATE, NONE),
+    rule(DELETE, "/ajax-api/3.0/mlflow/traces/{trace_id}/assessments/{assessment_id}", TRACE_UPDATE, NONE),
+    // MLflow: unprotected. No experiment ids: admin only.
+    rule(POST, "/api/3.0/mlflow/datasets/create", EXPERIMENTS_UPDATE, NONE),
+    rule(POST, "/ajax-api/3.0/mlflow/datasets/create", EXPERIMENTS_UPDATE, NONE),
+    // MLflow: unprotected.
+    rule(GET, "/api/3.0/mlflow/datasets/{dataset_id}", DATASET_READ, NONE),
+    rule(GET, "/ajax-api/3.0/mlflow/datasets/{dataset_id}", DATASET_READ, NONE),
+    // MLflow: unprotected.
+    rule(DELETE, "/api/3.0/mlflow/datasets/{dataset_id}", DATASET_DELETE, NONE),
+    rule(DELETE, "/ajax-api/3.0/mlflow/datasets/{dataset_id}", DATASET_DELETE, NONE),
+    // No list filter for datasets yet. MLflow: unprotected.
+    rule(POST, "/api/3.0/mlflow/datasets/search", ADMIN, NONE),
+    rule(POST, "/ajax-api/3.0/mlflow/datasets/search", ADMIN, NONE),
+    // No list filter for datasets yet. MLflow: unprotected.
+    rule(GET, "/api/3.0/mlflow/datasets/search", ADMIN, NONE),
+    rule(GET, "/ajax-api/3.0/mlflow/datasets/search", ADMIN, NONE),
+    // MLflow: unprotected.
+    rule(PATCH, "/api/3.0/mlflow/datasets/{dataset_id}/tags", DATASET_UPDATE, NONE),
+    rule(PATCH, "/ajax-api/3.0/mlflow/datasets/{dataset_id}/tags", DATASET_UPDATE, NONE),
+    // MLflow: unprotected.
+    rule(DELETE, "/api/3.0/mlflow/datasets/{dataset_id}/tags/{key}", DATASET_UPDATE, NONE),
+    rule(DELETE, "/ajax-api/3.0/mlflow/datasets/{dataset_id}/tags/{key}", DATASET_UPDATE, NONE),
+    // MLflow: unprotected.
+    rule(POST, "/api/3.0/mlflow/datasets/{dataset_id}/records", DATASET_UPDATE, NONE),
+    rule(POST, "/ajax-api/3.0/mlflow/datasets/{dataset_id}/records", DATASET_UPDATE, NONE),
+    // MLflow: unprotected.
+    rule(GET, "/api/3.0/mlflow/datasets/{dataset_id}/experiment-ids", DATASET_READ, NONE),
+    rule(GET, "/ajax-api/3.0/mlflow/datasets/{dataset_id}/experiment-ids", DATASET_READ, NONE),
+    rule(POST, "/api/3.0/mlflow/scorers/register", EXPERIMENT_UPDATE, GRANT_CREATOR_SCORER),
+    rule(POST, "/ajax-api/3.0/mlflow/scorers/register", EXPERIMENT_UPDATE, GRANT_CREATOR_SCORER),
+    rule(GET, "/api/3.0/mlflow/scorers/list", EXPERIMENT_READ, NONE),
+    rule(GET, "/ajax-api/3.0/mlflow/scorers/list", EXPERIMENT_READ, NONE),
+    rule(GET, "/api/3.0/mlflow/scorers/versions", SCORER_READ, NONE),
+    rule(GET, "/ajax-api/3.0/mlflow/scorers/versions", SCORER_READ, NONE),
+    rule(GET, "/api/3.0/mlflow/scorers/get", SCORER_READ, NONE),
+    rule(GET, "/ajax-api/3.0/mlflow/scorers/get", SCORER_READ, NONE),
+    rule(DELETE, "/api/3.0/mlflow/scorers/delete", SCORER_DELETE, DELETE_SCORER_GRANTS),
+    rule(DELETE, "/ajax-api/3.0/mlflow/scorers/delete", SCORER_DELETE, DELETE_SCORER_GRANTS),
+    // MLflow: unprotected.
+    rule(GET, "/api/3.0/mlflow/datasets/{dataset_id}/records", DATASET_READ, NONE),
+    rule(GET, "/ajax-api/3.0/mlflow/datasets/{dataset_id}/records", DATASET_READ, NONE),
+    // MLflow: unprotected.
+    rule(DELETE, "/api/3.0/mlflow/datasets/{dataset_id}/records", DATASET_UPDATE, NONE),
+    rule(DELETE, "/ajax-api/3.0/mlflow/datasets/{dataset_id}/records", DATASET_UPDATE, NONE),
+    // MLflow: unprotected.
+    rule(POST, "/api/3.0/mlflow/datasets/{dataset_id}/add-experiments", DATASET_LINK_EXPERIMENTS, NONE),
+    rule(POST, "/ajax-api/3.0/mlflow/datasets/{dataset_id}/add-experiments", DATASET_LINK_EXPERIMENTS, NONE),
+    // MLflow: unprotected.
+    rule(POST, "/api/3.0/mlflow/datasets/{dataset_id}/remove-experiments", DATASET_LINK_EXPERIMENTS, NONE),
+    rule(POST, "/ajax-api/3.0/mlflow/datasets/{dataset_id}/remove-experiments", DATASET_LINK_EXPERIMENTS, NONE),
+    rule(POST, "/api/3.0/mlflow/gateway/secrets/create", AUTHENTICATED, GRANT_CREATOR_GATEWAY_SECRET),
+    rule(POST, "/ajax-api/3.0/mlflow/gateway/secrets/create", AUTHENTICATED, GRANT_CREATOR_GATEWAY_SECRET),
+    rule(GET, "/api/3.0/mlflow/gateway/secrets/get", GATEWAY_SECRET_READ, NONE),
+    rule(GET, "/ajax-api/3.0/mlflow/gateway/secrets/get", GATEWAY_SECRET_READ, NONE),
+    rule(POST, "/api/3.0/mlflow/gateway/secrets/update", GATEWAY_SECRET_UPDATE, NONE),
+    rule(POST, "/ajax-api/3.0/mlflow/gateway/secrets/update", GATEWAY_SECRET_UPDATE, NONE),
+    rule(DELETE, "/api/3.0/mlflow/gateway/secrets/delete", GATEWAY_SECRET_DELETE, DELETE_GATEWAY_SECRET_GRANTS),
+    rule(DELETE, "/ajax-api/3.0/mlflow/gateway/secrets/delete", GATEWAY_SECRET_DELETE, DELETE_GATEWAY_SECRET_GRANTS),
+    // MLflow: unprotected, unfiltered.
+    rule(GET, "/api/3.0/mlflow/gateway/secrets/list", AUTHENTICATED, FILTER_GATEWAY_SECRETS),
+    rule(GET, "/ajax-api/3.0/mlflow/gateway/secrets/list", AUTHENTICATED, FILTER_GATEWAY_SECRETS),
+    // Also UPDATE on a usage-tracking `experiment_id`. MLflow: model definitions only.
+    rule(POST, "/api/3.0/mlflow/gateway/endpoints/create", GATEWAY_ENDPOINT_CREATE, GRANT_CREATOR_GATEWAY_ENDPOINT),
+    rule(POST, "/ajax-api/3.0/mlflow/gateway/endpoints/create", GATEWAY_ENDPOINT_CREATE, GRANT_CREATOR_GATEWAY_ENDPOINT),
+    rule(GET, "/api/3.0/mlflow/gateway/endpoints/get", GATEWAY_ENDPOINT_READ, NONE),
+    rule(GET, "/ajax-api/3.0/mlflow/gateway/endpoints/get", GATEWAY_ENDPOINT_READ, NONE),
+    // Also UPDATE on a usage-tracking `experiment_id`. MLflow: no experiment check.
+    rule(POST, "/api/3.0/mlflow/gateway/endpoints/update", GATEWAY_ENDPOINT_UPDATE_CONFIG, NONE),
+    rule(POST, "/ajax-api/3.0/mlflow/gateway/endpoints/update", GATEWAY_ENDPOINT_UPDATE_CONFIG, NONE),
+    rule(DELETE, "/api/3.0/mlflow/gateway/endpoints/delete", GATEWAY_ENDPOINT_DELETE, DELETE_GATEWAY_ENDPOINT_GRANTS),
+    rule(DELETE, "/ajax-api/3.0/mlflow/gateway/endpoints/delete", GATEWAY_ENDPOINT_DELETE, DELETE_GATEWAY_ENDPOINT_GRANTS),
+    // MLflow: unprotected, unfiltered.
+    rule(GET, "/api/3.0/mlflow/gateway/endpoints/list", AUTHENTICATED, FILTER_GATEWAY_ENDPOINTS),
+    rule(GET, "/ajax-api/3.0/mlflow/gateway/endpoints/list", AUTHENTICATED, FILTER_GATEWAY_ENDPOINTS),
+    rule(POST, "/api/3.0/mlflow/gateway/model-definitions/create", GATEWAY_MODEL_DEFINITION_CREATE, GRANT_CREATOR_GATEWAY_MODEL_DEFINITION),
+    rule(POST, "/ajax-api/3.0/mlflow/gateway/model-definitions/create", GATEWAY_MODEL_DEFINITION_CREATE, GRANT_CREATOR_GATEWAY_MODEL_DEFINITION),
+    rule(GET, "/api/3.0/mlflow/gateway/model-definitions/get", GATEWAY_MODEL_DEFINITION_READ, NONE),
+    rule(GET, "/ajax-api/3.0/mlflow/gateway/model-definitions/get", GATEWAY_MODEL_DEFINITION_READ, NONE),
+    // MLflow: unprotected, unfiltered.
+    rule(GET, "/api/3.0/mlflow/gateway/model-definitions/list", AUTHENTICATED, FILTER_GATEWAY_MODEL_DEFINITIONS),
+    rule(GET, "/ajax-api/3.0/mlflow/gateway/model-definitions/list", AUTHENTICATED, FILTER_GATEWAY_MODEL_DEFINITIONS),
+    rule(POST, "/api/3.0/mlflow/gateway/model-definitions/update", GATEWAY_MODEL_DEFINITION_UPDATE, NONE),
+    rule(POST, "/ajax-api/3.0/mlflow/gateway/model-definitions/update", GATEWAY_MODEL_DEFINITION_UPDATE, NONE),
+    rule(DELETE, "/api/3.0/mlflow/gateway/model-definitions/delete", GATEWAY_MODEL_DEFINITION_DELETE, DELETE_GATEWAY_MODEL_DEFINITION_GRANTS),
+    rule(DELETE, "/ajax-api/3.0/mlflow/gateway/model-definitions/delete", GATEWAY_MODEL_DEFINITION_DELETE, DELETE_GATEWAY_MODEL_DEFINITION_GRANTS),
+    // Also USE on the attached model definition. MLflow: endpoint only.
+    rule(POST, "/api/3.0/mlflow/gateway/endpoints/models/attach", GATEWAY_ENDPOINT_ATTACH_MODEL, NONE),
+    rule(POST, "/ajax-api/3.0/mlflow/gateway/endpoints/models/attach", GATEWAY_ENDPOINT_ATTACH_MODEL, NONE),
+    rule(POST, "/api/3.0/mlflow/gateway/endpoints/models/detach", GATEWAY_ENDPOINT_UPDATE, NONE),
+    rule(POST, "/ajax-api/3.0/mlflow/gateway/endpoints/models/detach", GATEWAY_ENDPOINT_UPDATE, NONE),
+    rule(POST, "/api/3.0/mlflow/gateway/endpoints/bindings/create", GATEWAY_ENDPOINT_UPDATE, NONE),
+    rule(POST, "/ajax-api/3.0/mlflow/gateway/endpoints/bindings/create", GATEWAY_ENDPOINT_UPDATE, NONE),
+    rule(DELETE, "/api/3.0/mlflow/gateway/endpoints/bindings/delete", GATEWAY_ENDPOINT_UPDATE, NONE),
+    rule(DELETE, "/ajax-api/3.0/mlflow/gateway/endpoints/bindings/delete", GATEWAY_ENDPOINT_UPDATE, NONE),
+    rule(GET, "/api/3.0/mlflow/gateway/endpoints/bindings/list", GATEWAY_ENDPOINT_READ, NONE),
+    rule(GET, "/ajax-api/3.0/mlflow/gateway/endpoints/bindings/list", GATEWAY_ENDPOINT_READ, NONE),
+    rule(POST, "/api/3.0/mlflow/gateway/endpoints/set-tag", GATEWAY_ENDPOINT_UPDATE, NONE),
+    rule(POST, "/ajax-api/3.0/mlflow/gateway/endpoints/set-tag", GATEWAY_ENDPOINT_UPDATE, NONE),
+    rule(DELETE, "/api/3.0/mlflow/gateway/endpoints/delete-tag", GATEWAY_ENDPOINT_UPDATE, NONE),
+    rule(DELETE, "/ajax-api/3.0/mlflow/gateway/endpoints/delete-tag", GATEWAY_ENDPOINT_UPDATE, NONE),
+    // Admin only: the job reads a prompt, a dataset and scorers named in the body,
+    // which mlguard does not check. MLflow: experiment UPDATE only.
+    rule(POST, "/api/3.0/mlflow/prompt-optimization/jobs", ADMIN, NONE),
+    rule(POST, "/ajax-api/3.0/mlflow/prompt-optimization/jobs", ADMIN, NONE),
+    // Admin only: job ids do not resolve to an experiment. MLflow: unprotected.
+    rule(GET, "/api/3.0/mlflow/prompt-optimization/jobs/{job_id}", ADMIN, NONE),
+    rule(GET, "/ajax-api/3.0/mlflow/prompt-optimization/jobs/{job_id}", ADMIN, NONE),
+    rule(POST, "/api/3.0/mlflow/prompt-optimization/jobs/search", EXPERIMENT_READ, NONE),
+    rule(POST, "/ajax-api/3.0/mlflow/prompt-optimization/jobs/search", EXPERIMENT_READ, NONE),
+    rule(GET, "/api/3.0/mlflow/prompt-optimization/jobs/search", EXPERIMENT_READ, NONE),
+    rule(GET, "/ajax-api/3.0/mlflow/prompt-optimization/jobs/search", EXPERIMENT_READ, NONE),
+    // Admin only (job id). MLflow: unprotected.
+    rule(POST, "/api/3.0/mlflow/prompt-optimization/jobs/{job_id}/cancel", ADMIN, NONE),
+    rule(POST, "/ajax-api/3.0/mlflow/prompt-optimization/jobs/{job_id}/cancel", ADMIN, NONE),
+    // Admin only (job id). MLflow: unprotected.
+    rule(DELETE, "/api/3.0/mlflow/prompt-optimization/jobs/{job_id}", ADMIN, NONE),
+    rule(DELETE, "/ajax-api/3.0/mlflow/prompt-optimization/jobs/{job_id}", ADMIN, NONE),
+    // Keyed by scorer ids, which mlguard cannot resolve. MLflow: unprotected.
+    rule(GET, "/ajax-api/3.0/mlflow/scorers/online-configs", ADMIN, NONE),
+    rule(GET, "/api/3.0/mlflow/scorers/online-configs", ADMIN, NONE),
+    // MLflow: unprotected.
+    rule(PUT, "/ajax-api/3.0/mlflow/scorers/online-config", SCORER_ONLINE_CONFIG_UPDATE, NONE),
+    rule(PUT, "/api/3.0/mlflow/scorers/online-config", SCORER_ONLINE_CONFIG_UPDATE, NONE),
+    rule(POST, "/api/2.0/mlflow/registered-models/create", AUTHENTICATED, GRANT_CREATOR_REGISTERED_MODEL),
+    rule(POST, "/ajax-api/2.0/mlflow/registered-models/create", AUTHENTICATED, GRANT_CREATOR_REGISTERED_MODEL),
+    rule(POST, "/api/2.0/mlflow/registered-models/rename", REGISTERED_MODEL_UPDATE, RENAME_REGISTERED_MODEL),
+    rule(POST, "/ajax-api/2.0/mlflow/registered-models/rename", REGISTERED_MODEL_UPDATE, RENAME_REGISTERED_MODEL),
+    rule(PATCH, "/api/2.0/mlflow/registered-models/update", REGISTERED_MODEL_UPDATE, NONE),
+    rule(PATCH, "/ajax-api/2.0/mlflow/registered-models/update", REGISTERED_MODEL_UPDATE, NONE),
+    rule(DELETE, "/api/2.0/mlflow/registered-models/delete", REGISTERED_MODEL_DELETE, DELETE_REGISTERED_MODEL_GRANTS),
+    rule(DELETE, "/ajax-api/2.0/mlflow/registered-models/delete", REGISTERED_MODEL_DELETE, DELETE_REGISTERED_MODEL_GRANTS),
+    rule(GET, "/api/2.0/mlflow/registered-models/get", REGISTERED_MODEL_READ, NONE),
+    rule(GET, "/ajax-api/2.0/mlflow/registered-models/get", REGISTERED_MODEL_READ, NONE),
+    rule(GET, "/api/2.0/mlflow/registered-models/search", AUTHENTICATED, FILTER_REGISTERED_MODELS),
+    rule(GET, "/ajax-api/2.0/mlflow/registered-models/search", AUTHENTICATED, FILTER_REGISTERED_MODELS),
+    rule(POST, "/api/2.0/mlflow/registered-models/get-latest-versions", REGISTERED_MODEL_READ, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow/registered-models/get-latest-versions", REGISTERED_MODEL_READ, NONE),
+    rule(GET, "/api/2.0/mlflow/registered-models/get-latest-versions", REGISTERED_MODEL_READ, NONE),
+    rule(GET, "/ajax-api/2.0/mlflow/registered-models/get-latest-versions", REGISTERED_MODEL_READ, NONE),
+    // Also READ on the source `run_id` / `model_id` when given. MLflow: model only.
+    rule(POST, "/api/2.0/mlflow/model-versions/create", MODEL_VERSION_CREATE, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow/model-versions/create", MODEL_VERSION_CREATE, NONE),
+    rule(PATCH, "/api/2.0/mlflow/model-versions/update", REGISTERED_MODEL_UPDATE, NONE),
+    rule(PATCH, "/ajax-api/2.0/mlflow/model-versions/update", REGISTERED_MODEL_UPDATE, NONE),
+    rule(POST, "/api/2.0/mlflow/model-versions/transition-stage", REGISTERED_MODEL_UPDATE, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow/model-versions/transition-stage", REGISTERED_MODEL_UPDATE, NONE),
+    rule(DELETE, "/api/2.0/mlflow/model-versions/delete", REGISTERED_MODEL_DELETE, NONE),
+    rule(DELETE, "/ajax-api/2.0/mlflow/model-versions/delete", REGISTERED_MODEL_DELETE, NONE),
+    rule(GET, "/api/2.0/mlflow/model-versions/get", REGISTERED_MODEL_READ, NONE),
+    rule(GET, "/ajax-api/2.0/mlflow/model-versions/get", REGISTERED_MODEL_READ, NONE),
+    // MLflow filters without re-fetching; mlguard fills the page.
+    rule(GET, "/api/2.0/mlflow/model-versions/search", AUTHENTICATED, FILTER_MODEL_VERSIONS),
+    rule(GET, "/ajax-api/2.0/mlflow/model-versions/search", AUTHENTICATED, FILTER_MODEL_VERSIONS),
+    rule(GET, "/api/2.0/mlflow/model-versions/get-download-uri", REGISTERED_MODEL_READ, NONE),
+    rule(GET, "/ajax-api/2.0/mlflow/model-versions/get-download-uri", REGISTERED_MODEL_READ, NONE),
+    rule(POST, "/api/2.0/mlflow/registered-models/set-tag", REGISTERED_MODEL_UPDATE, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow/registered-models/set-tag", REGISTERED_MODEL_UPDATE, NONE),
+    rule(POST, "/api/2.0/mlflow/model-versions/set-tag", REGISTERED_MODEL_UPDATE, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow/model-versions/set-tag", REGISTERED_MODEL_UPDATE, NONE),
+    rule(DELETE, "/api/2.0/mlflow/registered-models/delete-tag", REGISTERED_MODEL_UPDATE, NONE),
+    rule(DELETE, "/ajax-api/2.0/mlflow/registered-models/delete-tag", REGISTERED_MODEL_UPDATE, NONE),
+    rule(DELETE, "/api/2.0/mlflow/model-versions/delete-tag", REGISTERED_MODEL_DELETE, NONE),
+    rule(DELETE, "/ajax-api/2.0/mlflow/model-versions/delete-tag", REGISTERED_MODEL_DELETE, NONE),
+    rule(POST, "/api/2.0/mlflow/registered-models/alias", REGISTERED_MODEL_UPDATE, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow/registered-models/alias", REGISTERED_MODEL_UPDATE, NONE),
+    rule(DELETE, "/api/2.0/mlflow/registered-models/alias", REGISTERED_MODEL_DELETE, NONE),
+    rule(DELETE, "/ajax-api/2.0/mlflow/registered-models/alias", REGISTERED_MODEL_DELETE, NONE),
+    rule(GET, "/api/2.0/mlflow/registered-models/alias", REGISTERED_MODEL_READ, NONE),
+    rule(GET, "/ajax-api/2.0/mlflow/registered-models/alias", REGISTERED_MODEL_READ, NONE),
+    rule(GET, "/api/2.0/mlflow-artifacts/artifacts/{*artifact_path}", ARTIFACT_READ, NONE),
+    rule(GET, "/ajax-api/2.0/mlflow-artifacts/artifacts/{*artifact_path}", ARTIFACT_READ, NONE),
+    rule(PUT, "/api/2.0/mlflow-artifacts/artifacts/{*artifact_path}", ARTIFACT_UPDATE, NONE),
+    rule(PUT, "/ajax-api/2.0/mlflow-artifacts/artifacts/{*artifact_path}", ARTIFACT_UPDATE, NONE),
+    // The seed case: the experiment is the first segment of `?path=`.
+    rule(GET, "/api/2.0/mlflow-artifacts/artifacts", ARTIFACT_LIST, NONE),
+    rule(GET, "/ajax-api/2.0/mlflow-artifacts/artifacts", ARTIFACT_LIST, NONE),
+    rule(DELETE, "/api/2.0/mlflow-artifacts/artifacts/{*artifact_path}", ARTIFACT_DELETE, NONE),
+    rule(DELETE, "/ajax-api/2.0/mlflow-artifacts/artifacts/{*artifact_path}", ARTIFACT_DELETE, NONE),
+    rule(POST, "/api/2.0/mlflow-artifacts/mpu/create/{*artifact_path}", ARTIFACT_UPDATE, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow-artifacts/mpu/create/{*artifact_path}", ARTIFACT_UPDATE, NONE),
+    rule(POST, "/api/2.0/mlflow-artifacts/mpu/complete/{*artifact_path}", ARTIFACT_UPDATE, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow-artifacts/mpu/complete/{*artifact_path}", ARTIFACT_UPDATE, NONE),
+    rule(POST, "/api/2.0/mlflow-artifacts/mpu/abort/{*artifact_path}", ARTIFACT_UPDATE, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow-artifacts/mpu/abort/{*artifact_path}", ARTIFACT_UPDATE, NONE),
+    // Webhooks (this block): admin only, as a webhook sees events of every resource.
+    // MLflow: unprotected.
+    rule(POST, "/api/2.0/mlflow/webhooks", ADMIN, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow/webhooks", ADMIN, NONE),
+    rule(GET, "/api/2.0/mlflow/webhooks", ADMIN, NONE),
+    rule(GET, "/ajax-api/2.0/mlflow/webhooks", ADMIN, NONE),
+    rule(GET, "/api/2.0/mlflow/webhooks/{webhook_id}", ADMIN, NONE),
+    rule(GET, "/ajax-api/2.0/mlflow/webhooks/{webhook_id}", ADMIN, NONE),
+    rule(PATCH, "/api/2.0/mlflow/webhooks/{webhook_id}", ADMIN, NONE),
+    rule(PATCH, "/ajax-api/2.0/mlflow/webhooks/{webhook_id}", ADMIN, NONE),
+    rule(DELETE, "/api/2.0/mlflow/webhooks/{webhook_id}", ADMIN, NONE),
+    rule(DELETE, "/ajax-api/2.0/mlflow/webhooks/{webhook_id}", ADMIN, NONE),
+    rule(POST, "/api/2.0/mlflow/webhooks/{webhook_id}/test", ADMIN, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow/webhooks/{webhook_id}/test", ADMIN, NONE),
+    rule(GET, "/graphql", GRAPHQL, NONE),
+    rule(POST, "/graphql", GRAPHQL, NONE),
+    rule(GET, "/api/3.0/mlflow/server-info", AUTHENTICATED, NONE),
+    rule(GET, "/ajax-api/3.0/mlflow/server-info", AUTHENTICATED, NONE),
+    rule(GET, "/ajax-api/3.0/mlflow/gateway/supported-providers", AUTHENTICATED, NONE),
+    rule(GET, "/ajax-api/3.0/mlflow/gateway/supported-models", AUTHENTICATED, NONE),
+    rule(GET, "/ajax-api/3.0/mlflow/gateway/provider-config", AUTHENTICATED, NONE),
+    rule(GET, "/ajax-api/3.0/mlflow/gateway/secrets/config", AUTHENTICATED, NONE),
+    // Runs server-side jobs over arbitrary trace ids. MLflow: always allowed.
+    rule(POST, "/ajax-api/3.0/mlflow/scorer/invoke", ADMIN, NONE),
+    // Demo data (these two): admin only, server-wide side effects. MLflow: any user
+    // (then HTTP 500).
+    rule(POST, "/ajax-api/3.0/mlflow/demo/generate", ADMIN, NONE),
+    rule(POST, "/ajax-api/3.0/mlflow/demo/delete", ADMIN, NONE),
+    // mlguard answers its own `/health` before this table. MLflow: public.
+    rule(GET, "/health", AUTHENTICATED, NONE),
+    rule(GET, "/version", AUTHENTICATED, NONE),
+    // The handler reads `run_id`, else `run_uuid` (which the UI sends), from the query.
+    rule(GET, "/get-artifact", RUN_READ, NONE),
+    rule(GET, "/model-versions/get-artifact", REGISTERED_MODEL_READ_BY_QUERY, NONE),
+    rule(GET, "/ajax-api/2.0/mlflow/metrics/get-history-bulk", RUNS_READ_BY_QUERY_RUN_ID, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow/experiments/search-datasets", EXPERIMENTS_READ, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow/runs/create-promptlab-run", EXPERIMENT_UPDATE_BY_BODY, NONE),
+    // Gateway proxy (these two): admin only, it calls an external deployments server
+    // mlguard does not model. MLflow: always allowed.
+    rule(GET, "/ajax-api/2.0/mlflow/gateway-proxy", ADMIN, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow/gateway-proxy", ADMIN, NONE),
+    // MLflow checks `run_id` first, but the handler writes to `run_uuid`: mlguard checks `run_uuid`.
+    rule(POST, "/ajax-api/2.0/mlflow/upload-artifact", RUN_UPDATE_BY_QUERY_RUN_UUID, NONE),
+    // MLflow: unprotected under 3.0.
+    rule(GET, "/ajax-api/3.0/mlflow/get-trace-artifact", TRACE_READ_BY_QUERY_REQUEST_ID, NONE),
+    rule(GET, "/ajax-api/2.0/mlflow/get-trace-artifact", TRACE_READ_BY_QUERY_REQUEST_ID, NONE),
+    // MLflow: unprotected.
+    rule(GET, "/ajax-api/2.0/mlflow/logged-models/{model_id}/artifacts/files", LOGGED_MODEL_READ, NONE),
+    rule(GET, "/ajax-api/3.0/mlflow/ui-telemetry", AUTHENTICATED, NONE),
+    rule(POST, "/ajax-api/3.0/mlflow/ui-telemetry", AUTHENTICATED, NONE),
+    // MLflow: public.
+    rule(GET, "/static-files/{*path}", AUTHENTICATED, NONE),
+    rule(GET, "/", AUTHENTICATED, NONE),
+    rule(GET, "/signup", ADMIN, NONE),
+    // mlguard serves no signup form. MLflow: any user.
+    rule(POST, "/api/2.0/mlflow/users/create-ui", ADMIN, NONE),
+    rule(POST, "/api/2.0/mlflow/users/create", NATIVE, NONE),
+    rule(GET, "/api/2.0/mlflow/users/get", NATIVE, NONE),
+    rule(GET, "/api/2.0/mlflow/users/list", NATIVE, NONE),
+    rule(GET, "/ajax-api/2.0/mlflow/users/list", NATIVE, NONE),
+    rule(PATCH, "/api/2.0/mlflow/users/update-password", NATIVE, NONE),
+    rule(PATCH, "/api/2.0/mlflow/users/update-admin", NATIVE, NONE),
+    rule(DELETE, "/api/2.0/mlflow/users/delete", NATIVE, NONE),
+    rule(POST, "/api/2.0/mlflow/experiments/permissions/create", NATIVE, NONE),
+    rule(GET, "/api/2.0/mlflow/experiments/permissions/get", NATIVE, NONE),
+    rule(PATCH, "/api/2.0/mlflow/experiments/permissions/update", NATIVE, NONE),
+    rule(DELETE, "/api/2.0/mlflow/experiments/permissions/delete", NATIVE, NONE),
+    rule(POST, "/api/2.0/mlflow/registered-models/permissions/create", NATIVE, NONE),
+    rule(GET, "/api/2.0/mlflow/registered-models/permissions/get", NATIVE, NONE),
+    rule(PATCH, "/api/2.0/mlflow/registered-models/permissions/update", NATIVE, NONE),
+    rule(DELETE, "/api/2.0/mlflow/registered-models/permissions/delete", NATIVE, NONE),
+    rule(POST, "/api/3.0/mlflow/scorers/permissions/create", NATIVE, NONE),
+    rule(GET, "/api/3.0/mlflow/scorers/permissions/get", NATIVE, NONE),
+    rule(PATCH, "/api/3.0/mlflow/scorers/permissions/update", NATIVE, NONE),
+    rule(DELETE, "/api/3.0/mlflow/scorers/permissions/delete", NATIVE, NONE),
+    rule(POST, "/api/3.0/mlflow/gateway/secrets/permissions/create", NATIVE, NONE),
+    rule(GET, "/api/3.0/mlflow/gateway/secrets/permissions/get", NATIVE, NONE),
+    rule(PATCH, "/api/3.0/mlflow/gateway/secrets/permissions/update", NATIVE, NONE),
+    rule(DELETE, "/api/3.0/mlflow/gateway/secrets/permissions/delete", NATIVE, NONE),
+    rule(POST, "/api/3.0/mlflow/gateway/endpoints/permissions/create", NATIVE, NONE),
+    rule(GET, "/api/3.0/mlflow/gateway/endpoints/permissions/get", NATIVE, NONE),
+    rule(PATCH, "/api/3.0/mlflow/gateway/endpoints/permissions/update", NATIVE, NONE),
+    rule(DELETE, "/api/3.0/mlflow/gateway/endpoints/permissions/delete", NATIVE, NONE),
+    rule(POST, "/api/3.0/mlflow/gateway/model-definitions/permissions/create", NATIVE, NONE),
+    rule(GET, "/api/3.0/mlflow/gateway/model-definitions/permissions/get", NATIVE, NONE),
+    rule(PATCH, "/api/3.0/mlflow/gateway/model-definitions/permissions/update", NATIVE, NONE),
+    rule(DELETE, "/api/3.0/mlflow/gateway/model-definitions/permissions/delete", NATIVE, NONE),
+    // Workspace grants (these three): admin only. MLflow: workspace MANAGE.
+    rule(GET, "/api/3.0/mlflow/workspaces/{workspace_name}/permissions", ADMIN, NONE),
+    rule(POST, "/api/3.0/mlflow/workspaces/{workspace_name}/permissions", ADMIN, NONE),
+    rule(DELETE, "/api/3.0/mlflow/workspaces/{workspace_name}/permissions", ADMIN, NONE),
+    rule(GET, "/api/3.0/mlflow/workspace-permissions", ADMIN, NONE),
+    rule(POST, "/v1/traces", OTLP_EXPORT, NONE),
+    // Jobs (these four): admin only, as jobs run server-side functions. MLflow: any user.
+    rule(GET, "/ajax-api/3.0/jobs/{job_id}", ADMIN, NONE),
+    rule(POST, "/ajax-api/3.0/jobs/", ADMIN, NONE),
+    rule(PATCH, "/ajax-api/3.0/jobs/cancel/{job_id}", ADMIN, NONE),
+    rule(POST, "/ajax-api/3.0/jobs/search", ADMIN, NONE),
+    rule(POST, "/gateway/{endpoint_name}/mlflow/invocations", GATEWAY_INVOKE_BY_PATH, NONE),
+    rule(POST, "/gateway/mlflow/v1/chat/completions", GATEWAY_INVOKE_BY_MODEL, NONE),
+    rule(POST, "/gateway/openai/v1/chat/completions", GATEWAY_INVOKE_BY_MODEL, NONE),
+    rule(POST, "/gateway/openai/v1/embeddings", GATEWAY_INVOKE_BY_MODEL, NONE),
+    rule(POST, "/gateway/openai/v1/responses", GATEWAY_INVOKE_BY_MODEL, NONE),
+    rule(POST, "/gateway/anthropic/v1/messages", GATEWAY_INVOKE_BY_MODEL, NONE),
+    // Serves both `{endpoint_name}:generateContent` and `:streamGenerateContent`.
+    rule(POST, "/gateway/gemini/v1beta/models/{endpoint_name_and_verb}", GATEWAY_INVOKE_BY_GEMINI_PATH, NONE),
+    // Assistant (this block): admin only, as it acts with the server's credentials.
+    // MLflow: any user.
+    rule(POST, "/ajax-api/3.0/mlflow/assistant/message", ADMIN, NONE),
+    rule(GET, "/ajax-api/3.0/mlflow/assistant/sessions/{session_id}/stream", ADMIN, NONE),
+    rule(PATCH, "/ajax-api/3.0/mlflow/assistant/sessions/{session_id}", ADMIN, NONE),
+    rule(GET, "/ajax-api/3.0/mlflow/assistant/providers/{provider}/health", ADMIN, NONE),
+    rule(GET, "/ajax-api/3.0/mlflow/assistant/config", ADMIN, NONE),
+    rule(PUT, "/ajax-api/3.0/mlflow/assistant/config", ADMIN, NONE),
+    rule(POST, "/ajax-api/3.0/mlflow/assistant/skills/install", ADMIN, NONE),
+    // `* /*`, FastAPI's mount of the Flask app, has no rule: whatever matches no rule
+    // is admin-only.
+    // Server-wide metrics. MLflow: any user.
+    rule(GET, "/metrics", ADMIN, NONE),
+];

@@ -1,0 +1,237 @@
+use std::net::IpAddr;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use axum::http::{Method, Request, Response, StatusCode, Uri};
+use http_body_util::BodyExt;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+/// How to reach the tracking server.
+#[derive(Debug, Clone)]
+pub struct UpstreamOptions {
+    /// `http://host:port`, optionally with a path prefix.
+    pub base_url: String,
+    pub connect_timeout: Duration,
+    /// Time allowed until the response headers arrive. Bodies then stream untimed,
+    /// so a long download is not cut off.
+    pub response_timeout: Duration,
+    pub max_idle_per_host: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("invalid upstream URL: {0}")]
+    InvalidUrl(String),
+    #[error("cannot reach the tracking server: {0}")]
+    Unreachable(String),
+    #[error("the tracking server did not answer within {0:?}")]
+    TimedOut(Duration),
+    #[error("the tracking server's answer could not be read: {0}")]
+    Unreadable(String),
+}
+
+/// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+/// Largest JSON answer a lookup reads.
+const MAX_LOOKUP_BYTES: usize = 8 * 1024 * 1024;
+
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let listed: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in listed.iter().chain(HOP_BY_HOP.iter()) {
+        headers.remove(name);
+    }
+}
+
+/// A pooled HTTP/1.1 client for the tracking server.
+#[derive(Debug, Clone)]
+pub struct UpstreamClient {
+    client: Client<HttpConnector, Body>,
+    /// `http://host:port/prefix` without a trailing slash.
+    base: String,
+    response_timeout: Duration,
+}
+
+impl UpstreamClient {
+    pub fn new(options: &UpstreamOptions) -> Result<Self, UpstreamError> {
+        let uri: Uri = options
+            .base_url
+            .parse()
+            .map_err(|e| UpstreamError::InvalidUrl(format!("{}: {e}", options.base_url)))?;
+        if uri.scheme_str() != Some("http") || uri.authority().is_none() {
+            return Err(UpstreamError::InvalidUrl(format!(
+                "{}: mlguard reaches MLflow over plain http://host:port on a private network",
+                options.base_url
+            )));
+        }
+        if uri.query().is_some() {
+            return Err(UpstreamError::InvalidUrl(format!(
+                "{}: no query string allowed",
+                options.base_url
+            )));
+        }
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(options.connect_timeout));
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(options.max_idle_per_host)
+            .build(connector);
+        Ok(Self {
+            client,
+            base: options.base_url.trim_end_matches('/').to_owned(),
+            response_timeout: options.response_timeout,
+        })
+    }
+
+    fn target(&self, path_and_query: &str) -> Result<Uri, UpstreamError> {
+        format!("{}{path_and_query}", self.base)
+            .parse()
+            .map_err(|e| UpstreamError::InvalidUrl(format!("{path_and_query}: {e}")))
+    }
+
+    async fn send(&self, request: Request<Body>) -> Result<Response<Body>, UpstreamError> {
+        let response = tokio::time::timeout(self.response_timeout, self.client.request(request))
+            .await
+            .map_err(|_| UpstreamError::TimedOut(self.response_timeout))?
+            .map_err(|e| UpstreamError::Unreachable(error_chain(&e)))?;
+        Ok(response.map(Body::new))
+    }
+
+    /// Forwards a request: same method, path, query, headers and streaming body,
+    /// minus hop-by-hop headers and the caller's credentials, plus `X-Forwarded-*`.
+    pub async fn forward(
+        &self,
+        request: Request<Body>,
+        client_addr: Option<IpAddr>,
+    ) -> Result<Response<Body>, UpstreamError> {
+        let (mut parts, body) = request.into_parts();
+        let path_and_query = parts
+            .uri
+            .path_and_query()
+            .map_or("/", |pq| pq.as_str())
+            .to_owned();
+        parts.uri = self.target(&path_and_query)?;
+        let headers = &mut parts.headers;
+        strip_hop_by_hop(headers);
+        // MLflow runs without auth behind mlguard; the caller's secret stays here.
+        headers.remove(header::AUTHORIZATION);
+        headers.remove(header::COOKIE);
+        if let Some(host) = headers.remove(header::HOST) {
+            headers.insert(X_FORWARDED_HOST, host);
+        }
+        if let Some(addr) = client_addr {
+            let forwarded_for = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+                Some(previous) => format!("{previous}, {addr}"),
+                None => addr.to_string(),
+            };
+            if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
+                headers.insert(X_FORWARDED_FOR, value);
+            }
+        }
+        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+        parts.version = axum::http::Version::HTTP_11;
+
+        let mut response = self.send(Request::from_parts(parts, body)).await?;
+        strip_hop_by_hop(response.headers_mut());
+        Ok(response)
+    }
+
+    /// A GET whose JSON answer mlguard itself reads (id lookups).
+    pub async fn get_json(
+        &self,
+        path_and_query: &str,
+    ) -> Result<(StatusCode, serde_json::Value), UpstreamError> {
+        let request = Request::builder()
+            .method(Method::GET)
+            .uri(self.target(path_and_query)?)
+            .header(header::ACCEPT, "application/json")
+            .body(Body::empty())
+            .map_err(|e| UpstreamError::InvalidUrl(e.to_string()))?;
+        let response = self.send(request).await?;
+        let status = response.status();
+        let bytes = http_body_util::Limited::new(response.into_body(), MAX_LOOKUP_BYTES)
+            .collect()
+            .await
+            .map_err(|e| UpstreamError::Unreadable(e.to_string()))?
+            .to_bytes();
+        let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        Ok((status, json))
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_hop_by_hop_and_connection_listed_headers() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("close, x-secret-hop"),
+        );
+        headers.insert("x-secret-hop", HeaderValue::from_static("1"));
+        headers.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        strip_hop_by_hop(&mut headers);
+        assert_eq!(headers.len(), 1);
+        assert!(headers.contains_key(header::CONTENT_TYPE));
+    }
+
+    #[test]
+    fn refuses_urls_it_cannot_serve() {
+        for bad in [
+            "https://mlflow:5000",
+            "mlflow:5000",
+            "http://mlflow:5000/?x=1",
+            "not a url",
+        ] {
+            let options = UpstreamOptions {
+                base_url: bad.to_owned(),
+                connect_timeout: Duration::from_secs(1),
+                response_timeout: Duration::from_secs(1),
+                max_idle_per_host: 1,
+            };
+            assert!(UpstreamClient::new(&options).is_err(), "accepted {bad}");
+        }
+    }
+}

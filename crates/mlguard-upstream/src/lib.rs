@@ -1,0 +1,8 @@
+#![doc = include_str!("../README.md")]
+
+mod cache;
+mod client;
+mod lookups;
+
+pub use client::{UpstreamClient, UpstreamError, UpstreamOptions};
+pub use lookups::TrackingLookups;

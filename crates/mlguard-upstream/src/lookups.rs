@@ -1,0 +1,208 @@
+use axum::http::StatusCode;
+use mlguard_domain::{BoxFuture, ExperimentId, LookupError, OpaqueId, TrackingLookup};
+use serde_json::Value;
+
+use crate::cache::BoundedCache;
+use crate::client::{UpstreamClient, UpstreamError};
+
+/// The [`TrackingLookup`] port over MLflow's own REST API.
+#[derive(Debug)]
+pub struct TrackingLookups {
+    client: UpstreamClient,
+    /// Keyed by `"<kind>:<id>"`; a run, trace or logged model never changes
+    /// experiment, so these answers are cached.
+    experiments: BoundedCache<String, ExperimentId>,
+}
+
+/// Query-string encoding of one value (RFC 3986 unreserved characters kept).
+fn encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+fn unavailable(error: UpstreamError) -> LookupError {
+    LookupError::Unavailable(error.to_string())
+}
+
+/// Reads a canonical experiment id at `pointer`; anything else is "no experiment".
+fn experiment_at(json: &Value, pointer: &str) -> Option<ExperimentId> {
+    json.pointer(pointer)
+        .and_then(Value::as_str)
+        .and_then(|id| ExperimentId::parse(id).ok())
+}
+
+impl TrackingLookups {
+    pub fn new(client: UpstreamClient, cache_capacity: usize) -> Self {
+        Self {
+            client,
+            experiments: BoundedCache::new(cache_capacity),
+        }
+    }
+
+    /// GETs `path`; `None` for MLflow's 404/400 ("no such thing"), an error otherwise.
+    async fn fetch(&self, path: &str) -> Result<Option<Value>, LookupError> {
+        let (status, json) = self.client.get_json(path).await.map_err(unavailable)?;
+        match status {
+            s if s.is_success() => Ok(Some(json)),
+            StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST => Ok(None),
+            other => Err(LookupError::Unavailable(format!(
+                "GET {path} answered {other}"
+            ))),
+        }
+    }
+
+    async fn cached_experiment(
+        &self,
+        kind: &str,
+        id: &str,
+        path: String,
+        pointer: &str,
+    ) -> Result<Option<ExperimentId>, LookupError> {
+        let key = format!("{kind}:{id}");
+        if let Some(hit) = self.experiments.get(&key) {
+            return Ok(Some(hit));
+        }
+        let found = self
+            .fetch(&path)
+            .await?
+            .and_then(|json| experiment_at(&json, pointer));
+        if let Some(experiment) = &found {
+            self.experiments.insert(key, experiment.clone());
+        }
+        Ok(found)
+    }
+}
+
+impl TrackingLookup for TrackingLookups {
+    fn experiment_of_run<'a>(
+        &'a self,
+        run_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ExperimentId>, LookupError>> {
+        Box::pin(self.cached_experiment(
+            "run",
+            run_id,
+            format!("/api/2.0/mlflow/runs/get?run_id={}", encode(run_id)),
+            "/run/info/experiment_id",
+        ))
+    }
+
+    fn experiment_of_logged_model<'a>(
+        &'a self,
+        model_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ExperimentId>, LookupError>> {
+        Box::pin(self.cached_experiment(
+            "logged_model",
+            model_id,
+            format!("/api/2.0/mlflow/logged-models/{}", encode(model_id)),
+            "/model/info/experiment_id",
+        ))
+    }
+
+    fn experiment_of_trace<'a>(
+        &'a self,
+        trace_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ExperimentId>, LookupError>> {
+        Box::pin(self.cached_experiment(
+            "trace",
+            trace_id,
+            format!("/api/3.0/mlflow/traces/{}", encode(trace_id)),
+            "/trace/trace_info/trace_location/mlflow_experiment/experiment_id",
+        ))
+    }
+
+    fn experiment_by_name<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ExperimentId>, LookupError>> {
+        Box::pin(async move {
+            let path = format!(
+                "/api/2.0/mlflow/experiments/get-by-name?experiment_name={}",
+                encode(name)
+            );
+            Ok(self
+                .fetch(&path)
+                .await?
+                .and_then(|json| experiment_at(&json, "/experiment/experiment_id")))
+        })
+    }
+
+    fn experiments_of_dataset<'a>(
+        &'a self,
+        dataset_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<ExperimentId>>, LookupError>> {
+        Box::pin(async move {
+            let path = format!(
+                "/api/3.0/mlflow/datasets/{}/experiment-ids",
+                encode(dataset_id)
+            );
+            let Some(json) = self.fetch(&path).await? else {
+                return Ok(None);
+            };
+            let ids = json
+                .get("experiment_ids")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            // One unreadable id makes the whole answer unusable: deny, don't guess.
+            ids.iter()
+                .map(|id| id.as_str().and_then(|s| ExperimentId::parse(s).ok()))
+                .collect::<Option<Vec<_>>>()
+                .map_or_else(
+                    || {
+                        Err(LookupError::Unavailable(format!(
+                            "dataset {dataset_id} lists a non-canonical experiment id"
+                        )))
+                    },
+                    |ids| Ok(Some(ids)),
+                )
+        })
+    }
+
+    fn gateway_endpoint_by_name<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<OpaqueId>, LookupError>> {
+        Box::pin(async move {
+            let Some(json) = self.fetch("/api/3.0/mlflow/gateway/endpoints/list").await? else {
+                return Ok(None);
+            };
+            Ok(json
+                .get("endpoints")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .find(|endpoint| endpoint.get("name").and_then(Value::as_str) == Some(name))
+                .and_then(|endpoint| endpoint.get("endpoint_id").and_then(Value::as_str))
+                .and_then(|id| OpaqueId::parse(id).ok()))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_query_values() {
+        assert_eq!(encode("a b/c&d=é"), "a%20b%2Fc%26d%3D%C3%A9");
+        assert_eq!(encode("run-1_x.y~"), "run-1_x.y~");
+    }
+
+    #[test]
+    fn only_canonical_experiment_ids_are_read() {
+        let json = serde_json::json!({"run": {"info": {"experiment_id": "01"}}});
+        assert_eq!(experiment_at(&json, "/run/info/experiment_id"), None);
+        let json = serde_json::json!({"run": {"info": {"experiment_id": "12"}}});
+        assert_eq!(
+            experiment_at(&json, "/run/info/experiment_id").map(|e| e.to_string()),
+            Some("12".to_owned())
+        );
+    }
+}

@@ -1,0 +1,77 @@
+"""A real MLflow 3.10.1 tracking server (no auth, --serve-artifacts) on loopback,
+for the gateway tests to put mlguard in front of."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from conftest import free_port
+
+STARTUP_TIMEOUT_S = 120.0
+
+
+class MlflowServer:
+    def __init__(self, workdir: Path, static_prefix: str | None = None):
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.static_prefix = static_prefix
+        self.proc: subprocess.Popen | None = None
+        self.log_path = workdir / "mlflow.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "MlflowServer":
+        mlflow_bin = Path(sys.executable).parent / "mlflow"
+        cmd = [
+            str(mlflow_bin), "server",
+            "--host", "127.0.0.1",
+            "--port", str(self.port),
+            "--backend-store-uri", f"sqlite:///{self.workdir / 'mlflow.db'}",
+            "--artifacts-destination", str(self.workdir / "artifacts"),
+            "--serve-artifacts",
+            "--workers", "1",
+        ]
+        if self.static_prefix:
+            cmd += ["--static-prefix", self.static_prefix]
+        env = dict(os.environ)
+        for var in ("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+            env.pop(var, None)
+        log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                     cwd=self.workdir, start_new_session=True)
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        health = f"{self.url}{self.static_prefix or ''}/health"
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"mlflow server exited:\n{self.log_path.read_text()[-4000:]}")
+            try:
+                if requests.get(health, timeout=1).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"mlflow server did not start:\n{self.log_path.read_text()[-4000:]}")
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, 15)
+        except ProcessLookupError:
+            pass
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, 9)
+            self.proc.wait()
+        self.proc = None

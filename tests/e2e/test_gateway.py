@@ -1,0 +1,346 @@
+"""The gateway end to end: the real mlflow 3.10.1 client, through the real mlguard
+binary, in front of a real MLflow 3.10.1 tracking server (no auth, --serve-artifacts).
+
+Users: alice creates things (and so manages them), bob holds explicit grants, carol
+holds none. Every module-level scenario runs with default_permission READ and
+NO_PERMISSIONS.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import requests
+
+from conftest import Mlguard, free_port, unique
+from mlflow_upstream import MlflowServer
+
+
+@pytest.fixture(scope="module")
+def upstream(tmp_path_factory):
+    server = MlflowServer(tmp_path_factory.mktemp("mlflow")).start()
+    yield server
+    server.stop()
+
+
+class World:
+    """An mlguard in front of the shared MLflow, with three users."""
+
+    def __init__(self, guard: Mlguard, default: str):
+        self.guard = guard
+        self.default = default
+        self.url = guard.base_url
+        self.users = {name: guard.create_user(unique(name)) for name in ("alice", "bob", "carol")}
+
+    def auth(self, who: str):
+        if who == "admin":
+            return self.guard.admin_auth()
+        return self.users[who]
+
+    def http(self, who: str, method: str, path: str, **kwargs) -> requests.Response:
+        return requests.request(method, self.url + path, auth=self.auth(who), timeout=60, **kwargs)
+
+    def grant(self, kind: str, key: str, who: str, permission: str) -> None:
+        field = {"experiments": "experiment_id", "registered-models": "name"}[kind]
+        r = self.http("admin", "POST", f"/api/2.0/mlflow/{kind}/permissions/create",
+                      json={field: key, "username": self.users[who][0], "permission": permission})
+        assert r.status_code == 200, r.text
+
+
+@pytest.fixture(scope="module", params=["READ", "NO_PERMISSIONS"])
+def world(request, upstream, tmp_path_factory):
+    guard = Mlguard(
+        tmp_path_factory.mktemp(f"guard-{request.param.lower()}"),
+        default_permission=request.param,
+        extra_env={"MLGUARD_UPSTREAM__URL": upstream.url},
+    ).start()
+    try:
+        yield World(guard, request.param)
+    finally:
+        guard.stop()
+        guard.assert_no_secret_in_logs()
+
+
+@pytest.fixture
+def as_user(world, monkeypatch):
+    """Switches the mlflow client's identity; returns a client for that user."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    def use(who: str) -> MlflowClient:
+        username, password = world.auth(who)
+        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", username)
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)
+        mlflow.set_tracking_uri(world.url)
+        return MlflowClient(tracking_uri=world.url)
+
+    yield use
+    mlflow.set_tracking_uri(None)
+
+
+def denied(excinfo) -> bool:
+    text = str(excinfo.value)
+    return "PERMISSION_DENIED" in text or "403" in text
+
+
+@pytest.fixture
+def alice_run(world, as_user, tmp_path):
+    """alice's experiment with a finished run: params, a metric, an artifact and a
+    logged sklearn model."""
+    import mlflow
+    from sklearn.linear_model import LogisticRegression
+
+    as_user("alice")
+    experiment_id = mlflow.create_experiment(unique("alice-exp"))
+    artifact = tmp_path / "notes.txt"
+    artifact.write_text("hello from alice")
+    with mlflow.start_run(experiment_id=experiment_id) as run:
+        mlflow.log_param("alpha", "0.5")
+        mlflow.log_metric("accuracy", 0.9)
+        mlflow.log_artifact(str(artifact))
+        model = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
+        info = mlflow.sklearn.log_model(model, name="model")
+    return {"experiment_id": experiment_id, "run_id": run.info.run_id, "model": info}
+
+
+def test_creator_gets_manage_and_can_do_everything(world, as_user, alice_run):
+    client = as_user("alice")
+    r = world.http("admin", "GET", "/api/2.0/mlflow/experiments/permissions/get",
+                   params={"experiment_id": alice_run["experiment_id"],
+                           "username": world.users["alice"][0]})
+    assert r.status_code == 200, r.text
+    assert r.json()["experiment_permission"]["permission"] == "MANAGE"
+    run = client.get_run(alice_run["run_id"])
+    assert run.data.params == {"alpha": "0.5"}
+    assert run.data.metrics["accuracy"] == 0.9
+    names = {a.path for a in client.list_artifacts(alice_run["run_id"])}
+    assert "notes.txt" in names
+    logged = client.get_logged_model(alice_run["model"].model_id)
+    assert logged.experiment_id == alice_run["experiment_id"]
+    client.set_experiment_tag(alice_run["experiment_id"], "owner", "alice")
+
+
+def test_seed_case_load_model_with_an_explicit_grant(world, as_user, alice_run, tmp_path):
+    """A user holding READ on the experiment loads its logged model, also when the
+    default is NO_PERMISSIONS: the artifact list call carries the experiment in
+    `?path=`."""
+    import mlflow
+
+    world.grant("experiments", alice_run["experiment_id"], "bob", "READ")
+    as_user("bob")
+    model = mlflow.sklearn.load_model(alice_run["model"].model_uri)
+    assert list(model.predict([[0.0], [3.0]])) == [0, 1]
+    local = mlflow.artifacts.download_artifacts(
+        run_id=alice_run["run_id"], artifact_path="notes.txt", dst_path=str(tmp_path))
+    assert open(local).read() == "hello from alice"
+
+
+def test_no_grant_follows_the_default(world, as_user, alice_run):
+    import mlflow
+
+    client = as_user("carol")
+    if world.default == "READ":
+        assert client.get_run(alice_run["run_id"]).info.run_id == alice_run["run_id"]
+        model = mlflow.sklearn.load_model(alice_run["model"].model_uri)
+        assert model is not None
+    else:
+        with pytest.raises(Exception) as e:
+            client.get_run(alice_run["run_id"])
+        assert denied(e)
+        with pytest.raises(Exception) as e:
+            mlflow.sklearn.load_model(alice_run["model"].model_uri)
+        assert denied(e)
+    # Writing needs more than READ, whatever the default.
+    with pytest.raises(Exception) as e:
+        client.log_metric(alice_run["run_id"], "accuracy", 0.1)
+    assert denied(e)
+    with pytest.raises(Exception) as e:
+        client.delete_experiment(alice_run["experiment_id"])
+    assert denied(e)
+
+
+def test_read_grant_denies_every_write(world, as_user, alice_run):
+    world.grant("experiments", alice_run["experiment_id"], "bob", "READ")
+    client = as_user("bob")
+    writes = [
+        lambda: client.log_param(alice_run["run_id"], "beta", "1"),
+        lambda: client.set_tag(alice_run["run_id"], "t", "v"),
+        lambda: client.create_run(alice_run["experiment_id"]),
+        lambda: client.set_experiment_tag(alice_run["experiment_id"], "t", "v"),
+        lambda: client.delete_run(alice_run["run_id"]),
+        lambda: client.rename_experiment(alice_run["experiment_id"], unique("x")),
+    ]
+    for write in writes:
+        with pytest.raises(Exception) as e:
+            write()
+        assert denied(e)
+    # ...and EDIT allows updates but not deletes.
+    r = world.http("admin", "PATCH", "/api/2.0/mlflow/experiments/permissions/update",
+                   json={"experiment_id": alice_run["experiment_id"],
+                         "username": world.users["bob"][0], "permission": "EDIT"})
+    assert r.status_code == 200
+    client.log_param(alice_run["run_id"], "beta", "1")
+    with pytest.raises(Exception) as e:
+        client.delete_run(alice_run["run_id"])
+    assert denied(e)
+
+
+def test_search_experiments_returns_filtered_full_pages(world, as_user):
+    client = as_user("alice")
+    prefix = unique("page")
+    ids = [client.create_experiment(f"{prefix}-{i}") for i in range(6)]
+    readable = {ids[1], ids[4]}
+    for experiment_id in readable:
+        world.grant("experiments", experiment_id, "bob", "READ")
+    for experiment_id in set(ids) - readable:
+        world.grant("experiments", experiment_id, "bob", "NO_PERMISSIONS")
+    bob = as_user("bob")
+    seen, token = [], None
+    while True:
+        page = bob.search_experiments(filter_string=f"name LIKE '{prefix}%'",
+                                      max_results=1, page_token=token)
+        # Full pages: every page but the last holds exactly max_results items.
+        assert len(page) == 1 or not page.token
+        seen += [e.experiment_id for e in page]
+        token = page.token
+        if not token:
+            break
+    assert sorted(seen) == sorted(readable)
+
+
+def test_registry_lifecycle_moves_and_drops_grants(world, as_user, alice_run):
+    client = as_user("alice")
+    name = unique("model")
+    client.create_registered_model(name)
+    version = client.create_model_version(name, alice_run["model"].model_uri,
+                                          run_id=alice_run["run_id"])
+    client.set_registered_model_alias(name, "champion", version.version)
+    assert client.get_model_version_by_alias(name, "champion").version == version.version
+
+    perm = world.http("admin", "GET", "/api/2.0/mlflow/registered-models/permissions/get",
+                      params={"name": name, "username": world.users["alice"][0]})
+    assert perm.json()["registered_model_permission"]["permission"] == "MANAGE"
+
+    bob = as_user("bob")
+    with pytest.raises(Exception) as e:
+        bob.update_registered_model(name, description="hijacked")
+    assert denied(e)
+
+    client = as_user("alice")
+    new_name = unique("renamed")
+    client.rename_registered_model(name, new_name)
+    moved = world.http("admin", "GET", "/api/2.0/mlflow/registered-models/permissions/get",
+                       params={"name": new_name, "username": world.users["alice"][0]})
+    assert moved.status_code == 200 and moved.json()["registered_model_permission"]["permission"] == "MANAGE"
+    old = world.http("admin", "GET", "/api/2.0/mlflow/registered-models/permissions/get",
+                     params={"name": name, "username": world.users["alice"][0]})
+    assert old.status_code == 404
+
+    client.delete_registered_model(new_name)
+    gone = world.http("admin", "GET", "/api/2.0/mlflow/registered-models/permissions/get",
+                      params={"name": new_name, "username": world.users["alice"][0]})
+    assert gone.status_code == 404
+    # A new model under the old name inherits nothing from the deleted one.
+    as_user("bob").create_registered_model(new_name)
+    alice_on_new = world.http("admin", "GET", "/api/2.0/mlflow/registered-models/permissions/get",
+                              params={"name": new_name, "username": world.users["alice"][0]})
+    assert alice_on_new.status_code == 404
+
+
+def test_search_registered_models_is_filtered(world, as_user):
+    prefix = unique("rm")
+    alice = as_user("alice")
+    names = [f"{prefix}-{i}" for i in range(4)]
+    for name in names:
+        alice.create_registered_model(name)
+    world.grant("registered-models", names[2], "carol", "READ")
+    for name in (names[0], names[1], names[3]):
+        world.grant("registered-models", name, "carol", "NO_PERMISSIONS")
+    carol = as_user("carol")
+    found = carol.search_registered_models(filter_string=f"name LIKE '{prefix}%'", max_results=2)
+    assert [m.name for m in found] == [names[2]]
+
+
+# --- attacker's side, raw HTTP ------------------------------------------------------
+
+def test_head_and_every_prefix_get_the_same_decision(world, alice_run):
+    """MLflow serves experiments/get under 2.0 only; under 3.0 it answers 404 itself.
+    What matters is that mlguard decides the same everywhere: a denied caller gets
+    403 under every prefix, an allowed one reaches MLflow."""
+    exp = alice_run["experiment_id"]
+    for prefix in ("/api/2.0", "/api/3.0", "/ajax-api/2.0", "/ajax-api/3.0"):
+        served = "2.0" in prefix
+        for method in ("GET", "HEAD"):
+            carol = world.http("carol", method, f"{prefix}/mlflow/experiments/get",
+                               params={"experiment_id": exp})
+            alice = world.http("alice", method, f"{prefix}/mlflow/experiments/get",
+                               params={"experiment_id": exp})
+            if world.default == "READ":
+                assert carol.status_code == (200 if served else 404), (prefix, method, carol.status_code)
+            else:
+                assert carol.status_code == 403, (prefix, method, carol.status_code)
+            assert alice.status_code == (200 if served else 404), (prefix, method, alice.text)
+            if method == "HEAD":
+                assert carol.content == b"" and alice.content == b""
+
+
+def test_missing_or_nonexistent_ids_are_denied(world, alice_run):
+    cases = [
+        ("GET", "/api/2.0/mlflow/experiments/get", {}),
+        ("GET", "/api/2.0/mlflow/runs/get", {}),
+        ("GET", "/api/2.0/mlflow/runs/get", {"params": {"run_id": "0" * 32}}),
+        ("GET", "/api/2.0/mlflow-artifacts/artifacts", {"params": {"path": "."}}),
+        ("GET", "/api/2.0/mlflow-artifacts/artifacts", {}),
+        ("GET", "/api/2.0/mlflow/logged-models/m-doesnotexist", {}),
+    ]
+    for method, path, kwargs in cases:
+        r = world.http("carol", method, path, **kwargs)
+        assert r.status_code == 403, (path, kwargs, r.status_code, r.text)
+        assert r.json()["error_code"] == "PERMISSION_DENIED"
+
+
+def test_odd_encodings_and_conflicting_ids_are_refused(world, alice_run):
+    exp = alice_run["experiment_id"]
+    run_id = alice_run["run_id"]
+    r = world.http("carol", "GET", "/api/2.0/mlflow/experiments/get",
+                   params={"experiment_id": "0" + exp})
+    assert r.status_code == 400 and r.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    r = world.http("carol", "GET", f"/api/2.0/mlflow/experiments/get?experiment_id={exp}&experiment_id=0")
+    assert r.status_code == 400
+    for path in (f"/api/2.0/mlflow-artifacts/artifacts/{exp}%2F..%2F0/x",
+                 f"/api/2.0/mlflow-artifacts/artifacts/{exp}/../0/x",
+                 "/api/2.0/mlflow-artifacts/artifacts/%FF"):
+        raw = requests.Request("GET", world.url + path, auth=world.auth("carol")).prepare()
+        raw.url = world.url + path  # keep the encoding exactly as written
+        r = requests.Session().send(raw, timeout=30)
+        assert r.status_code == 400, (path, r.status_code, r.text)
+    # The run id in the query says one thing and the body another.
+    r = world.http("alice", "POST", f"/api/2.0/mlflow/runs/log-metric?run_id={'f' * 32}",
+                   json={"run_id": run_id, "key": "m", "value": 1.0, "timestamp": 1, "step": 0})
+    assert r.status_code == 400, r.text
+    # A wrong type for an id is refused, never coerced.
+    r = world.http("alice", "POST", "/api/2.0/mlflow/runs/log-metric",
+                   json={"run_id": 12345, "key": "m", "value": 1.0, "timestamp": 1, "step": 0})
+    assert r.status_code == 400, r.text
+
+
+def test_unknown_routes_are_admin_only(world):
+    r = world.http("carol", "GET", "/api/2.0/mlflow/not-a-route")
+    assert r.status_code == 403 and r.json()["error_code"] == "PERMISSION_DENIED"
+    r = world.http("admin", "GET", "/api/2.0/mlflow/not-a-route")
+    assert r.status_code == 404
+    r = requests.get(world.url + "/api/2.0/mlflow/experiments/search", timeout=10)
+    assert r.status_code == 401
+
+
+def test_upstream_down_is_a_json_502(tmp_path):
+    guard = Mlguard(tmp_path / "down",
+                    extra_env={"MLGUARD_UPSTREAM__URL": f"http://127.0.0.1:{free_port()}"}).start()
+    try:
+        r = requests.get(guard.base_url + "/api/2.0/mlflow/experiments/search",
+                         auth=guard.admin_auth(), timeout=30)
+        assert r.status_code == 502, r.text
+        assert r.json()["error_code"] == "TEMPORARILY_UNAVAILABLE"
+    finally:
+        guard.stop()
