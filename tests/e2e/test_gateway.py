@@ -344,3 +344,36 @@ def test_upstream_down_is_a_json_502(tmp_path):
         assert r.json()["error_code"] == "TEMPORARILY_UNAVAILABLE"
     finally:
         guard.stop()
+
+
+def test_static_prefix_routes_get_the_same_decisions(tmp_path):
+    """Behind MLflow's --static-prefix, the UI's routes (`/ajax-api`, `/graphql`,
+    `/get-artifact`...) live under the prefix while `/api` stays bare. Each spelling
+    gets the same decision as the plain route."""
+    upstream = MlflowServer(tmp_path / "mlflow-prefixed", static_prefix="/mlflow").start()
+    guard = Mlguard(tmp_path / "guard-prefixed", default_permission="NO_PERMISSIONS",
+                    extra_env={"MLGUARD_UPSTREAM__URL": upstream.url,
+                               "MLGUARD_SERVER__STATIC_PREFIX": "/mlflow"}).start()
+    try:
+        dave = guard.create_user(unique("dave"))
+        eve = guard.create_user(unique("eve"))
+        r = requests.post(guard.base_url + "/api/2.0/mlflow/experiments/create",
+                          json={"name": unique("prefixed")}, auth=dave, timeout=30)
+        assert r.status_code == 200, r.text
+        experiment_id = r.json()["experiment_id"]
+        for path in ("/mlflow/ajax-api/2.0/mlflow/experiments/get",
+                     "/api/2.0/mlflow/experiments/get"):
+            ok = requests.get(guard.base_url + path, params={"experiment_id": experiment_id},
+                              auth=dave, timeout=30)
+            assert ok.status_code == 200, (path, ok.text)
+            assert ok.json()["experiment"]["experiment_id"] == experiment_id
+            no = requests.get(guard.base_url + path, params={"experiment_id": experiment_id},
+                              auth=eve, timeout=30)
+            assert no.status_code == 403, (path, no.text)
+        # The native user API answers under the prefix too.
+        r = requests.get(guard.base_url + "/mlflow/api/2.0/mlflow/users/get",
+                         params={"username": dave[0]}, auth=dave, timeout=30)
+        assert r.status_code == 200 and r.json()["user"]["username"] == dave[0]
+    finally:
+        guard.stop()
+        upstream.stop()

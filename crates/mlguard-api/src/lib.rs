@@ -113,9 +113,14 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// `/health` and `/ready` are open; everything else, the fallback included, sits
 /// behind authentication, so an anonymous caller learns nothing about routes.
 pub fn app(state: AppState) -> Router {
-    let (protected, _) = api_routes().split_for_parts();
+    let (native, _) = api_routes().split_for_parts();
+    let native = native.route("/ajax-api/2.0/mlflow/users/list", get(users::list_users));
+    // Behind MLflow's --static-prefix, clients call the native API under it too.
+    let protected = match state.static_prefix() {
+        Some(prefix) => native.clone().nest(prefix, native),
+        None => native,
+    };
     let protected = protected
-        .route("/ajax-api/2.0/mlflow/users/list", get(users::list_users))
         .fallback(gateway::gateway)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

@@ -46,6 +46,11 @@ impl AppState {
         self
     }
 
+    /// MLflow's `--static-prefix`, when the gateway is configured with one.
+    pub(crate) fn static_prefix(&self) -> Option<&str> {
+        self.gateway.as_ref().and_then(|g| g.static_prefix())
+    }
+
     /// Serves every other path by authorizing it and forwarding it to MLflow.
     pub fn with_gateway(mut self, gateway: crate::gateway::Gateway) -> Self {
         self.gateway = Some(gateway);

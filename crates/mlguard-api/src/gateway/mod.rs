@@ -84,15 +84,22 @@ impl Gateway {
         }
     }
 
-    /// The path the policy sees: the static prefix, if configured, removed.
-    fn route_path<'a>(&self, decoded: &'a str) -> Option<&'a str> {
-        match &self.static_prefix {
-            None => Some(decoded),
-            Some(prefix) => match decoded.strip_prefix(prefix.as_str()) {
-                Some("") => Some("/"),
-                Some(rest) if rest.starts_with('/') => Some(rest),
-                _ => None,
-            },
+    pub(crate) fn static_prefix(&self) -> Option<&str> {
+        self.static_prefix.as_deref()
+    }
+
+    /// The path the policy sees: the static prefix, if configured, removed. MLflow
+    /// prefixes only some routes (UI, `/ajax-api`, `/graphql`, ...) and keeps `/api`
+    /// bare, so an unprefixed path is matched as it is; a prefixed and a bare
+    /// spelling of one route get the same decision either way.
+    fn route_path<'a>(&self, decoded: &'a str) -> &'a str {
+        let Some(prefix) = &self.static_prefix else {
+            return decoded;
+        };
+        match decoded.strip_prefix(prefix.as_str()) {
+            Some("") => "/",
+            Some(rest) if rest.starts_with('/') => rest,
+            _ => decoded,
         }
     }
 
@@ -200,9 +207,7 @@ async fn handle(
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0.ip());
-    let Some(route_path) = gateway.route_path(&decoded) else {
-        return Err(ApiError::endpoint_not_found());
-    };
+    let route_path = gateway.route_path(&decoded);
     let method = request.method().clone();
 
     // OPTIONS reads no data; answer it here with what the policy allows.
@@ -354,7 +359,7 @@ async fn authorize(
     Ok(())
 }
 
-async fn require(
+pub(crate) async fn require(
     state: &AppState,
     caller: &Principal,
     resource: Resource,
