@@ -377,3 +377,64 @@ def test_static_prefix_routes_get_the_same_decisions(tmp_path):
     finally:
         guard.stop()
         upstream.stop()
+
+
+def test_run_search_and_traces_follow_experiment_grants(world, as_user, alice_run):
+    import mlflow
+
+    as_user("alice")
+    mlflow.set_experiment(experiment_id=alice_run["experiment_id"])
+
+    @mlflow.trace
+    def answer(question: str) -> str:
+        return question.upper()
+
+    answer("secret question")
+    trace_id = mlflow.get_last_active_trace_id()
+    assert trace_id
+
+    carol = as_user("carol")
+    if world.default == "NO_PERMISSIONS":
+        with pytest.raises(Exception) as e:
+            carol.search_runs([alice_run["experiment_id"]])
+        assert denied(e)
+        with pytest.raises(Exception) as e:
+            carol.get_trace(trace_id)
+        assert denied(e)
+        r = world.http("carol", "POST", "/api/3.0/mlflow/traces/search",
+                       json={"locations": [{"type": "MLFLOW_EXPERIMENT",
+                                            "mlflow_experiment": {"experiment_id": alice_run["experiment_id"]}}],
+                             "max_results": 10})
+        assert r.status_code in (200, 403), r.text
+        assert "SECRET QUESTION" not in r.text and trace_id not in r.text
+    else:
+        runs = carol.search_runs([alice_run["experiment_id"]])
+        assert alice_run["run_id"] in {run.info.run_id for run in runs}
+        assert carol.get_trace(trace_id).info.trace_id == trace_id
+    # Nobody without update may tag alice's trace.
+    with pytest.raises(Exception) as e:
+        carol.set_trace_tag(trace_id, "k", "v")
+    assert denied(e)
+    alice = as_user("alice")
+    alice.set_trace_tag(trace_id, "k", "v")
+    assert alice.get_trace(trace_id).info.tags["k"] == "v"
+
+
+def test_large_artifacts_stream_through_the_gateway(world, as_user, alice_run, tmp_path):
+    """A 64 MiB artifact goes up and comes back byte for byte through mlguard."""
+    import hashlib
+
+    import mlflow
+
+    client = as_user("alice")
+    big = tmp_path / "big.bin"
+    block = os.urandom(1 << 20)
+    with open(big, "wb") as f:
+        for _ in range(64):
+            f.write(block)
+    digest = hashlib.sha256(big.read_bytes()).hexdigest()
+    client.log_artifact(alice_run["run_id"], str(big), artifact_path="blobs")
+    out = mlflow.artifacts.download_artifacts(run_id=alice_run["run_id"],
+                                              artifact_path="blobs/big.bin",
+                                              dst_path=str(tmp_path / "down"))
+    assert hashlib.sha256(open(out, "rb").read()).hexdigest() == digest
