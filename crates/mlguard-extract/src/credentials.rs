@@ -20,6 +20,23 @@ impl fmt::Debug for BasicCredentials {
     }
 }
 
+/// What an `Authorization` header carries.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Credentials {
+    Basic(BasicCredentials),
+    /// A bearer token mlguard issued (`MLFLOW_TRACKING_TOKEN`).
+    Bearer(String),
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credentials::Basic(basic) => basic.fmt(f),
+            Credentials::Bearer(_) => f.write_str("Bearer(<redacted>)"),
+        }
+    }
+}
+
 /// Why an `Authorization` header was refused. All of them answer 401.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CredentialsError {
@@ -32,9 +49,7 @@ pub enum CredentialsError {
 }
 
 /// Reads the request's credentials. `Ok(None)` when there is no header at all.
-pub fn parse_authorization(
-    headers: &HeaderMap,
-) -> Result<Option<BasicCredentials>, CredentialsError> {
+pub fn parse_authorization(headers: &HeaderMap) -> Result<Option<Credentials>, CredentialsError> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Ok(None);
@@ -44,6 +59,18 @@ pub fn parse_authorization(
     }
     let value = value.to_str().map_err(|_| CredentialsError::Malformed)?;
     let (scheme, payload) = value.split_once(' ').ok_or(CredentialsError::Malformed)?;
+    if scheme.eq_ignore_ascii_case("bearer") {
+        let token = payload.trim();
+        let well_formed = !token.is_empty()
+            && token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.~+/=".contains(&b));
+        return if well_formed {
+            Ok(Some(Credentials::Bearer(token.to_owned())))
+        } else {
+            Err(CredentialsError::Malformed)
+        };
+    }
     if !scheme.eq_ignore_ascii_case("basic") {
         return Err(CredentialsError::UnsupportedScheme);
     }
@@ -52,10 +79,10 @@ pub fn parse_authorization(
         .map_err(|_| CredentialsError::Malformed)?;
     let decoded = String::from_utf8(decoded).map_err(|_| CredentialsError::Malformed)?;
     let (username, password) = decoded.split_once(':').ok_or(CredentialsError::Malformed)?;
-    Ok(Some(BasicCredentials {
+    Ok(Some(Credentials::Basic(BasicCredentials {
         username: username.to_owned(),
         password: password.to_owned(),
-    }))
+    })))
 }
 
 #[cfg(test)]
@@ -80,12 +107,24 @@ mod tests {
 
     #[test]
     fn parses_basic_and_keeps_colons_in_password() {
-        let creds = parse_authorization(&headers(&[&basic("alice:pa:ss")]))
-            .expect("valid")
-            .expect("present");
+        let Some(Credentials::Basic(creds)) =
+            parse_authorization(&headers(&[&basic("alice:pa:ss")])).expect("valid")
+        else {
+            panic!("expected Basic credentials");
+        };
         assert_eq!(creds.username, "alice");
         assert_eq!(creds.password, "pa:ss");
         assert!(!format!("{creds:?}").contains("pa:ss"));
+    }
+
+    #[test]
+    fn parses_bearer_tokens_and_never_prints_them() {
+        let parsed = parse_authorization(&headers(&["Bearer abc.def-ghi_jkl"])).expect("valid");
+        assert_eq!(
+            parsed,
+            Some(Credentials::Bearer("abc.def-ghi_jkl".to_owned()))
+        );
+        assert!(!format!("{parsed:?}").contains("abc"));
     }
 
     #[test]
@@ -103,6 +142,8 @@ mod tests {
             (vec![no_colon.as_str()], CredentialsError::Malformed),
             (vec!["Basic /w=="], CredentialsError::Malformed),
             (vec!["Digest abc"], CredentialsError::UnsupportedScheme),
+            (vec!["Bearer "], CredentialsError::Malformed),
+            (vec!["Bearer a b"], CredentialsError::Malformed),
             (
                 vec![two[0].as_str(), two[1].as_str()],
                 CredentialsError::Ambiguous,

@@ -7,6 +7,6 @@ mod params;
 pub mod policy;
 
 pub use caller::Caller;
-pub use credentials::{BasicCredentials, CredentialsError, parse_authorization};
+pub use credentials::{BasicCredentials, Credentials, CredentialsError, parse_authorization};
 pub use error::{ApiError, ErrorBody};
 pub use params::{MAX_BODY_BYTES, MlflowParams};

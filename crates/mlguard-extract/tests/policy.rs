@@ -414,7 +414,7 @@ fn reference_model() -> Vec<(&'static str, &'static str, Vec<Expect>)> {
         ("POST", "/api/2.0/mlflow/registered-models/rename", vec![Needs("registered_model", Update)]),
         ("DELETE", "/api/2.0/mlflow/registered-models/delete", vec![Needs("registered_model", Delete)]),
         ("DELETE", "/api/2.0/mlflow/registered-models/delete-tag", vec![Needs("registered_model", Update)]),
-        ("POST", "/api/2.0/mlflow/model-versions/create", vec![Needs("registered_model", Update)]),
+        ("POST", "/api/2.0/mlflow/model-versions/create", vec![Needs("registered_model", Update), Needs("source_uri", Read)]),
         ("GET", "/api/2.0/mlflow/model-versions/get-download-uri", vec![Needs("registered_model", Read)]),
         ("GET", "/api/2.0/mlflow/registered-models/alias", vec![Needs("registered_model", Read)]),
         ("GET", "/model-versions/get-artifact", vec![Needs("registered_model", Read)]),
