@@ -225,7 +225,7 @@ macro_rules! permission_endpoints {
     ) => {
         #[doc = concat!("Grant a user a permission on ", $what, " (MANAGE on it, or admin).")]
         #[utoipa::path(post, path = $create_path, tag = "permissions",
-            operation_id = $create_op, security(("basic" = [])),
+            operation_id = $create_op, security(("basic" = []), ("bearer" = [])),
             request_body = $Request,
             responses(
                 (status = 200, description = "The new grant", body = $Response),
@@ -246,7 +246,7 @@ macro_rules! permission_endpoints {
 
         #[doc = concat!("A user's grant on ", $what, " (MANAGE on it, or admin).")]
         #[utoipa::path(get, path = $get_path, tag = "permissions",
-            operation_id = $get_op, security(("basic" = [])),
+            operation_id = $get_op, security(("basic" = []), ("bearer" = [])),
             params($Reference),
             responses(
                 (status = 200, description = "The grant", body = $Response),
@@ -266,7 +266,7 @@ macro_rules! permission_endpoints {
 
         #[doc = concat!("Change a user's grant on ", $what, " (MANAGE on it, or admin).")]
         #[utoipa::path(patch, path = $update_path, tag = "permissions",
-            operation_id = $update_op, security(("basic" = [])),
+            operation_id = $update_op, security(("basic" = []), ("bearer" = [])),
             request_body = $Request,
             responses(
                 (status = 200, description = "Grant changed", body = EmptyResponse),
@@ -287,7 +287,7 @@ macro_rules! permission_endpoints {
         #[doc = concat!("Revoke a user's grant on ", $what, " (MANAGE on it, or admin). ",
             "Without a JSON body the same fields are read from the query.")]
         #[utoipa::path(delete, path = $delete_path, tag = "permissions",
-            operation_id = $delete_op, security(("basic" = [])),
+            operation_id = $delete_op, security(("basic" = []), ("bearer" = [])),
             request_body = $Reference,
             responses(
                 (status = 200, description = "Grant revoked", body = EmptyResponse),

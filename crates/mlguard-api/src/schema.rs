@@ -14,6 +14,16 @@ impl Modify for SecuritySchemes {
             "basic",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
         );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("A token from /api/2.0/mlguard/tokens/create"))
+                    .build(),
+            ),
+        );
     }
 }
 

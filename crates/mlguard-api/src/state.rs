@@ -1,11 +1,11 @@
 use std::sync::Arc;
 
-use mlguard_domain::{GrantStore, Permission, UserStore};
+use mlguard_domain::{GrantStore, Permission, TokenCodec, TokenStore, UserStore};
 use mlguard_extract::ApiError;
 
 /// Everything the API needs from storage, as one object.
-pub trait AccessStore: UserStore + GrantStore {}
-impl<T: UserStore + GrantStore> AccessStore for T {}
+pub trait AccessStore: UserStore + GrantStore + TokenStore {}
+impl<T: UserStore + GrantStore + TokenStore> AccessStore for T {}
 
 /// Shared state of the handlers: ports only, never a concrete adapter.
 #[derive(Clone)]
@@ -14,6 +14,8 @@ pub struct AppState {
     pub(crate) default_permission: Permission,
     /// The MLflow gateway; without it, unknown paths are simply not found.
     pub(crate) gateway: Option<crate::gateway::Gateway>,
+    /// Authentication: the verified-credential cache, throttling, bearer tokens.
+    pub(crate) auth: Arc<crate::auth::AuthServices>,
     /// The secret store; without it, the secrets endpoints answer FEATURE_DISABLED.
     pub(crate) secrets: Option<crate::secrets::SecretsBackend>,
 }
@@ -32,8 +34,28 @@ impl AppState {
             store,
             default_permission,
             gateway: None,
+            auth: Arc::new(crate::auth::AuthServices::new(
+                &crate::auth::AuthSettings::default(),
+                None,
+            )),
             secrets: None,
         }
+    }
+
+    /// Tunes authentication and enables bearer tokens signed by `codec`, issued for
+    /// `token_lifetime`. Without it, defaults apply and bearer tokens are refused.
+    pub fn with_auth(
+        mut self,
+        settings: &crate::auth::AuthSettings,
+        codec: Option<Arc<dyn TokenCodec>>,
+        token_lifetime: std::time::Duration,
+    ) -> Self {
+        let tokens = codec.map(|codec| crate::auth::TokenIssuer {
+            codec,
+            lifetime: token_lifetime,
+        });
+        self.auth = Arc::new(crate::auth::AuthServices::new(settings, tokens));
+        self
     }
 
     /// Serves the secrets endpoints from `store`, sealing values with `cipher`.

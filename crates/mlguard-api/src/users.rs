@@ -36,7 +36,7 @@ fn username(params: &MlflowParams) -> Result<Username, ApiError> {
 
 /// Create a user (admin only).
 #[utoipa::path(post, path = "/api/2.0/mlflow/users/create", tag = "users",
-    operation_id = "createUser", security(("basic" = [])),
+    operation_id = "createUser", security(("basic" = []), ("bearer" = [])),
     request_body = CreateUserRequest,
     responses(
         (status = 200, description = "The new user", body = UserResponse),
@@ -66,7 +66,7 @@ pub(crate) async fn create_user(
 
 /// Get a user and their grants (the user themself, or an admin).
 #[utoipa::path(get, path = "/api/2.0/mlflow/users/get", tag = "users",
-    operation_id = "getUser", security(("basic" = [])),
+    operation_id = "getUser", security(("basic" = []), ("bearer" = [])),
     params(UsernameParam),
     responses(
         (status = 200, description = "The user", body = UserResponse),
@@ -97,7 +97,7 @@ pub(crate) async fn get_user(
 
 /// List all users (admin only).
 #[utoipa::path(get, path = "/api/2.0/mlflow/users/list", tag = "users",
-    operation_id = "listUsers", security(("basic" = [])),
+    operation_id = "listUsers", security(("basic" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "All users", body = ListUsersResponse),
         (status = 401, description = "Not authenticated", body = ErrorBody),
@@ -116,7 +116,7 @@ pub(crate) async fn list_users(
 
 /// Change a password (the user themself, or an admin).
 #[utoipa::path(patch, path = "/api/2.0/mlflow/users/update-password", tag = "users",
-    operation_id = "updateUserPassword", security(("basic" = [])),
+    operation_id = "updateUserPassword", security(("basic" = []), ("bearer" = [])),
     request_body = UpdatePasswordRequest,
     responses(
         (status = 200, description = "Password changed", body = EmptyResponse),
@@ -144,7 +144,7 @@ pub(crate) async fn update_password(
 
 /// Grant or revoke admin (admin only).
 #[utoipa::path(patch, path = "/api/2.0/mlflow/users/update-admin", tag = "users",
-    operation_id = "updateUserAdmin", security(("basic" = [])),
+    operation_id = "updateUserAdmin", security(("basic" = []), ("bearer" = [])),
     request_body = UpdateAdminRequest,
     responses(
         (status = 200, description = "Admin flag changed", body = EmptyResponse),
@@ -172,7 +172,7 @@ pub(crate) async fn update_admin(
 
 /// Delete a user and all their grants (admin only).
 #[utoipa::path(delete, path = "/api/2.0/mlflow/users/delete", tag = "users",
-    operation_id = "deleteUser", security(("basic" = [])),
+    operation_id = "deleteUser", security(("basic" = []), ("bearer" = [])),
     params(("username" = Option<String>, Query, description = "Used when there is no JSON body")),
     request_body(content = UsernameParam, description = "Optional JSON body; wins over the query"),
     responses(

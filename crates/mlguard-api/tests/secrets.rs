@@ -1253,7 +1253,11 @@ async fn the_spec_documents_every_secrets_endpoint_without_a_value_in_any_respon
     for (path, method) in expected {
         let op = &spec["paths"][path][method];
         assert_eq!(op["tags"], json!(["secrets"]), "{method} {path}");
-        assert_eq!(op["security"], json!([{"basic": []}]), "{method} {path}");
+        assert_eq!(
+            op["security"],
+            json!([{"basic": []}, {"bearer": []}]),
+            "{method} {path}"
+        );
         assert!(op["responses"]["501"].is_object(), "{method} {path}");
     }
     let schemas = spec["components"]["schemas"].as_object().expect("schemas");

@@ -7,6 +7,7 @@ mod permission;
 mod ports;
 mod resource;
 pub mod secrets;
+mod tokens;
 mod user;
 
 pub use decision::{Decision, decide, effective_permission};
@@ -15,4 +16,5 @@ pub use names::{ExperimentId, ModelName, NameError, OpaqueId, Password, Username
 pub use permission::{Capability, Permission, UnknownPermission};
 pub use ports::{CredentialCheck, GrantStore, StoreError, UserStore};
 pub use resource::{Resource, ResourceKind};
+pub use tokens::{CredentialState, SigningKey, TokenClaims, TokenCodec, TokenError, TokenStore};
 pub use user::{Grant, Principal, User, UserSummary};

@@ -144,7 +144,7 @@ fn require_admin(caller: &Principal) -> Result<(), ApiError> {
 /// Create a secret and its first binding (any authenticated user). The creator
 /// gets MANAGE on it, except an admin, who already has everything.
 #[utoipa::path(post, path = "/api/3.0/mlflow/secrets/create-and-bind", tag = "secrets",
-    operation_id = "createAndBindSecret", security(("basic" = [])),
+    operation_id = "createAndBindSecret", security(("basic" = []), ("bearer" = [])),
     request_body = CreateAndBindRequest,
     responses(
         (status = 200, description = "The new secret (without its value) and binding", body = CreateAndBindResponse),
@@ -191,7 +191,7 @@ pub(crate) async fn create_and_bind(
 
 /// A secret's metadata, never its value (READ on the secret).
 #[utoipa::path(get, path = "/api/3.0/mlflow/secrets/get-info", tag = "secrets",
-    operation_id = "getSecretInfo", security(("basic" = [])),
+    operation_id = "getSecretInfo", security(("basic" = []), ("bearer" = [])),
     params(SecretIdParam),
     responses(
         (status = 200, description = "The secret's metadata", body = SecretResponse),
@@ -228,7 +228,7 @@ pub(crate) async fn get_info(
 /// The secrets the caller may read (all of them for an admin), oldest first.
 /// Filtering happens in the query, so every page but the last is full.
 #[utoipa::path(get, path = "/api/3.0/mlflow/secrets/list", tag = "secrets",
-    operation_id = "listSecrets", security(("basic" = [])),
+    operation_id = "listSecrets", security(("basic" = []), ("bearer" = [])),
     params(ListSecretsParams),
     responses(
         (status = 200, description = "One page of readable secrets", body = ListSecretsResponse),
@@ -291,7 +291,7 @@ pub(crate) async fn list(
 /// Replace a secret's value (MANAGE on the secret). The new value is sealed under
 /// a fresh data key; every binding uses it from now on.
 #[utoipa::path(post, path = "/api/3.0/mlflow/secrets/update", tag = "secrets",
-    operation_id = "updateSecret", security(("basic" = [])),
+    operation_id = "updateSecret", security(("basic" = []), ("bearer" = [])),
     request_body = UpdateSecretRequest,
     responses(
         (status = 200, description = "The secret's metadata after the change", body = SecretResponse),
@@ -332,7 +332,7 @@ pub(crate) async fn update(
 
 /// Delete a secret with its bindings, routes and grants (MANAGE on the secret).
 #[utoipa::path(delete, path = "/api/3.0/mlflow/secrets/delete", tag = "secrets",
-    operation_id = "deleteSecret", security(("basic" = [])),
+    operation_id = "deleteSecret", security(("basic" = []), ("bearer" = [])),
     request_body = SecretIdBody,
     responses(
         (status = 200, description = "Deleted", body = EmptyResponse),
@@ -372,7 +372,7 @@ pub(crate) async fn delete(
 /// Bind a secret to a resource field (EDIT on the secret). A key holds one
 /// secret: an occupied key is refused until it is unbound.
 #[utoipa::path(post, path = "/api/3.0/mlflow/secrets/bind", tag = "secrets",
-    operation_id = "bindSecret", security(("basic" = [])),
+    operation_id = "bindSecret", security(("basic" = []), ("bearer" = [])),
     request_body = BindRequest,
     responses(
         (status = 200, description = "The new binding", body = BindingResponse),
@@ -413,7 +413,7 @@ pub(crate) async fn bind(
 /// Create a route (a provider model) that uses the secret, and bind the secret
 /// to it at (`route`, route id, `field_name`) (EDIT on the secret).
 #[utoipa::path(post, path = "/api/3.0/mlflow/secrets/create-route-and-bind", tag = "secrets",
-    operation_id = "createRouteAndBindSecret", security(("basic" = [])),
+    operation_id = "createRouteAndBindSecret", security(("basic" = []), ("bearer" = [])),
     request_body = CreateRouteAndBindRequest,
     responses(
         (status = 200, description = "The new route and its binding", body = RouteAndBindingResponse),
@@ -470,7 +470,7 @@ pub(crate) async fn create_route_and_bind(
 /// secret bound there). A `secret_id` in the body is ignored: the binding names
 /// its secret.
 #[utoipa::path(post, path = "/api/3.0/mlflow/secrets/unbind", tag = "secrets",
-    operation_id = "unbindSecret", security(("basic" = [])),
+    operation_id = "unbindSecret", security(("basic" = []), ("bearer" = [])),
     request_body = UnbindRequest,
     responses(
         (status = 200, description = "Unbound", body = EmptyResponse),
@@ -513,7 +513,7 @@ pub(crate) async fn unbind(
 
 /// A secret's bindings (READ on the secret).
 #[utoipa::path(get, path = "/api/3.0/mlflow/secrets/list-bindings", tag = "secrets",
-    operation_id = "listSecretBindings", security(("basic" = [])),
+    operation_id = "listSecretBindings", security(("basic" = []), ("bearer" = [])),
     params(SecretIdParam),
     responses(
         (status = 200, description = "The secret's bindings, oldest first", body = ListBindingsResponse),
@@ -552,7 +552,7 @@ pub(crate) async fn list_bindings(
 
 /// Grant a user a level on a secret (MANAGE on the secret).
 #[utoipa::path(post, path = "/api/2.0/mlflow/secrets/permissions/create", tag = "secrets",
-    operation_id = "createSecretPermission", security(("basic" = [])),
+    operation_id = "createSecretPermission", security(("basic" = []), ("bearer" = [])),
     request_body = SecretPermissionRequest,
     responses(
         (status = 200, description = "The new grant", body = SecretPermissionResponse),
@@ -593,7 +593,7 @@ pub(crate) async fn create_permission(
 
 /// A user's grant on a secret (MANAGE on the secret).
 #[utoipa::path(get, path = "/api/2.0/mlflow/secrets/permissions/get", tag = "secrets",
-    operation_id = "getSecretPermission", security(("basic" = [])),
+    operation_id = "getSecretPermission", security(("basic" = []), ("bearer" = [])),
     params(SecretPermissionRef),
     responses(
         (status = 200, description = "The grant", body = SecretPermissionResponse),
@@ -630,7 +630,7 @@ pub(crate) async fn get_permission(
 
 /// Change a user's level on a secret (MANAGE on the secret).
 #[utoipa::path(post, path = "/api/2.0/mlflow/secrets/permissions/update", tag = "secrets",
-    operation_id = "updateSecretPermission", security(("basic" = [])),
+    operation_id = "updateSecretPermission", security(("basic" = []), ("bearer" = [])),
     request_body = SecretPermissionRequest,
     responses(
         (status = 200, description = "Changed", body = EmptyResponse),
@@ -670,7 +670,7 @@ pub(crate) async fn update_permission(
 /// Revoke a user's grant on a secret (MANAGE on the secret). The user falls back
 /// to the default on their next request; bindings they made stay.
 #[utoipa::path(delete, path = "/api/2.0/mlflow/secrets/permissions/delete", tag = "secrets",
-    operation_id = "deleteSecretPermission", security(("basic" = [])),
+    operation_id = "deleteSecretPermission", security(("basic" = []), ("bearer" = [])),
     request_body = SecretPermissionRef,
     responses(
         (status = 200, description = "Revoked", body = EmptyResponse),
@@ -710,7 +710,7 @@ pub(crate) async fn delete_permission(
 
 /// Admin bypasses of secret permission checks, newest first (admins only).
 #[utoipa::path(get, path = "/api/2.0/mlguard/secrets/audit", tag = "secrets",
-    operation_id = "listSecretAudit", security(("basic" = [])),
+    operation_id = "listSecretAudit", security(("basic" = []), ("bearer" = [])),
     params(SecretAuditParams),
     responses(
         (status = 200, description = "One page of audit entries", body = SecretAuditResponse),

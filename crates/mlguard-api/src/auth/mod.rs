@@ -1,0 +1,228 @@
+//! The authentication layer: HTTP Basic (with the verified-credential cache and
+//! login throttling) and bearer tokens. Every failure answers the same 401, so a
+//! caller cannot tell an unknown user from a wrong password or a revoked token.
+
+mod cache;
+mod throttle;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use mlguard_domain::{CredentialCheck, Password, Principal, TokenCodec, Username};
+use mlguard_extract::{ApiError, BasicCredentials, Credentials, parse_authorization};
+use tokio::sync::Semaphore;
+
+use crate::state::AppState;
+pub use throttle::ThrottleSettings;
+
+use cache::CredentialCache;
+use throttle::Throttle;
+
+/// How authentication is tuned.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// Verified credentials remembered at once; 0 turns the cache off.
+    pub cache_entries: usize,
+    /// How long a verified credential is remembered without a new argon2 check.
+    pub cache_ttl: Duration,
+    /// argon2 checks running at once (each takes ~19 MiB).
+    pub max_concurrent_hashes: usize,
+    pub throttle: ThrottleSettings,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            cache_entries: 10_000,
+            cache_ttl: Duration::from_secs(900),
+            max_concurrent_hashes: 4,
+            throttle: ThrottleSettings::default(),
+        }
+    }
+}
+
+/// Bearer-token issuing: the codec and the lifetime of new tokens.
+#[derive(Clone)]
+pub(crate) struct TokenIssuer {
+    pub codec: Arc<dyn TokenCodec>,
+    pub lifetime: Duration,
+}
+
+pub(crate) struct AuthServices {
+    cache: CredentialCache,
+    throttle: Throttle,
+    hashing: Semaphore,
+    pub(crate) tokens: Option<TokenIssuer>,
+}
+
+impl std::fmt::Debug for AuthServices {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthServices")
+            .field("cache", &self.cache)
+            .field("tokens", &self.tokens.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthServices {
+    pub(crate) fn new(settings: &AuthSettings, tokens: Option<TokenIssuer>) -> Self {
+        Self {
+            cache: CredentialCache::new(settings.cache_entries, settings.cache_ttl),
+            throttle: Throttle::new(settings.throttle.clone()),
+            hashing: Semaphore::new(settings.max_concurrent_hashes.max(1)),
+            tokens,
+        }
+    }
+}
+
+fn too_many_attempts(retry_after: Duration) -> Response {
+    let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+    let mut response = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "REQUEST_LIMIT_EXCEEDED",
+        "Too many failed login attempts. Try again later.",
+    )
+    .into_response();
+    if let Ok(value) = HeaderValue::from_str(&seconds.max(1).to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+/// Authenticates every request it wraps, or answers 401 (429 when throttled).
+pub(crate) async fn authenticate(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let address = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip());
+    let outcome = match parse_authorization(request.headers()) {
+        Ok(Some(Credentials::Basic(credentials))) => basic(&state, credentials, address).await,
+        Ok(Some(Credentials::Bearer(token))) => bearer(&state, &token).await,
+        Ok(None) | Err(_) => Err(ApiError::unauthenticated().into_response()),
+    };
+    match outcome {
+        Ok(principal) => {
+            tracing::Span::current().record("user.name", principal.username.as_str());
+            request.extensions_mut().insert(principal);
+            next.run(request).await
+        }
+        Err(response) => response,
+    }
+}
+
+fn unauthenticated() -> Response {
+    ApiError::unauthenticated().into_response()
+}
+
+async fn basic(
+    state: &AppState,
+    credentials: BasicCredentials,
+    address: Option<IpAddr>,
+) -> Result<Principal, Response> {
+    let auth = Arc::clone(&state.auth);
+    let password = Password::offered(&credentials.password).map_err(|_| unauthenticated())?;
+    let fingerprint = auth
+        .cache
+        .fingerprint(&credentials.username, password.expose());
+
+    // Fast path: verified before, and the account has not changed since.
+    if let Some((user_id, version)) = auth.cache.get(&fingerprint) {
+        let current = state
+            .blocking(move |store| store.credential_state(user_id))
+            .await
+            .map_err(IntoResponse::into_response)?
+            .map_err(|e| ApiError::from(e).into_response())?;
+        match current {
+            Some(current) if current.version == version => return Ok(current.user.into()),
+            _ => auth.cache.remove(&fingerprint),
+        }
+    }
+
+    // Slow path: one argon2 check, throttled and bounded in concurrency.
+    let username = credentials.username;
+    auth.throttle
+        .check(&username, address)
+        .map_err(too_many_attempts)?;
+    let _permit = auth
+        .hashing
+        .acquire()
+        .await
+        .map_err(|e| ApiError::internal(&e).into_response())?;
+    let name = username.clone();
+    let verified = state
+        .blocking(move |store| {
+            // The version is read before and after the check: if the password
+            // changed in between, the answer is used once but not remembered.
+            let id = Username::parse(&name)
+                .ok()
+                .and_then(|u| store.get_user(&u).ok())
+                .map(|u| u.id);
+            let before = match id {
+                Some(id) => store.credential_state(id)?.map(|s| s.version),
+                None => None,
+            };
+            let check = store.verify_credentials(&name, &password)?;
+            let CredentialCheck::Valid(user) = check else {
+                return Ok(None);
+            };
+            let after = store.credential_state(user.id)?;
+            Ok::<_, mlguard_domain::StoreError>(after.map(|after| {
+                let stable = before == Some(after.version);
+                (after, stable)
+            }))
+        })
+        .await
+        .map_err(IntoResponse::into_response)?
+        .map_err(|e| ApiError::from(e).into_response())?;
+    match verified {
+        Some((current, stable)) => {
+            auth.throttle.succeeded(&username);
+            if stable {
+                auth.cache
+                    .insert(fingerprint, current.user.id, current.version);
+            }
+            Ok(current.user.into())
+        }
+        None => {
+            auth.throttle.failed(&username, address);
+            tracing::info!(user.name = %username, "authentication failed");
+            Err(unauthenticated())
+        }
+    }
+}
+
+async fn bearer(state: &AppState, token: &str) -> Result<Principal, Response> {
+    let Some(tokens) = &state.auth.tokens else {
+        return Err(unauthenticated());
+    };
+    let claims = tokens.codec.verify(token).map_err(|error| {
+        if let mlguard_domain::TokenError::Unavailable(cause) = &error {
+            tracing::error!(error.cause = %cause, "token keys unavailable");
+        }
+        unauthenticated()
+    })?;
+    let (user_id, token_id) = (claims.user_id, claims.token_id.clone());
+    let (current, revoked) = state
+        .blocking(move |store| {
+            Ok::<_, mlguard_domain::StoreError>((
+                store.credential_state(user_id)?,
+                store.is_token_revoked(&token_id)?,
+            ))
+        })
+        .await
+        .map_err(IntoResponse::into_response)?
+        .map_err(|e| ApiError::from(e).into_response())?;
+    match current {
+        Some(current) if current.version == claims.version && !revoked => Ok(current.user.into()),
+        _ => Err(unauthenticated()),
+    }
+}

@@ -1,0 +1,404 @@
+//! Fast authentication from the caller's side: the verified-credential cache never
+//! outlives a credential change, bearer tokens follow their account, and repeated
+//! failures are throttled without touching anyone else.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use http_body_util::BodyExt;
+use mlguard_api::{AppState, AuthSettings, ThrottleSettings};
+use mlguard_domain::{Password, Permission, TokenCodec, UserStore, Username};
+use mlguard_storage::{PoolOptions, Store};
+use mlguard_tokens::{JwtCodec, KeySource};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const ADMIN: (&str, &str) = ("admin", "admin-password-123");
+const ALICE: (&str, &str) = ("alice", "alice-password-123");
+const BOB: (&str, &str) = ("bob", "bob-password-12345");
+
+struct TestApp {
+    router: Router,
+    _dir: tempfile::TempDir,
+}
+
+fn app_with(throttle: ThrottleSettings) -> TestApp {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("mlguard.db").display());
+    let store = Store::connect(&url, PoolOptions::default()).expect("store");
+    store.run_migrations().expect("migrations");
+    for ((name, password), is_admin) in [(ADMIN, true), (ALICE, false), (BOB, false)] {
+        store
+            .create_user(
+                &Username::parse(name).expect("name"),
+                &Password::new(password).expect("password"),
+                is_admin,
+            )
+            .expect("seed user");
+    }
+    let codec: Arc<dyn TokenCodec> = Arc::new(
+        JwtCodec::new(
+            KeySource::Stored {
+                store: Arc::new(store.clone()),
+                grace: Duration::from_secs(60),
+            },
+            || vec![7u8; 32],
+        )
+        .expect("codec"),
+    );
+    let settings = AuthSettings {
+        throttle,
+        ..AuthSettings::default()
+    };
+    let state = AppState::new(Arc::new(store), Permission::Read).with_auth(
+        &settings,
+        Some(codec),
+        Duration::from_secs(3600),
+    );
+    TestApp {
+        router: mlguard_api::app(state),
+        _dir: dir,
+    }
+}
+
+fn app() -> TestApp {
+    app_with(ThrottleSettings::default())
+}
+
+enum As<'a> {
+    Basic((&'a str, &'a str)),
+    Bearer(&'a str),
+}
+
+impl TestApp {
+    async fn call(
+        &self,
+        who: As<'_>,
+        method: Method,
+        uri: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, axum::http::HeaderMap, Value) {
+        let auth = match who {
+            As::Basic((user, password)) => {
+                format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
+            }
+            As::Bearer(token) => format!("Bearer {token}"),
+        };
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::AUTHORIZATION, auth);
+        let body = match body {
+            Some(json) => {
+                builder = builder.header(header::CONTENT_TYPE, "application/json");
+                Body::from(json.to_string())
+            }
+            None => Body::empty(),
+        };
+        let response = self
+            .router
+            .clone()
+            .oneshot(builder.body(body).expect("request"))
+            .await
+            .expect("infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        (
+            status,
+            headers,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    async fn status(&self, who: As<'_>, uri: &str) -> StatusCode {
+        self.call(who, Method::GET, uri, None).await.0
+    }
+
+    async fn token(&self, who: (&str, &str)) -> String {
+        let (status, _, body) = self
+            .call(
+                As::Basic(who),
+                Method::POST,
+                "/api/2.0/mlguard/tokens/create",
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["token"].as_str().expect("token").to_owned()
+    }
+}
+
+const ALICE_SELF: &str = "/api/2.0/mlflow/users/get?username=alice";
+const LIST: &str = "/api/2.0/mlflow/users/list";
+
+#[tokio::test]
+async fn a_cached_password_stops_working_the_moment_it_changes() {
+    let app = app();
+    for _ in 0..3 {
+        assert_eq!(
+            app.status(As::Basic(ALICE), ALICE_SELF).await,
+            StatusCode::OK
+        );
+    }
+    let (status, _, _) = app
+        .call(
+            As::Basic(ADMIN),
+            Method::PATCH,
+            "/api/2.0/mlflow/users/update-password",
+            Some(json!({"username": "alice", "password": "alice-new-password"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        app.status(As::Basic(ALICE), ALICE_SELF).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.status(As::Basic(("alice", "alice-new-password")), ALICE_SELF)
+            .await,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_cached_admin_is_demoted_and_a_cached_user_deleted_at_once() {
+    let app = app();
+    let (status, _, _) = app
+        .call(
+            As::Basic(ADMIN),
+            Method::PATCH,
+            "/api/2.0/mlflow/users/update-admin",
+            Some(json!({"username": "bob", "is_admin": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(app.status(As::Basic(BOB), LIST).await, StatusCode::OK);
+    app.call(
+        As::Basic(ADMIN),
+        Method::PATCH,
+        "/api/2.0/mlflow/users/update-admin",
+        Some(json!({"username": "bob", "is_admin": false})),
+    )
+    .await;
+    assert_eq!(
+        app.status(As::Basic(BOB), LIST).await,
+        StatusCode::FORBIDDEN
+    );
+    app.call(
+        As::Basic(ADMIN),
+        Method::DELETE,
+        "/api/2.0/mlflow/users/delete",
+        Some(json!({"username": "bob"})),
+    )
+    .await;
+    assert_eq!(
+        app.status(As::Basic(BOB), "/api/2.0/mlflow/users/get?username=bob")
+            .await,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn bearer_tokens_work_wherever_basic_does() {
+    let app = app();
+    let (status, _, body) = app
+        .call(
+            As::Basic(ALICE),
+            Method::POST,
+            "/api/2.0/mlguard/tokens/create",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let expires_at = body["expires_at"].as_i64().expect("expires_at");
+    let now_ms = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_millis(),
+    )
+    .expect("fits");
+    assert!(
+        (expires_at - now_ms - 3_600_000).abs() < 10_000,
+        "{expires_at}"
+    );
+    let token = body["token"].as_str().expect("token");
+    let (status, _, body) = app
+        .call(As::Bearer(token), Method::GET, ALICE_SELF, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["user"]["username"], "alice");
+    // A token is no admin pass: alice's token cannot list users.
+    assert_eq!(
+        app.status(As::Bearer(token), LIST).await,
+        StatusCode::FORBIDDEN
+    );
+    for forged in ["x.y.z", "", &format!("{token}x")] {
+        assert_eq!(
+            app.status(As::Bearer(forged), ALICE_SELF).await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+}
+
+#[tokio::test]
+async fn revoking_one_token_leaves_the_others() {
+    let app = app();
+    let first = app.token(ALICE).await;
+    let second = app.token(ALICE).await;
+    // Bob may not revoke alice's token; alice may.
+    let (status, _, _) = app
+        .call(
+            As::Basic(BOB),
+            Method::POST,
+            "/api/2.0/mlguard/tokens/revoke",
+            Some(json!({"token": first})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.status(As::Bearer(&first), ALICE_SELF).await,
+        StatusCode::OK
+    );
+    let (status, _, _) = app
+        .call(
+            As::Basic(ALICE),
+            Method::POST,
+            "/api/2.0/mlguard/tokens/revoke",
+            Some(json!({"token": first})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        app.status(As::Bearer(&first), ALICE_SELF).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.status(As::Bearer(&second), ALICE_SELF).await,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn revoke_all_password_change_and_demotion_end_every_token() {
+    let app = app();
+    let token = app.token(ALICE).await;
+    let (status, _, _) = app
+        .call(
+            As::Basic(ALICE),
+            Method::POST,
+            "/api/2.0/mlguard/tokens/revoke-all",
+            Some(json!({"username": "alice"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        app.status(As::Bearer(&token), ALICE_SELF).await,
+        StatusCode::UNAUTHORIZED
+    );
+    // Her password still works after revoke-all.
+    assert_eq!(
+        app.status(As::Basic(ALICE), ALICE_SELF).await,
+        StatusCode::OK
+    );
+
+    let token = app.token(ALICE).await;
+    app.call(
+        As::Basic(ADMIN),
+        Method::PATCH,
+        "/api/2.0/mlflow/users/update-password",
+        Some(json!({"username": "alice", "password": "alice-new-password"})),
+    )
+    .await;
+    assert_eq!(
+        app.status(As::Bearer(&token), ALICE_SELF).await,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let admin_token = app.token(ADMIN).await;
+    assert_eq!(
+        app.status(As::Bearer(&admin_token), LIST).await,
+        StatusCode::OK
+    );
+    app.call(
+        As::Basic(ADMIN),
+        Method::PATCH,
+        "/api/2.0/mlflow/users/update-admin",
+        Some(json!({"username": "admin", "is_admin": false})),
+    )
+    .await;
+    assert_eq!(
+        app.status(As::Bearer(&admin_token), LIST).await,
+        StatusCode::UNAUTHORIZED
+    );
+    // Bob may not revoke alice's tokens.
+    let (status, _, _) = app
+        .call(
+            As::Basic(BOB),
+            Method::POST,
+            "/api/2.0/mlguard/tokens/revoke-all",
+            Some(json!({"username": "alice"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn repeated_failures_are_throttled_with_retry_after() {
+    let app = app_with(ThrottleSettings {
+        max_failures_per_user: 3,
+        max_failures_per_address: 100,
+        base_delay: Duration::from_secs(30),
+        max_delay: Duration::from_secs(300),
+        window: Duration::from_secs(60),
+    });
+    // A login alice already made stays cached and unaffected.
+    assert_eq!(
+        app.status(As::Basic(ALICE), ALICE_SELF).await,
+        StatusCode::OK
+    );
+    for _ in 0..3 {
+        assert_eq!(
+            app.status(As::Basic(("alice", "wrong-password-1")), ALICE_SELF)
+                .await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let (status, headers, body) = app
+        .call(
+            As::Basic(("alice", "wrong-password-1")),
+            Method::GET,
+            ALICE_SELF,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(body["error_code"], "REQUEST_LIMIT_EXCEEDED");
+    let retry: u64 = headers[header::RETRY_AFTER]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!((1..=30).contains(&retry), "{retry}");
+    // The cached correct password still works; other users are unaffected.
+    assert_eq!(
+        app.status(As::Basic(ALICE), ALICE_SELF).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.status(As::Basic(BOB), "/api/2.0/mlflow/users/get?username=bob")
+            .await,
+        StatusCode::OK
+    );
+}
