@@ -7,6 +7,7 @@ mod permissions;
 mod schema;
 mod secrets;
 mod state;
+mod tokens;
 mod users;
 
 use axum::Router;
@@ -18,6 +19,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub use auth::{AuthSettings, CredentialCache, Fingerprint, ThrottleSettings};
 pub use gateway::{Forward, ForwardError, Gateway};
 use schema::SecuritySchemes;
 pub use state::{AccessStore, AppState};
@@ -35,6 +37,7 @@ pub use state::{AccessStore, AppState};
     tags(
         (name = "users", description = "Accounts (MLflow-compatible)"),
         (name = "permissions", description = "Grants on experiments, registered models, scorers and gateway resources (MLflow-compatible)"),
+        (name = "tokens", description = "Bearer tokens for the stock client (MLFLOW_TRACKING_TOKEN)"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]
@@ -50,6 +53,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(users::update_password))
         .routes(routes!(users::update_admin))
         .routes(routes!(users::delete_user))
+        .routes(routes!(tokens::create_token))
+        .routes(routes!(tokens::revoke_token))
+        .routes(routes!(tokens::revoke_all_tokens))
         .routes(routes!(permissions::create_experiment_permission))
         .routes(routes!(permissions::get_experiment_permission))
         .routes(routes!(permissions::update_experiment_permission))

@@ -12,7 +12,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 /// HMAC-SHA256 output: the cache key.
-pub(crate) type Fingerprint = [u8; 32];
+pub type Fingerprint = [u8; 32];
 
 #[derive(Debug, Clone, Copy)]
 struct Entry {
@@ -21,7 +21,7 @@ struct Entry {
     verified_at: Instant,
 }
 
-pub(crate) struct CredentialCache {
+pub struct CredentialCache {
     /// Per-process random key: fingerprints mean nothing outside this process.
     key: [u8; 32],
     ttl: Duration,
@@ -39,7 +39,7 @@ impl std::fmt::Debug for CredentialCache {
 }
 
 impl CredentialCache {
-    pub(crate) fn new(capacity: usize, ttl: Duration) -> Self {
+    pub fn new(capacity: usize, ttl: Duration) -> Self {
         Self {
             key: rand::random(),
             ttl,
@@ -48,7 +48,7 @@ impl CredentialCache {
         }
     }
 
-    pub(crate) fn fingerprint(&self, username: &str, password: &str) -> Fingerprint {
+    pub fn fingerprint(&self, username: &str, password: &str) -> Fingerprint {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
             .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
         // Length-prefixed, so ("ab", "c") and ("a", "bc") differ.
@@ -65,7 +65,7 @@ impl CredentialCache {
     }
 
     /// The account and version a fingerprint was verified for, if still fresh.
-    pub(crate) fn get(&self, fingerprint: &Fingerprint) -> Option<(i64, i64)> {
+    pub fn get(&self, fingerprint: &Fingerprint) -> Option<(i64, i64)> {
         if self.capacity == 0 {
             return None;
         }
@@ -78,7 +78,7 @@ impl CredentialCache {
         Some((entry.user_id, entry.version))
     }
 
-    pub(crate) fn insert(&self, fingerprint: Fingerprint, user_id: i64, version: i64) {
+    pub fn insert(&self, fingerprint: Fingerprint, user_id: i64, version: i64) {
         if self.capacity == 0 {
             return;
         }
@@ -102,7 +102,7 @@ impl CredentialCache {
         );
     }
 
-    pub(crate) fn remove(&self, fingerprint: &Fingerprint) {
+    pub fn remove(&self, fingerprint: &Fingerprint) {
         self.lock().remove(fingerprint);
     }
 

@@ -18,9 +18,10 @@ use mlguard_extract::{ApiError, BasicCredentials, Credentials, parse_authorizati
 use tokio::sync::Semaphore;
 
 use crate::state::AppState;
+pub use cache::{CredentialCache, Fingerprint};
 pub use throttle::ThrottleSettings;
 
-use cache::CredentialCache;
+
 use throttle::Throttle;
 
 /// How authentication is tuned.

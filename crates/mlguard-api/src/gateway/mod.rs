@@ -8,6 +8,7 @@
 
 mod decode;
 mod filter;
+mod graphql;
 mod hooks;
 mod inputs;
 
@@ -233,7 +234,14 @@ async fn handle(
         // Served natively at exact paths; never forwarded under another prefix.
         Access::Native => return Err(ApiError::endpoint_not_found()),
         Access::Admin if !caller.is_admin => return Err(denied()),
-        Access::GraphQl if !caller.is_admin => return Err(denied()),
+        // Each requested field is authorized on its own; admins pass untouched.
+        Access::GraphQl if !caller.is_admin => {
+            return Ok(
+                graphql::authorize_and_forward(state, &gateway, caller, request, client)
+                    .await?
+                    .into_response(),
+            );
+        }
         _ => {}
     }
 
