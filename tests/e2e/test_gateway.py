@@ -438,3 +438,24 @@ def test_large_artifacts_stream_through_the_gateway(world, as_user, alice_run, t
                                               artifact_path="blobs/big.bin",
                                               dst_path=str(tmp_path / "down"))
     assert hashlib.sha256(open(out, "rb").read()).hexdigest() == digest
+
+
+def test_the_stock_client_works_with_mlflow_tracking_token(world, alice_run, monkeypatch):
+    """`MLFLOW_TRACKING_TOKEN` makes the client send `Authorization: Bearer`."""
+    from mlflow import MlflowClient
+
+    r = world.http("alice", "POST", "/api/2.0/mlguard/tokens/create")
+    assert r.status_code == 200, r.text
+    token = r.json()["token"]
+    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD", raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", token)
+    client = MlflowClient(tracking_uri=world.url)
+    assert client.get_run(alice_run["run_id"]).info.run_id == alice_run["run_id"]
+    client.log_metric(alice_run["run_id"], "via_token", 1.0)
+    # Revoked: the same client is refused at once.
+    r = world.http("alice", "POST", "/api/2.0/mlguard/tokens/revoke", json={"token": token})
+    assert r.status_code == 200
+    with pytest.raises(Exception) as e:
+        client.get_run(alice_run["run_id"])
+    assert "401" in str(e.value) or "UNAUTHENTICATED" in str(e.value)

@@ -28,9 +28,29 @@ enum Command {
     Openapi,
     /// List every configuration key, its environment variable and its default.
     ConfigKeys,
+    /// Exit 0 when the server at `server.listen` answers `GET /health` with 200
+    /// (the container image's HEALTHCHECK; the image has no curl).
+    Healthcheck,
     /// Offline account administration, straight on the database.
     #[command(subcommand)]
     User(UserCommand),
+    /// Import users (with their passwords), admin flags and grants from MLflow's
+    /// basic-auth database, in one transaction. Safe to repeat.
+    ImportMlflow(crate::import::ImportArgs),
+    /// Secret store maintenance, straight on the database.
+    #[command(subcommand)]
+    Secrets(crate::secrets::SecretsCommand),
+    /// Bearer-token maintenance, straight on the database.
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TokensCommand {
+    /// Start signing with a new stored key; tokens signed with the old one keep
+    /// working for `auth.jwt_rotation_grace_secs`. (With `auth.jwt_secret` set,
+    /// rotate by moving it to `auth.jwt_previous_secret` instead.)
+    RotateKey,
 }
 
 #[derive(Debug, Subcommand)]
@@ -63,7 +83,12 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     if let Command::ConfigKeys = command {
         let mut out = std::io::stdout().lock();
         for (key, default) in DEFAULTS {
-            writeln!(out, "{key}\t{}\t{}", env_var_for(key), default.unwrap_or("(unset)"))?;
+            writeln!(
+                out,
+                "{key}\t{}\t{}",
+                env_var_for(key),
+                default.unwrap_or("(unset)")
+            )?;
         }
         return Ok(());
     }
@@ -72,6 +97,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match command {
         Command::Openapi | Command::ConfigKeys => Ok(()),
         Command::Serve => serve::serve(settings),
+        Command::Healthcheck => {
+            crate::healthcheck::check(settings.server.listen, crate::healthcheck::TIMEOUT)
+        }
         Command::Migrate => {
             let store = serve::open_store(&settings.database)?;
             let applied = store.run_migrations()?;
@@ -82,6 +110,30 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             let store = serve::open_store(&settings.database)?;
             store.run_migrations()?;
             run_user_command(&store, user)
+        }
+        Command::Secrets(command) => {
+            let store = serve::open_store(&settings.database)?;
+            store.run_migrations()?;
+            crate::secrets::run(&store, &settings.secrets, command)
+        }
+        Command::Tokens(TokensCommand::RotateKey) => {
+            if settings.auth.jwt_keys()?.is_some() {
+                return Err(
+                    "auth.jwt_secret is configured: rotate it in the configuration \
+                            (move it to auth.jwt_previous_secret and set a new one)"
+                        .into(),
+                );
+            }
+            let store = serve::open_store(&settings.database)?;
+            store.run_migrations()?;
+            let key_id = serve::rotate_signing_key(&store)?;
+            tracing::info!(key.id = %key_id, "signing key rotated");
+            Ok(())
+        }
+        // Migrates inside the import's own transaction, so a dry run changes nothing.
+        Command::ImportMlflow(args) => {
+            let store = serve::open_store(&settings.database)?;
+            crate::import::run(&store, &args)
         }
     }
 }

@@ -76,6 +76,29 @@ pub struct AuthSettings {
     pub admin_username: String,
     /// Its password; generated and printed once when absent.
     pub admin_password: Option<String>,
+    /// Lifetime of bearer tokens from `tokens/create`.
+    pub token_ttl_secs: u64,
+    /// base64 of the token signing key (32+ bytes). Unset: a key is generated once
+    /// and kept in the database, shared by every replica.
+    pub jwt_secret: Option<String>,
+    /// The signing key `jwt_secret` replaced: still verifies until removed.
+    pub jwt_previous_secret: Option<String>,
+    /// With stored keys: how long a retired key still verifies after rotation.
+    pub jwt_rotation_grace_secs: u64,
+    /// Verified credentials remembered at once (0 turns the cache off).
+    pub credential_cache_entries: usize,
+    pub credential_cache_ttl_secs: u64,
+    /// argon2 checks running at once.
+    pub max_concurrent_hashes: usize,
+    /// Failed logins for one username before it is throttled.
+    pub throttle_max_failures_per_user: u32,
+    /// Failed logins from one client address before it is throttled.
+    pub throttle_max_failures_per_address: u32,
+    /// First delay once throttled; doubles with each further failure.
+    pub throttle_base_delay_ms: u64,
+    pub throttle_max_delay_secs: u64,
+    /// Failures older than this are forgotten.
+    pub throttle_window_secs: u64,
 }
 
 impl std::fmt::Debug for AuthSettings {
@@ -87,7 +110,53 @@ impl std::fmt::Debug for AuthSettings {
                 "admin_password",
                 &self.admin_password.as_ref().map(|_| "<redacted>"),
             )
-            .finish()
+            .field("token_ttl_secs", &self.token_ttl_secs)
+            .field(
+                "jwt_secret",
+                &self.jwt_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configured token signing keys: the current one and, during a rotation, the one
+/// it replaced.
+#[derive(Clone)]
+pub struct JwtKeys {
+    pub current: Vec<u8>,
+    pub previous: Option<Vec<u8>>,
+}
+
+impl AuthSettings {
+    /// The configured token signing keys, decoded; `None` when keys are to be kept
+    /// in the database.
+    pub fn jwt_keys(&self) -> Result<Option<JwtKeys>, ConfigError> {
+        let decode = |name: &str, value: &str| -> Result<Vec<u8>, ConfigError> {
+            use base64::Engine;
+            let key = base64::engine::general_purpose::STANDARD
+                .decode(value.trim())
+                .map_err(|_| ConfigError::Invalid(format!("auth.{name} is not base64")))?;
+            if key.len() < mlguard_tokens::MIN_KEY_BYTES {
+                return Err(ConfigError::Invalid(format!(
+                    "auth.{name} must decode to at least {} bytes (try `openssl rand -base64 32`)",
+                    mlguard_tokens::MIN_KEY_BYTES
+                )));
+            }
+            Ok(key)
+        };
+        match (&self.jwt_secret, &self.jwt_previous_secret) {
+            (None, None) => Ok(None),
+            (None, Some(_)) => Err(ConfigError::Invalid(
+                "auth.jwt_previous_secret is set without auth.jwt_secret".to_owned(),
+            )),
+            (Some(current), previous) => Ok(Some(JwtKeys {
+                current: decode("jwt_secret", current)?,
+                previous: previous
+                    .as_deref()
+                    .map(|p| decode("jwt_previous_secret", p))
+                    .transpose()?,
+            })),
+        }
     }
 }
 
@@ -155,15 +224,10 @@ impl SecretsSettings {
             .map(str::trim)
             .filter(|key| !key.is_empty())
             .collect();
+        // Without a current KEK, previous ones are of no use: secrets cannot be
+        // enabled nor rotated (both say so).
         let Some(kek) = &self.kek else {
-            if previous.is_empty() {
-                return Ok(None);
-            }
-            return Err(ConfigError::Invalid(
-                "secrets.previous_keks is set but secrets.kek is not: the current KEK is \
-                 needed to re-wrap data keys"
-                    .to_owned(),
-            ));
+            return Ok(None);
         };
         mlguard_crypto::LocalKeyring::from_base64(kek, &previous)
             .map(Some)
@@ -209,6 +273,18 @@ pub const DEFAULTS: &[(&str, Option<&str>)] = &[
     ("auth.default_permission", Some("READ")),
     ("auth.admin_username", Some("admin")),
     ("auth.admin_password", None),
+    ("auth.token_ttl_secs", Some("86400")),
+    ("auth.jwt_secret", None),
+    ("auth.jwt_previous_secret", None),
+    ("auth.jwt_rotation_grace_secs", Some("86400")),
+    ("auth.credential_cache_entries", Some("10000")),
+    ("auth.credential_cache_ttl_secs", Some("900")),
+    ("auth.max_concurrent_hashes", Some("4")),
+    ("auth.throttle_max_failures_per_user", Some("5")),
+    ("auth.throttle_max_failures_per_address", Some("50")),
+    ("auth.throttle_base_delay_ms", Some("1000")),
+    ("auth.throttle_max_delay_secs", Some("300")),
+    ("auth.throttle_window_secs", Some("900")),
     ("log.format", Some("text")),
     ("log.level", Some("info")),
     ("secrets.enabled", Some("false")),
@@ -258,6 +334,7 @@ impl Settings {
 
     fn validate(&self) -> Result<(), ConfigError> {
         self.auth.default_permission()?;
+        self.auth.jwt_keys()?;
         mlguard_domain::Username::parse(&self.auth.admin_username)
             .map_err(|e| ConfigError::Invalid(format!("auth.admin_username: {e}")))?;
         if let Some(password) = &self.auth.admin_password {
@@ -361,14 +438,19 @@ mod tests {
                 "auth.default_permission" => "MANAGE",
                 "auth.admin_password" => "a-long-enough-password",
                 "auth.admin_username" => "root",
+                "auth.jwt_secret" | "auth.jwt_previous_secret" => TEST_KEK,
                 "database.url" => "sqlite://x.db",
                 "upstream.url" => "http://localhost:1",
                 "log.format" => "json",
                 "log.level" => "debug",
                 _ => "7",
             };
-            Settings::load(None, env(&[(&var, value)]))
-                .unwrap_or_else(|e| panic!("{var}={value}: {e}"));
+            // A previous signing key only makes sense next to a current one.
+            let mut vars = vec![(var.as_str(), value)];
+            if *key == "auth.jwt_previous_secret" {
+                vars.push(("MLGUARD_AUTH__JWT_SECRET", TEST_KEK));
+            }
+            Settings::load(None, env(&vars)).unwrap_or_else(|e| panic!("{var}={value}: {e}"));
         }
         assert_eq!(
             env_var_for("auth.default_permission"),
@@ -400,7 +482,10 @@ mod tests {
         .expect("enabled with a KEK");
         assert!(s.secrets.enabled);
         assert!(s.secrets.keyring().expect("valid").is_some());
-        assert!(!format!("{s:?}").contains(TEST_KEK), "settings print the KEK");
+        assert!(
+            !format!("{s:?}").contains(TEST_KEK),
+            "settings print the KEK"
+        );
     }
 
     #[test]
@@ -421,9 +506,30 @@ mod tests {
             assert!(err.contains("secrets."), "{err}");
             assert!(!err.contains(value), "{err}");
         }
-        let err = Settings::load(None, env(&[("MLGUARD_SECRETS__PREVIOUS_KEKS", TEST_KEK)]))
-            .expect_err("previous without current")
-            .to_string();
-        assert!(err.contains("secrets.kek is not"), "{err}");
+        let err = Settings::load(
+            None,
+            env(&[
+                ("MLGUARD_SECRETS__ENABLED", "true"),
+                ("MLGUARD_SECRETS__PREVIOUS_KEKS", TEST_KEK),
+            ]),
+        )
+        .expect_err("previous without current")
+        .to_string();
+        assert!(err.contains("secrets.kek is not set"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod readme {
+    use super::{DEFAULTS, env_var_for};
+
+    /// Operators read the README's table: it must name every key and its variable.
+    #[test]
+    fn the_readme_documents_every_key() {
+        let readme = include_str!("../../../README.md");
+        for (key, _) in DEFAULTS {
+            let row = format!("| `{key}` | `{}` |", env_var_for(key));
+            assert!(readme.contains(&row), "README.md lacks the row for {key}");
+        }
     }
 }

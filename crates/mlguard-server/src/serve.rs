@@ -114,6 +114,58 @@ fn bootstrap_admin(store: &dyn UserStore, settings: &Settings) -> Result<(), Cli
     Ok(())
 }
 
+/// Authentication tuning from configuration.
+fn auth_settings(auth: &crate::config::AuthSettings) -> mlguard_api::AuthSettings {
+    mlguard_api::AuthSettings {
+        cache_entries: auth.credential_cache_entries,
+        cache_ttl: Duration::from_secs(auth.credential_cache_ttl_secs),
+        max_concurrent_hashes: auth.max_concurrent_hashes,
+        throttle: mlguard_api::ThrottleSettings {
+            max_failures_per_user: auth.throttle_max_failures_per_user,
+            max_failures_per_address: auth.throttle_max_failures_per_address,
+            base_delay: Duration::from_millis(auth.throttle_base_delay_ms),
+            max_delay: Duration::from_secs(auth.throttle_max_delay_secs),
+            window: Duration::from_secs(auth.throttle_window_secs),
+        },
+    }
+}
+
+/// The token codec: configured keys if given, else keys kept in the database
+/// (generated once, so restarts and replicas agree).
+pub fn token_codec(
+    auth: &crate::config::AuthSettings,
+    store: Arc<dyn mlguard_domain::TokenStore>,
+) -> Result<Arc<dyn mlguard_domain::TokenCodec>, CliError> {
+    use mlguard_tokens::{JwtCodec, KeySource};
+    let source = match auth.jwt_keys()? {
+        Some(keys) => KeySource::Configured {
+            current: keys.current,
+            previous: keys.previous,
+        },
+        None => KeySource::Stored {
+            store,
+            grace: Duration::from_secs(auth.jwt_rotation_grace_secs),
+        },
+    };
+    let codec = JwtCodec::new(source, || rand::random::<[u8; 32]>().to_vec())?;
+    Ok(Arc::new(codec))
+}
+
+/// A new stored signing key; the previous one keeps verifying for the grace period.
+pub fn rotate_signing_key(store: &dyn mlguard_domain::TokenStore) -> Result<String, CliError> {
+    let secret = rand::random::<[u8; 32]>().to_vec();
+    let key_id = mlguard_tokens::key_id(&secret);
+    store.rotate_signing_key(mlguard_domain::SigningKey {
+        key_id: key_id.clone(),
+        secret,
+        created_at_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        retired_at_ms: None,
+    })?;
+    Ok(key_id)
+}
+
 pub fn serve(settings: Settings) -> Result<(), CliError> {
     let store = open_store(&settings.database)?;
     let applied = store.run_migrations()?;
@@ -123,7 +175,13 @@ pub fn serve(settings: Settings) -> Result<(), CliError> {
     bootstrap_admin(&store, &settings)?;
     // Before serving: a data key under an unconfigured KEK refuses the start.
     let secrets = crate::secrets::open(&settings.secrets, &store)?;
+    let codec = token_codec(&settings.auth, Arc::new(store.clone()))?;
     let state = mlguard_api::AppState::new(Arc::new(store), settings.auth.default_permission()?)
+        .with_auth(
+            &auth_settings(&settings.auth),
+            Some(codec),
+            Duration::from_secs(settings.auth.token_ttl_secs),
+        )
         .with_gateway(gateway(
             &settings.upstream,
             settings.server.static_prefix.clone(),
