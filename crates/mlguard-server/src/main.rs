@@ -2,6 +2,9 @@
 
 mod cli;
 mod config;
+mod healthcheck;
+mod import;
+mod secrets;
 mod serve;
 mod telemetry;
 

@@ -21,7 +21,6 @@ use crate::state::AppState;
 pub use cache::{CredentialCache, Fingerprint};
 pub use throttle::ThrottleSettings;
 
-
 use throttle::Throttle;
 
 /// How authentication is tuned.
