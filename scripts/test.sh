@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every mlguard test on this machine: formatting, lints, unit and property tests,
 # the storage contract suite on SQLite and PostgreSQL, in-process API tests, the
-# OpenAPI snapshot, and the end-to-end suite with the real MLflow client.
+# OpenAPI snapshot, the end-to-end suite with the real MLflow client, and the deploy
+# suite (Helm chart with real helm, the container image's runtime stage).
 # Installs what the tests need (a Python venv with the pinned mlflow) on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,3 +43,9 @@ fi
 step "End-to-end: the real mlguard binary driven by the real mlflow client"
 cargo build --locked -p mlguard-server
 MLGUARD_BIN="$PWD/target/debug/mlguard" "$venv/bin/python" -m pytest tests/e2e -q -p no:cacheprovider
+
+step "Deploy: the Helm chart with real helm, and the container image's runtime stage"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/deploy/requirements.txt
+helm_bin="$(scripts/install-helm.sh)"
+HELM_BIN="$helm_bin" MLGUARD_BIN="$PWD/target/debug/mlguard" \
+    "$venv/bin/python" -m pytest tests/deploy -q -p no:cacheprovider
