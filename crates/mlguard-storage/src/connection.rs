@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use diesel::connection::SimpleConnection;
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::r2d2::{CustomizeConnection, HandleError, ManageConnection, Pool, R2D2Connection};
 use diesel::{Connection, PgConnection, SqliteConnection};
 
@@ -19,6 +19,40 @@ pub(crate) enum DbConnection {
 }
 
 pub(crate) type DbPool = Pool<Manager>;
+
+impl DbConnection {
+    /// A transaction for work that reads before it writes. On SQLite it takes the
+    /// write lock at `BEGIN IMMEDIATE`, where `busy_timeout` waits for it: a
+    /// deferred transaction that must upgrade its read lock after another
+    /// connection committed fails at once with "database is locked", whatever the
+    /// timeout. PostgreSQL's row locks need nothing special.
+    pub(crate) fn write_transaction<T, E>(
+        &mut self,
+        work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<diesel::result::Error>,
+    {
+        type Tx = <DbConnection as Connection>::TransactionManager;
+        match self {
+            DbConnection::Sqlite(sqlite) => {
+                AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+            }
+            DbConnection::Postgres(_) => Tx::begin_transaction(self)?,
+        }
+        // As diesel's own `transaction`: commit on success, roll back on error.
+        match work(self) {
+            Ok(value) => {
+                Tx::commit_transaction(self)?;
+                Ok(value)
+            }
+            Err(error) => match Tx::rollback_transaction(self) {
+                Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(error),
+                Err(rollback) => Err(rollback.into()),
+            },
+        }
+    }
+}
 
 /// How the pool behaves. `Default` suits a single gateway replica.
 #[derive(Debug, Clone, PartialEq, Eq)]

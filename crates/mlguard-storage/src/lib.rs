@@ -2,12 +2,20 @@
 
 mod connection;
 mod error;
+mod import;
 mod migrations;
 mod password;
 mod schema;
+mod secrets;
 mod store;
+mod tokens;
 mod url;
+mod werkzeug;
 
 pub use connection::PoolOptions;
 pub use error::StorageError;
+pub use import::{
+    ImportError, ImportIssue, ImportProgress, ImportReport, ImportedKind, IssueOutcome,
+    MlflowImportOptions, Tally,
+};
 pub use store::{Backend, Store};

@@ -7,6 +7,8 @@ use argon2::password_hash::{self, PasswordHash, PasswordHasher, PasswordVerifier
 use argon2::{Algorithm, Argon2, Params, Version};
 use mlguard_domain::{Password, StoreError};
 
+use crate::werkzeug::WerkzeugHash;
+
 /// OWASP: argon2id, 19 MiB of memory, 2 iterations, 1 lane.
 const MEMORY_KIB: u32 = 19_456;
 const ITERATIONS: u32 = 2;
@@ -29,9 +31,16 @@ pub(crate) fn hash(password: &Password) -> Result<String, StoreError> {
         .map_err(|e| StoreError::Unavailable(format!("password hashing: {e}")))
 }
 
-/// Whether `password` matches the stored PHC string. A stored value that is not a
+/// Whether `password` matches the stored hash: a PHC string, or a werkzeug hash
+/// imported from MLflow (those never start with `$`). A stored value that is not a
 /// valid hash is a broken row, not a wrong password.
 pub(crate) fn verify(password: &Password, stored: &str) -> Result<bool, StoreError> {
+    if needs_rehash(stored) {
+        let legacy = WerkzeugHash::parse(stored).map_err(|e| {
+            StoreError::Unavailable(format!("stored password hash unreadable: {e}"))
+        })?;
+        return Ok(legacy.verify(password.expose().as_bytes()));
+    }
     let parsed = PasswordHash::new(stored)
         .map_err(|e| StoreError::Unavailable(format!("stored password hash unreadable: {e}")))?;
     match hasher()?.verify_password(password.expose().as_bytes(), &parsed) {
@@ -41,6 +50,12 @@ pub(crate) fn verify(password: &Password, stored: &str) -> Result<bool, StoreErr
             "password verification: {e}"
         ))),
     }
+}
+
+/// Whether `stored` is an imported (werkzeug) hash, to be replaced by argon2id on
+/// the next successful login.
+pub(crate) fn needs_rehash(stored: &str) -> bool {
+    !stored.starts_with('$')
 }
 
 /// Spends the same work as verifying a real account, for a login whose user does

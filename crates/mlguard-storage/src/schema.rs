@@ -30,3 +30,16 @@ diesel::table! {
 
 diesel::joinable!(grants -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(users, grants);
+
+diesel::table! {
+    /// Accounts `mlguard import-mlflow` created or overwrote (see the migration).
+    mlflow_imported_users (user_id) {
+        user_id -> BigInt,
+        /// Hex SHA-256 of the werkzeug hash read from MLflow.
+        source_hash_sha256 -> Text,
+        /// Hex SHA-256 of the hash the import or the login rehash last wrote.
+        current_hash_sha256 -> Text,
+        /// Milliseconds since the Unix epoch.
+        imported_at -> BigInt,
+    }
+}

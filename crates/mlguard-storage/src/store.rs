@@ -98,7 +98,7 @@ pub(crate) fn now_ms() -> i64 {
 
 /// A database failure, described briefly. Diesel's text holds the server's
 /// message, never the statement or its parameters.
-fn db_error(operation: &str, error: &DieselError) -> StoreError {
+pub(crate) fn db_error(operation: &str, error: &DieselError) -> StoreError {
     StoreError::Unavailable(format!("{operation}: {error}"))
 }
 
@@ -122,7 +122,7 @@ fn corrupt_row(what: &str, detail: String) -> StoreError {
     StoreError::Unavailable(format!("unreadable {what} row: {detail}"))
 }
 
-fn stored_username(raw: &str) -> Result<Username, StoreError> {
+pub(crate) fn stored_username(raw: &str) -> Result<Username, StoreError> {
     Username::parse(raw).map_err(|e| corrupt_row("user", format!("username: {e}")))
 }
 

@@ -1,0 +1,391 @@
+//! The write side of the import: compares the checked MLflow rows with what mlguard
+//! already has and writes the difference, inside the caller's transaction.
+//!
+//! "The same" means: for a user, the same admin flag and the same password, which is
+//! either the very hash MLflow stores or, after a login replaced it by argon2id, a
+//! hash whose provenance row says it came from that MLflow hash and has not changed
+//! since; for a grant, the same level. Grants mlguard holds beyond MLflow's are left
+//! alone. So a second import finds everything the same and writes nothing.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use diesel::prelude::*;
+use diesel::result::Error as DieselError;
+use mlguard_domain::{Permission, ResourceKind};
+use sha2::{Digest, Sha256};
+
+use super::{Candidate, ImportProgress, ImportReport, ImportedKind, IssueOutcome, grant_subject};
+use crate::connection::DbConnection;
+use crate::error::StorageError;
+use crate::schema::{grants, mlflow_imported_users, users};
+use crate::store::now_ms;
+
+pub(super) enum ApplyError {
+    Db(DieselError),
+    Migration(StorageError),
+    /// Not a failure: how a dry run makes diesel roll back.
+    DryRunRollback,
+}
+
+impl From<DieselError> for ApplyError {
+    fn from(e: DieselError) -> Self {
+        ApplyError::Db(e)
+    }
+}
+
+impl fmt::Display for ApplyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            // Diesel's text is the server's message, never the statement.
+            ApplyError::Db(e) => write!(f, "{e}"),
+            ApplyError::Migration(e) => write!(f, "{e}"),
+            ApplyError::DryRunRollback => f.write_str("dry run rolled back"),
+        }
+    }
+}
+
+/// An account as mlguard has it.
+struct ExistingUser {
+    id: i64,
+    password_hash: String,
+    is_admin: bool,
+}
+
+/// `(user id, resource kind, resource key)` → permission.
+type ExistingGrants = HashMap<(i64, String, String), String>;
+
+pub(super) fn apply(
+    conn: &mut DbConnection,
+    candidates: &[Candidate],
+    overwrite: bool,
+    report: &mut ImportReport,
+    progress: &mut dyn FnMut(ImportProgress),
+) -> Result<(), ApplyError> {
+    let existing_users: HashMap<String, ExistingUser> = users::table
+        .select((
+            users::id,
+            users::username,
+            users::password_hash,
+            users::is_admin,
+        ))
+        .load::<(i64, String, String, bool)>(conn)?
+        .into_iter()
+        .map(|(id, username, password_hash, is_admin)| {
+            let user = ExistingUser {
+                id,
+                password_hash,
+                is_admin,
+            };
+            (username, user)
+        })
+        .collect();
+    let provenance: HashMap<i64, (String, String)> = mlflow_imported_users::table
+        .select((
+            mlflow_imported_users::user_id,
+            mlflow_imported_users::source_hash_sha256,
+            mlflow_imported_users::current_hash_sha256,
+        ))
+        .load::<(i64, String, String)>(conn)?
+        .into_iter()
+        .map(|(user_id, source, current)| (user_id, (source, current)))
+        .collect();
+    let existing_grants: ExistingGrants = grants::table
+        .select((
+            grants::user_id,
+            grants::resource_kind,
+            grants::resource_key,
+            grants::permission,
+        ))
+        .load::<(i64, String, String, String)>(conn)?
+        .into_iter()
+        .map(|(user_id, kind, key, permission)| ((user_id, kind, key), permission))
+        .collect();
+
+    let total = candidates
+        .iter()
+        .map(|c| 1 + c.grants.len() as u64)
+        .sum::<u64>();
+    let mut done = 0_u64;
+    progress(ImportProgress { done, total });
+
+    for candidate in candidates {
+        let user_id = match existing_users.get(candidate.username.as_str()) {
+            None => {
+                let id = insert_user(conn, candidate)?;
+                report.count(ImportedKind::User, |t| t.created += 1);
+                Some(id)
+            }
+            Some(existing) => {
+                let same_password = same_password(
+                    existing,
+                    provenance.get(&existing.id),
+                    &candidate.password_hash,
+                );
+                reconcile_user(conn, candidate, existing, same_password, overwrite, report)?
+            }
+        };
+        match user_id {
+            Some(user_id) => {
+                for (resource, permission) in &candidate.grants {
+                    reconcile_grant(
+                        conn,
+                        user_id,
+                        candidate,
+                        resource,
+                        *permission,
+                        &existing_grants,
+                        overwrite,
+                        report,
+                    )?;
+                }
+            }
+            None => {
+                for (resource, _) in &candidate.grants {
+                    report.count(ImportedKind::Grant(resource.kind()), |t| t.skipped += 1);
+                }
+            }
+        }
+        done += 1 + candidate.grants.len() as u64;
+        progress(ImportProgress { done, total });
+    }
+    Ok(())
+}
+
+/// Compares an existing account with MLflow's; returns its id if its grants are to
+/// be imported (it is the same, or was overwritten).
+fn reconcile_user(
+    conn: &mut DbConnection,
+    candidate: &Candidate,
+    existing: &ExistingUser,
+    same_password: bool,
+    overwrite: bool,
+    report: &mut ImportReport,
+) -> Result<Option<i64>, DieselError> {
+    let same_admin = existing.is_admin == candidate.is_admin;
+    if same_password && same_admin {
+        report.count(ImportedKind::User, |t| t.unchanged += 1);
+        return Ok(Some(existing.id));
+    }
+    let yes_no = |admin: bool| if admin { "yes" } else { "no" };
+    let mut differences = Vec::new();
+    if !same_password {
+        differences.push("its password differs".to_owned());
+    }
+    if !same_admin {
+        differences.push(format!(
+            "admin in MLflow: {}, in mlguard: {}",
+            yes_no(candidate.is_admin),
+            yes_no(existing.is_admin)
+        ));
+    }
+    let subject = format!("user {:?}", candidate.username.as_str());
+    let differences = differences.join("; ");
+    if !overwrite {
+        report.count(ImportedKind::User, |t| t.conflicts += 1);
+        let grants = candidate.grants.len();
+        report.issue(
+            IssueOutcome::Conflict,
+            subject,
+            format!(
+                "already in mlguard with different data ({differences}); kept mlguard's, \
+                 and its {grants} grant(s) were not imported"
+            ),
+        );
+        return Ok(None);
+    }
+    let now = now_ms();
+    if !same_password {
+        diesel::update(users::table.find(existing.id))
+            .set(users::password_hash.eq(&candidate.password_hash))
+            .execute(conn)?;
+        diesel::delete(mlflow_imported_users::table.find(existing.id)).execute(conn)?;
+        record_provenance(conn, existing.id, &candidate.password_hash, now)?;
+    }
+    if !same_admin {
+        diesel::update(users::table.find(existing.id))
+            .set(users::is_admin.eq(candidate.is_admin))
+            .execute(conn)?;
+    }
+    // What a login proves has changed: cached credentials must not outlive this.
+    diesel::update(users::table.find(existing.id))
+        .set(users::credential_version.eq(users::credential_version + 1_i64))
+        .execute(conn)?;
+    report.count(ImportedKind::User, |t| t.updated += 1);
+    report.issue(
+        IssueOutcome::Overwritten,
+        subject,
+        format!("differed in mlguard ({differences}); replaced by MLflow's"),
+    );
+    Ok(Some(existing.id))
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site; a struct would only rename the same values"
+)]
+fn reconcile_grant(
+    conn: &mut DbConnection,
+    user_id: i64,
+    candidate: &Candidate,
+    resource: &mlguard_domain::Resource,
+    permission: Permission,
+    existing_grants: &ExistingGrants,
+    overwrite: bool,
+    report: &mut ImportReport,
+) -> Result<(), DieselError> {
+    let kind = resource.kind();
+    let tally = ImportedKind::Grant(kind);
+    let key = resource.key().into_owned();
+    let lookup = (user_id, kind.as_str().to_owned(), key);
+    let Some(held) = existing_grants.get(&lookup) else {
+        insert_grant(conn, user_id, kind, &lookup.2, permission)?;
+        report.count(tally, |t| t.created += 1);
+        return Ok(());
+    };
+    if held == permission.as_str() {
+        report.count(tally, |t| t.unchanged += 1);
+        return Ok(());
+    }
+    let subject = grant_subject(resource, &candidate.username);
+    let difference = format!("mlguard has {held}, MLflow has {permission}");
+    if !overwrite {
+        report.count(tally, |t| t.conflicts += 1);
+        report.issue(
+            IssueOutcome::Conflict,
+            subject,
+            format!("{difference}; kept mlguard's"),
+        );
+        return Ok(());
+    }
+    diesel::update(
+        grants::table.filter(
+            grants::user_id
+                .eq(user_id)
+                .and(grants::resource_kind.eq(kind.as_str()))
+                .and(grants::resource_key.eq(&lookup.2)),
+        ),
+    )
+    .set(grants::permission.eq(permission.as_str()))
+    .execute(conn)?;
+    report.count(tally, |t| t.updated += 1);
+    report.issue(
+        IssueOutcome::Overwritten,
+        subject,
+        format!("{difference}; set to {permission}"),
+    );
+    Ok(())
+}
+
+fn same_password(
+    existing: &ExistingUser,
+    provenance: Option<&(String, String)>,
+    mlflow_hash: &str,
+) -> bool {
+    if existing.password_hash == mlflow_hash {
+        return true;
+    }
+    provenance.is_some_and(|(source, current)| {
+        *source == fingerprint(mlflow_hash) && *current == fingerprint(&existing.password_hash)
+    })
+}
+
+fn insert_user(conn: &mut DbConnection, candidate: &Candidate) -> Result<i64, DieselError> {
+    let now = now_ms();
+    diesel::insert_into(users::table)
+        .values((
+            users::username.eq(candidate.username.as_str()),
+            users::password_hash.eq(&candidate.password_hash),
+            users::is_admin.eq(candidate.is_admin),
+            users::credential_version.eq(0_i64),
+            users::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    let id = users::table
+        .filter(users::username.eq(candidate.username.as_str()))
+        .select(users::id)
+        .first::<i64>(conn)?;
+    record_provenance(conn, id, &candidate.password_hash, now)?;
+    Ok(id)
+}
+
+fn record_provenance(
+    conn: &mut DbConnection,
+    user_id: i64,
+    mlflow_hash: &str,
+    now: i64,
+) -> Result<(), DieselError> {
+    let fingerprint = fingerprint(mlflow_hash);
+    diesel::insert_into(mlflow_imported_users::table)
+        .values((
+            mlflow_imported_users::user_id.eq(user_id),
+            mlflow_imported_users::source_hash_sha256.eq(&fingerprint),
+            mlflow_imported_users::current_hash_sha256.eq(&fingerprint),
+            mlflow_imported_users::imported_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+fn insert_grant(
+    conn: &mut DbConnection,
+    user_id: i64,
+    kind: ResourceKind,
+    key: &str,
+    permission: Permission,
+) -> Result<(), DieselError> {
+    diesel::insert_into(grants::table)
+        .values((
+            grants::user_id.eq(user_id),
+            grants::resource_kind.eq(kind.as_str()),
+            grants::resource_key.eq(key),
+            grants::permission.eq(permission.as_str()),
+            grants::created_at.eq(now_ms()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Replaces an account's imported hash by `new_hash`, unless the hash changed
+/// meanwhile (a concurrent password change wins). Keeps the provenance row in step,
+/// so a later import still recognises the password as MLflow's. Returns whether it
+/// replaced anything.
+pub(super) fn replace_hash(
+    conn: &mut DbConnection,
+    user_id: i64,
+    imported_hash: &str,
+    new_hash: &str,
+) -> Result<bool, DieselError> {
+    conn.transaction(|conn| {
+        let replaced = diesel::update(
+            users::table.filter(
+                users::id
+                    .eq(user_id)
+                    .and(users::password_hash.eq(imported_hash)),
+            ),
+        )
+        .set(users::password_hash.eq(new_hash))
+        .execute(conn)?;
+        if replaced == 0 {
+            return Ok(false);
+        }
+        diesel::update(
+            mlflow_imported_users::table.filter(
+                mlflow_imported_users::user_id
+                    .eq(user_id)
+                    .and(mlflow_imported_users::current_hash_sha256.eq(fingerprint(imported_hash))),
+            ),
+        )
+        .set(mlflow_imported_users::current_hash_sha256.eq(fingerprint(new_hash)))
+        .execute(conn)?;
+        Ok(true)
+    })
+}
+
+/// Hex SHA-256 of a stored hash: enough to recognise it, useless to attack it.
+fn fingerprint(hash: &str) -> String {
+    Sha256::digest(hash.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

@@ -1,0 +1,1 @@
+DROP TABLE mlflow_imported_users;
