@@ -21,7 +21,7 @@ use utoipa_axum::routes;
 
 pub use auth::{AuthSettings, CredentialCache, Fingerprint, ThrottleSettings};
 pub use gateway::{Forward, ForwardError, Gateway};
-use schema::SecuritySchemes;
+use schema::{SecuritySchemes, document_shared_responses};
 pub use state::{AccessStore, AppState};
 
 /// The OpenAPI document's fixed parts; paths are added by the router.
@@ -38,6 +38,7 @@ pub use state::{AccessStore, AppState};
         (name = "users", description = "Accounts (MLflow-compatible)"),
         (name = "permissions", description = "Grants on experiments, registered models, scorers and gateway resources (MLflow-compatible)"),
         (name = "tokens", description = "Bearer tokens for the stock client (MLFLOW_TRACKING_TOKEN)"),
+        (name = "secrets", description = "Write-only secrets, their bindings and routes, per-secret grants and the admin audit trail"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]
@@ -111,6 +112,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .routes(routes!(health::ready))
         .split_for_parts();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    document_shared_responses(&mut doc);
     doc
 }
 

@@ -3,6 +3,9 @@
 use mlguard_domain::{Grant, Permission, Resource, User, UserSummary};
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{
+    ContentBuilder, HeaderBuilder, ObjectBuilder, OpenApi, Ref, ResponseBuilder, Type,
+};
 use utoipa::{Modify, ToSchema};
 
 pub(crate) struct SecuritySchemes;
@@ -25,6 +28,66 @@ impl Modify for SecuritySchemes {
             ),
         );
     }
+}
+
+/// Answers that come from layers every authenticated route shares (login
+/// throttling, the store, the body reader) rather than from one handler. Added to
+/// each operation after the router has collected them, so no handler can forget one
+/// and a generated client knows every status it may meet.
+pub(crate) fn document_shared_responses(doc: &mut OpenApi) {
+    for item in doc.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            if operation.security.is_none() {
+                continue;
+            }
+            let responses = &mut operation.responses.responses;
+            if operation.request_body.is_some() {
+                responses
+                    .entry("413".to_owned())
+                    .or_insert_with(|| error_response("Body larger than 1 MiB").into());
+            }
+            responses.entry("429".to_owned()).or_insert_with(|| {
+                let retry_after = HeaderBuilder::new()
+                    .schema(
+                        ObjectBuilder::new()
+                            .schema_type(Type::Integer)
+                            .minimum(Some(1)),
+                    )
+                    .description(Some("Seconds until the next attempt may succeed"))
+                    .build();
+                ResponseBuilder::from(error_response(
+                    "Too many failed HTTP Basic logins for this username or address \
+                     (REQUEST_LIMIT_EXCEEDED); even the right password waits",
+                ))
+                .header("Retry-After", retry_after)
+                .build()
+                .into()
+            });
+            responses.entry("503".to_owned()).or_insert_with(|| {
+                error_response("The permission store does not answer (TEMPORARILY_UNAVAILABLE)")
+                    .into()
+            });
+        }
+    }
+}
+
+fn error_response(description: &str) -> utoipa::openapi::Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build()
 }
 
 /// A permission level, by MLflow's name.
@@ -282,20 +345,25 @@ pub(crate) mod requests {
 
     #[derive(Debug, ToSchema)]
     pub(crate) struct CreateUserRequest {
+        #[schema(min_length = 1, max_length = 255)]
         pub username: String,
         /// At least 12 characters.
+        #[schema(min_length = 12)]
         pub password: String,
     }
 
     #[derive(Debug, ToSchema)]
     pub(crate) struct UpdatePasswordRequest {
+        #[schema(min_length = 1, max_length = 255)]
         pub username: String,
         /// At least 12 characters.
+        #[schema(min_length = 12)]
         pub password: String,
     }
 
     #[derive(Debug, ToSchema)]
     pub(crate) struct UpdateAdminRequest {
+        #[schema(min_length = 1, max_length = 255)]
         pub username: String,
         pub is_admin: bool,
     }
@@ -303,6 +371,8 @@ pub(crate) mod requests {
     #[derive(Debug, ToSchema, IntoParams)]
     #[into_params(parameter_in = Query)]
     pub(crate) struct UsernameParam {
+        #[schema(min_length = 1, max_length = 255)]
+        #[param(min_length = 1, max_length = 255)]
         pub username: String,
     }
 
@@ -310,7 +380,9 @@ pub(crate) mod requests {
     pub(crate) struct ExperimentPermissionRequest {
         /// Canonical decimal experiment id.
         #[schema(example = "1")]
+        #[schema(pattern = r"^(0|[1-9][0-9]*)$", max_length = 19)]
         pub experiment_id: String,
+        #[schema(min_length = 1, max_length = 255)]
         pub username: String,
         pub permission: PermissionName,
     }
@@ -319,13 +391,19 @@ pub(crate) mod requests {
     #[into_params(parameter_in = Query)]
     pub(crate) struct ExperimentPermissionRef {
         /// Canonical decimal experiment id.
+        #[schema(pattern = r"^(0|[1-9][0-9]*)$", max_length = 19)]
+        #[param(pattern = r"^(0|[1-9][0-9]*)$", max_length = 19)]
         pub experiment_id: String,
+        #[schema(min_length = 1, max_length = 255)]
+        #[param(min_length = 1, max_length = 255)]
         pub username: String,
     }
 
     #[derive(Debug, ToSchema)]
     pub(crate) struct RegisteredModelPermissionRequest {
+        #[schema(min_length = 1, max_length = 256)]
         pub name: String,
+        #[schema(min_length = 1, max_length = 255)]
         pub username: String,
         pub permission: PermissionName,
     }
@@ -333,14 +411,21 @@ pub(crate) mod requests {
     #[derive(Debug, ToSchema, IntoParams)]
     #[into_params(parameter_in = Query)]
     pub(crate) struct RegisteredModelPermissionRef {
+        #[schema(min_length = 1, max_length = 256)]
+        #[param(min_length = 1, max_length = 256)]
         pub name: String,
+        #[schema(min_length = 1, max_length = 255)]
+        #[param(min_length = 1, max_length = 255)]
         pub username: String,
     }
 
     #[derive(Debug, ToSchema)]
     pub(crate) struct ScorerPermissionRequest {
+        #[schema(pattern = r"^(0|[1-9][0-9]*)$", max_length = 19)]
         pub experiment_id: String,
+        #[schema(min_length = 1, max_length = 256)]
         pub scorer_name: String,
+        #[schema(min_length = 1, max_length = 255)]
         pub username: String,
         pub permission: PermissionName,
     }
@@ -348,14 +433,22 @@ pub(crate) mod requests {
     #[derive(Debug, ToSchema, IntoParams)]
     #[into_params(parameter_in = Query)]
     pub(crate) struct ScorerPermissionRef {
+        #[schema(pattern = r"^(0|[1-9][0-9]*)$", max_length = 19)]
+        #[param(pattern = r"^(0|[1-9][0-9]*)$", max_length = 19)]
         pub experiment_id: String,
+        #[schema(min_length = 1, max_length = 256)]
+        #[param(min_length = 1, max_length = 256)]
         pub scorer_name: String,
+        #[schema(min_length = 1, max_length = 255)]
+        #[param(min_length = 1, max_length = 255)]
         pub username: String,
     }
 
     #[derive(Debug, ToSchema)]
     pub(crate) struct GatewaySecretPermissionRequest {
+        #[schema(min_length = 1, max_length = 256)]
         pub secret_id: String,
+        #[schema(min_length = 1, max_length = 255)]
         pub username: String,
         pub permission: PermissionName,
     }
@@ -363,13 +456,19 @@ pub(crate) mod requests {
     #[derive(Debug, ToSchema, IntoParams)]
     #[into_params(parameter_in = Query)]
     pub(crate) struct GatewaySecretPermissionRef {
+        #[schema(min_length = 1, max_length = 256)]
+        #[param(min_length = 1, max_length = 256)]
         pub secret_id: String,
+        #[schema(min_length = 1, max_length = 255)]
+        #[param(min_length = 1, max_length = 255)]
         pub username: String,
     }
 
     #[derive(Debug, ToSchema)]
     pub(crate) struct GatewayEndpointPermissionRequest {
+        #[schema(min_length = 1, max_length = 256)]
         pub endpoint_id: String,
+        #[schema(min_length = 1, max_length = 255)]
         pub username: String,
         pub permission: PermissionName,
     }
@@ -377,13 +476,19 @@ pub(crate) mod requests {
     #[derive(Debug, ToSchema, IntoParams)]
     #[into_params(parameter_in = Query)]
     pub(crate) struct GatewayEndpointPermissionRef {
+        #[schema(min_length = 1, max_length = 256)]
+        #[param(min_length = 1, max_length = 256)]
         pub endpoint_id: String,
+        #[schema(min_length = 1, max_length = 255)]
+        #[param(min_length = 1, max_length = 255)]
         pub username: String,
     }
 
     #[derive(Debug, ToSchema)]
     pub(crate) struct GatewayModelDefinitionPermissionRequest {
+        #[schema(min_length = 1, max_length = 256)]
         pub model_definition_id: String,
+        #[schema(min_length = 1, max_length = 255)]
         pub username: String,
         pub permission: PermissionName,
     }
@@ -391,7 +496,11 @@ pub(crate) mod requests {
     #[derive(Debug, ToSchema, IntoParams)]
     #[into_params(parameter_in = Query)]
     pub(crate) struct GatewayModelDefinitionPermissionRef {
+        #[schema(min_length = 1, max_length = 256)]
+        #[param(min_length = 1, max_length = 256)]
         pub model_definition_id: String,
+        #[schema(min_length = 1, max_length = 255)]
+        #[param(min_length = 1, max_length = 255)]
         pub username: String,
     }
 }

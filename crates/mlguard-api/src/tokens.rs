@@ -36,11 +36,13 @@ pub(crate) mod requests {
     #[derive(Debug, ToSchema)]
     pub(crate) struct RevokeTokenRequest {
         /// The token to revoke (it may already have expired).
+        #[schema(min_length = 1)]
         pub token: String,
     }
 
     #[derive(Debug, ToSchema)]
     pub(crate) struct RevokeAllTokensRequest {
+        #[schema(min_length = 1, max_length = 255)]
         pub username: String,
     }
 }

@@ -170,11 +170,13 @@ pub(crate) async fn update_admin(
     Ok(Json(EmptyResponse {}))
 }
 
-/// Delete a user and all their grants (admin only).
+/// Delete a user and all their grants (admin only). Without a JSON body the
+/// username is read from the query.
+// Only the body is documented, as for the grant deletes: with both in the spec,
+// each optional, a request carrying neither would look valid.
 #[utoipa::path(delete, path = "/api/2.0/mlflow/users/delete", tag = "users",
     operation_id = "deleteUser", security(("basic" = []), ("bearer" = [])),
-    params(("username" = Option<String>, Query, description = "Used when there is no JSON body")),
-    request_body(content = UsernameParam, description = "Optional JSON body; wins over the query"),
+    request_body = UsernameParam,
     responses(
         (status = 200, description = "User deleted", body = EmptyResponse),
         (status = 400, description = "Missing username", body = ErrorBody),

@@ -260,6 +260,7 @@ fn grant_of(secret: &SecretId, user_id: i64) -> GrantOf<'_> {
 
 impl Store {
     /// One transaction on a pooled connection, with domain errors passing through.
+    /// A write transaction, as most of them read (does the secret exist?) first.
     fn secret_tx<T>(
         &self,
         operation: &str,
@@ -269,7 +270,7 @@ impl Store {
             .conn()
             .map_err(|e| SecretStoreError::Unavailable(e.to_string()))?;
         let conn: &mut DbConnection = &mut conn;
-        conn.transaction::<T, TxError, _>(work)
+        conn.write_transaction::<T, TxError>(work)
             .map_err(|e| e.into_store_error(operation))
     }
 
