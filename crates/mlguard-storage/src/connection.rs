@@ -176,14 +176,19 @@ pub(crate) fn open_pool(target: Target, options: &PoolOptions) -> Result<DbPool,
             target: target.clone(),
         }));
     match target {
+        // A local file cannot drop the connection: skip the ping r2d2 would send
+        // before every checkout (it doubled the queries of each request).
         Target::SqliteFile(_) => {
-            builder = builder.connection_customizer(Box::new(SqlitePragmas::default()));
+            builder = builder
+                .connection_customizer(Box::new(SqlitePragmas::default()))
+                .test_on_check_out(false);
         }
         Target::SqliteMemory => {
             // One connection that is never recycled: it *is* the database.
             builder = builder
                 .connection_customizer(Box::new(SqlitePragmas::default()))
                 .max_size(1)
+                .test_on_check_out(false)
                 .min_idle(Some(1))
                 .idle_timeout(None)
                 .max_lifetime(None);
