@@ -471,6 +471,10 @@ impl GrantStore for Store {
         from: &mlguard_domain::ModelName,
         to: &mlguard_domain::ModelName,
     ) -> Result<u64, StoreError> {
+        if from == to {
+            // Nothing moves; deleting `to`'s grants first would drop them all.
+            return Ok(0);
+        }
         let kind = mlguard_domain::ResourceKind::RegisteredModel.as_str();
         let mut conn = self.conn()?;
         conn.transaction(|conn| {

@@ -847,6 +847,18 @@ fn renaming_a_model_moves_its_grants_and_replaces_leftovers(db: Db) {
         store.get_grant(&name("bob"), &model("new")),
         Err(StoreError::GrantNotFound { .. })
     ));
+    // Renaming a model to its own name keeps its grants.
+    let same = ModelName::parse("new").expect("name");
+    assert_eq!(
+        store.rename_registered_model(&same, &same).expect("rename"),
+        0
+    );
+    assert_eq!(
+        store
+            .permission_of(alice.id, &model("new"))
+            .expect("lookup"),
+        Some(Permission::Manage)
+    );
 }
 
 macro_rules! contract {

@@ -1,0 +1,340 @@
+//! Every MLflow route from the attacker's side, in process: each rule of the policy
+//! table, under every API prefix, with HEAD for every GET, is sent through the real
+//! router by a user holding nothing (default NO_PERMISSIONS) and by one holding
+//! MANAGE on everything the request names. The tracking server's ports are played
+//! by an upstream that records what reaches it and a lookup with fixed answers.
+//!
+//! - Nobody's requests: only routes open to any authenticated user may reach
+//!   MLflow; everything else is refused before it leaves.
+//! - Everybody's requests: every checked route reaches MLflow, so each rule reads
+//!   its ids from where this test (like MLflow's handlers) puts them.
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, Response, StatusCode, header};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use http_body_util::BodyExt;
+use mlguard_api::{AppState, Forward, ForwardError, Gateway};
+use mlguard_domain::{
+    BoxFuture, ExperimentId, GrantStore, LookupError, ModelName, OpaqueId, Password, Permission,
+    Resource, TrackingLookup, UserStore, Username,
+};
+use mlguard_extract::policy::{Access, RULES, RouteRule};
+use mlguard_storage::{PoolOptions, Store};
+use serde_json::json;
+use tower::ServiceExt;
+
+/// Records what reaches "MLflow". It answers 404, so no after-hook runs: a hook
+/// that drops grants (a delete, a rename) would change what later requests may do.
+#[derive(Default)]
+struct RecordingUpstream {
+    seen: Mutex<Vec<String>>,
+}
+
+/// The port's side of the shared recorder.
+struct Recorder(Arc<RecordingUpstream>);
+
+impl Forward for Recorder {
+    fn forward(
+        &self,
+        request: Request<Body>,
+        _client: Option<std::net::IpAddr>,
+    ) -> BoxFuture<'static, Result<Response<Body>, ForwardError>> {
+        self.0
+            .seen
+            .lock()
+            .expect("lock")
+            .push(format!("{} {}", request.method(), request.uri()));
+        Box::pin(async {
+            Ok(Response::builder()
+                .status(StatusCode::NOT_FOUND)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from("{}"))
+                .expect("response"))
+        })
+    }
+}
+
+/// Every derived id in the samples belongs to experiment 1.
+struct FixedLookup;
+
+fn one() -> ExperimentId {
+    ExperimentId::parse("1").expect("id")
+}
+
+impl TrackingLookup for FixedLookup {
+    fn experiment_of_run<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ExperimentId>, LookupError>> {
+        Box::pin(async move { Ok((id == "r1").then(one)) })
+    }
+    fn experiment_of_logged_model<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ExperimentId>, LookupError>> {
+        Box::pin(async move { Ok((id == "m-1").then(one)) })
+    }
+    fn experiment_of_trace<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ExperimentId>, LookupError>> {
+        Box::pin(async move { Ok((id == "tr-1").then(one)) })
+    }
+    fn experiment_by_name<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ExperimentId>, LookupError>> {
+        Box::pin(async move { Ok((name == "exp1").then(one)) })
+    }
+    fn experiments_of_dataset<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<ExperimentId>>, LookupError>> {
+        Box::pin(async move { Ok((id == "d-1").then(|| vec![one()])) })
+    }
+    fn gateway_endpoint_by_name<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<OpaqueId>, LookupError>> {
+        Box::pin(async move { Ok((name == "ep").then(|| OpaqueId::parse("e-1").expect("id"))) })
+    }
+}
+
+const NOBODY: (&str, &str) = ("nobody", "nobody-password-1");
+const EVERYBODY: (&str, &str) = ("everybody", "everybody-password-1");
+
+struct Setup {
+    router: Router,
+    upstream: Arc<RecordingUpstream>,
+    _dir: tempfile::TempDir,
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("mlguard.db").display());
+    let store = Store::connect(&url, PoolOptions::default()).expect("store");
+    store.run_migrations().expect("migrations");
+    for (name, password) in [NOBODY, EVERYBODY] {
+        store
+            .create_user(
+                &Username::parse(name).expect("name"),
+                &Password::new(password).expect("pw"),
+                false,
+            )
+            .expect("user");
+    }
+    let everybody = Username::parse(EVERYBODY.0).expect("name");
+    let opaque = |s: &str| OpaqueId::parse(s).expect("id");
+    for resource in [
+        Resource::Experiment(one()),
+        Resource::RegisteredModel(ModelName::parse("model1").expect("name")),
+        Resource::Scorer {
+            experiment_id: one(),
+            name: opaque("model1"),
+        },
+        Resource::GatewaySecret(opaque("s-1")),
+        Resource::GatewayEndpoint(opaque("e-1")),
+        Resource::GatewayModelDefinition(opaque("md-1")),
+    ] {
+        store
+            .create_grant(&everybody, &resource, Permission::Manage)
+            .expect("grant");
+    }
+    let upstream = Arc::new(RecordingUpstream::default());
+    let gateway = Gateway::new(
+        Arc::new(Recorder(Arc::clone(&upstream))),
+        Arc::new(FixedLookup),
+        None,
+        1 << 20,
+    );
+    let state = AppState::new(Arc::new(store), Permission::NoPermissions).with_gateway(gateway);
+    Setup {
+        router: mlguard_api::app(state),
+        upstream,
+        _dir: dir,
+    }
+}
+
+/// A value for a path parameter, by its name.
+fn path_value(name: &str) -> &'static str {
+    match name {
+        "artifact_path" => "1/abc/artifacts/model",
+        "model_id" => "m-1",
+        "trace_id" | "request_id" => "tr-1",
+        "dataset_id" => "d-1",
+        "endpoint_name" => "ep",
+        "endpoint_name_and_verb" => "ep:generateContent",
+        _ => "x1",
+    }
+}
+
+fn fill(pattern: &str) -> String {
+    pattern
+        .split('/')
+        .map(|segment| match segment.strip_prefix('{') {
+            Some(inner) => {
+                let name = inner.trim_start_matches('*').trim_end_matches('}');
+                path_value(name).to_owned()
+            }
+            None => segment.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Where MLflow's handlers read ids: the query for GET, the JSON body otherwise.
+const QUERY: &str = "experiment_id=1&experiment_ids=1&run_id=r1&run_ids=r1&name=model1\
+&path=1/abc&experiment_name=exp1&model_id=m-1&trace_id=tr-1&request_id=tr-1&trace_ids=tr-1\
+&secret_id=s-1&endpoint_id=e-1&model_definition_id=md-1&scorer_name=model1&dataset_id=d-1\
+&run_uuid=r1";
+
+fn body() -> serde_json::Value {
+    json!({
+        "experiment_id": "1", "experiment_ids": ["1"], "run_id": "r1", "run_ids": ["r1"],
+        "name": "model1", "new_name": "model1", "path": "1/abc", "model_id": "m-1",
+        "trace_id": "tr-1", "request_id": "tr-1", "trace_ids": ["tr-1"], "request_ids": ["tr-1"],
+        "secret_id": "s-1", "endpoint_id": "e-1", "model_definition_id": "md-1",
+        "scorer_name": "model1", "dataset_id": "d-1", "source": "runs:/r1/model",
+        "source_run_id": "r1", "model": "ep",
+        "model_configs": [{"model_definition_id": "md-1"}],
+        "model_config": {"model_definition_id": "md-1"}, "run_uuid": "r1",
+        "trace": {"trace_info": {"trace_id": "tr-1",
+            "trace_location": {"mlflow_experiment": {"experiment_id": "1"}}}},
+        "query": "{ mlflowGetExperiment(input: {experimentId: \"1\"}) { experiment { name } } }",
+    })
+}
+
+/// The spellings of one rule's path that must get its decision.
+fn spellings(path: &str) -> Vec<String> {
+    let filled = fill(path);
+    let Some(rest) = filled
+        .strip_prefix("/api/2.0/")
+        .or_else(|| filled.strip_prefix("/api/3.0/"))
+        .or_else(|| filled.strip_prefix("/ajax-api/2.0/"))
+        .or_else(|| filled.strip_prefix("/ajax-api/3.0/"))
+    else {
+        return vec![filled];
+    };
+    ["/api/2.0/", "/api/3.0/", "/ajax-api/2.0/", "/ajax-api/3.0/"]
+        .iter()
+        .map(|prefix| format!("{prefix}{rest}"))
+        .collect()
+}
+
+async fn send(
+    setup: &Setup,
+    who: (&str, &str),
+    method: &Method,
+    path: &str,
+) -> (StatusCode, bool, String) {
+    let before = setup.upstream.seen.lock().expect("lock").len();
+    let reads_query = matches!(*method, Method::GET | Method::HEAD);
+    // Some handlers read the query whatever the method (upload-artifact's run_uuid);
+    // the same ids in query and body agree, so nothing conflicts.
+    let uri = format!("{path}?{QUERY}");
+    let mut builder = Request::builder()
+        .method(method.clone())
+        .uri(uri)
+        .header(
+            header::AUTHORIZATION,
+            format!("Basic {}", STANDARD.encode(format!("{}:{}", who.0, who.1))),
+        )
+        .header("x-mlflow-experiment-id", "1");
+    let graphql = path.ends_with("/graphql");
+    let body = if !reads_query || graphql {
+        builder = builder.header(header::CONTENT_TYPE, "application/json");
+        Body::from(body().to_string())
+    } else {
+        Body::empty()
+    };
+    let response = setup
+        .router
+        .clone()
+        .oneshot(builder.body(body).expect("request"))
+        .await
+        .expect("infallible");
+    let status = response.status();
+    let text = String::from_utf8_lossy(
+        &response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes(),
+    )
+    .into_owned();
+    let forwarded = setup.upstream.seen.lock().expect("lock").len() > before;
+    (status, forwarded, text)
+}
+
+fn methods(rule: &RouteRule) -> Vec<Method> {
+    let method = Method::from_bytes(rule.method.as_bytes()).expect("method");
+    if method == Method::GET {
+        vec![Method::GET, Method::HEAD]
+    } else {
+        vec![method]
+    }
+}
+
+#[tokio::test]
+async fn a_user_without_grants_reaches_only_the_open_routes() {
+    let setup = setup();
+    let mut wrong = Vec::new();
+    let mut checked = 0;
+    // mlguard answers its own /health; it never reaches MLflow.
+    for rule in RULES.iter().filter(|rule| rule.path != "/health") {
+        for method in methods(rule) {
+            for path in spellings(rule.path) {
+                let (status, forwarded, body) = send(&setup, NOBODY, &method, &path).await;
+                checked += 1;
+                let may_pass = matches!(rule.access, Access::Authenticated);
+                if forwarded != may_pass {
+                    wrong.push(format!(
+                        "{method} {path}: forwarded={forwarded} ({status} {body})"
+                    ));
+                }
+                if matches!(rule.access, Access::Checks(_) | Access::Admin)
+                    && status != StatusCode::FORBIDDEN
+                {
+                    wrong.push(format!("{method} {path}: {status}, not 403"));
+                }
+            }
+        }
+    }
+    assert!(checked > 1000, "only {checked} requests");
+    assert!(
+        wrong.is_empty(),
+        "{} wrong decisions:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn a_user_with_grants_on_everything_named_reaches_every_checked_route() {
+    let setup = setup();
+    let mut refused = Vec::new();
+    for rule in RULES {
+        if !matches!(rule.access, Access::Checks(_) | Access::GraphQl) {
+            continue;
+        }
+        for method in methods(rule) {
+            for path in spellings(rule.path) {
+                let (status, forwarded, body) = send(&setup, EVERYBODY, &method, &path).await;
+                if !forwarded {
+                    refused.push(format!("{method} {path}: {status} {body}"));
+                }
+            }
+        }
+    }
+    assert!(
+        refused.is_empty(),
+        "{} routes refused:\n{}",
+        refused.len(),
+        refused.join("\n")
+    );
+}
