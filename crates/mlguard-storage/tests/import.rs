@@ -22,7 +22,9 @@ use mlguard_storage::{
     PoolOptions, Store, Tally,
 };
 
-const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+mod support;
+
+use support::PgDatabase;
 
 // werkzeug 3.1.9 hashes (generate_password_hash(password, method)); cheap methods,
 // so the tests stay fast.
@@ -200,7 +202,7 @@ impl TempDb {
     }
 
     fn postgres() -> TempDb {
-        TempDb::Postgres(PgDatabase::create())
+        TempDb::Postgres(PgDatabase::create("mlguard_import_test"))
     }
 
     fn url(&self) -> String {
@@ -339,55 +341,6 @@ const OVERWRITE: MlflowImportOptions = MlflowImportOptions {
     dry_run: false,
     overwrite: true,
 };
-
-struct PgDatabase {
-    base_url: String,
-    name: String,
-    url: String,
-}
-
-impl PgDatabase {
-    fn create() -> PgDatabase {
-        let base_url = std::env::var("MLGUARD_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
-        let mut admin = PgConnection::establish(&base_url).unwrap_or_else(|e| {
-            panic!("PostgreSQL is required for these tests and is unreachable: {e}")
-        });
-        let suffix: String = rand::random::<[u8; 8]>()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        let name = format!("mlguard_import_test_{suffix}");
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .expect("create test database");
-        let (main, query) = base_url.split_once('?').unwrap_or((&base_url, ""));
-        let authority = main.find("://").map_or(0, |i| i + 3);
-        let path = main[authority..]
-            .find('/')
-            .map_or(main.len(), |i| i + authority);
-        let mut url = format!("{}/{name}", &main[..path]);
-        if !query.is_empty() {
-            url = format!("{url}?{query}");
-        }
-        PgDatabase {
-            base_url,
-            name,
-            url,
-        }
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        if let Ok(mut admin) = PgConnection::establish(&self.base_url) {
-            let _ = admin.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ));
-        }
-    }
-}
 
 fn username(raw: &str) -> Username {
     Username::parse(raw).expect("valid username")

@@ -22,7 +22,9 @@ use mlguard_domain::secrets::{
 use mlguard_domain::{Password, Permission, Principal, User, UserStore, Username};
 use mlguard_storage::{PoolOptions, Store};
 
-const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+mod support;
+
+use support::PgDatabase;
 
 /// Test KEKs: base64 of 32 bytes each.
 const KEK_A: &str = "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=";
@@ -59,7 +61,7 @@ impl Db {
     }
 
     fn postgres() -> Db {
-        let database = PgDatabase::create();
+        let database = PgDatabase::create("mlguard_secrets_test");
         let store = open_migrated(&database.url);
         Db {
             store,
@@ -147,70 +149,6 @@ fn open_migrated(url: &str) -> Store {
     .expect("connect");
     store.run_migrations().expect("migrate");
     store
-}
-
-/// A database created for one test on the PostgreSQL server, dropped (forcibly,
-/// best effort) when the guard goes.
-struct PgDatabase {
-    base_url: String,
-    name: String,
-    url: String,
-}
-
-impl PgDatabase {
-    fn create() -> PgDatabase {
-        let base_url = std::env::var("MLGUARD_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
-        let mut admin = PgConnection::establish(&base_url).unwrap_or_else(|e| {
-            panic!(
-                "PostgreSQL is required for these tests and is unreachable at \
-                 MLGUARD_TEST_POSTGRES_URL (default {DEFAULT_POSTGRES_URL}): {e}"
-            )
-        });
-        let suffix: String = rand::random::<[u8; 8]>()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        let name = format!("mlguard_secrets_test_{suffix}");
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .expect("create test database");
-        let url = with_database(&base_url, &name);
-        PgDatabase {
-            base_url,
-            name,
-            url,
-        }
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        if let Ok(mut admin) = PgConnection::establish(&self.base_url) {
-            let _ = admin.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ));
-        }
-    }
-}
-
-/// `base` with its database (the URL path) replaced by `database`.
-fn with_database(base: &str, database: &str) -> String {
-    let (main, query) = match base.split_once('?') {
-        Some((main, query)) => (main, Some(query)),
-        None => (base, None),
-    };
-    let authority_start = main.find("://").map_or(0, |i| i + 3);
-    let path_start = main[authority_start..]
-        .find('/')
-        .map_or(main.len(), |i| i + authority_start);
-    let mut url = format!("{}/{database}", &main[..path_start]);
-    if let Some(query) = query {
-        url.push('?');
-        url.push_str(query);
-    }
-    url
 }
 
 // ---------------------------------------------------------------------------
