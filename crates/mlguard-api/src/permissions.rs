@@ -7,8 +7,8 @@
 use axum::Json;
 use axum::extract::State;
 use mlguard_domain::{
-    Capability, Decision, ExperimentId, Grant, ModelName, OpaqueId, Permission, Principal,
-    Resource, StoreError, Username, decide,
+    Capability, ExperimentId, Grant, ModelName, OpaqueId, Permission, Principal, Resource,
+    StoreError, Username,
 };
 use mlguard_extract::{ApiError, Caller, ErrorBody, MlflowParams};
 
@@ -104,29 +104,6 @@ fn grant_error(error: StoreError) -> ApiError {
     }
 }
 
-async fn require_manage(
-    state: &AppState,
-    caller: &Principal,
-    resource: &Resource,
-) -> Result<(), ApiError> {
-    if caller.is_admin {
-        return Ok(());
-    }
-    let (user_id, target) = (caller.user_id, resource.clone());
-    let explicit = state
-        .blocking(move |store| store.permission_of(user_id, &target))
-        .await??;
-    match decide(
-        caller,
-        explicit,
-        state.default_permission,
-        Capability::Manage,
-    ) {
-        Decision::Allow => Ok(()),
-        Decision::Deny => Err(ApiError::permission_denied()),
-    }
-}
-
 /// The resource, checked for MANAGE before anything else is read, and the target user.
 async fn target(
     state: &AppState,
@@ -135,7 +112,7 @@ async fn target(
     params: &MlflowParams,
 ) -> Result<(Resource, Username), ApiError> {
     let resource = resource(kind, params)?;
-    require_manage(state, caller, &resource).await?;
+    crate::authz::require(state, caller, resource.clone(), Capability::Manage).await?;
     let username = Username::parse(params.required_str("username")?)?;
     Ok((resource, username))
 }

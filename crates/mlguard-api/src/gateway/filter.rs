@@ -7,9 +7,7 @@
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, Method, Request, Response, header};
 use http_body_util::BodyExt;
-use mlguard_domain::{
-    Capability, Decision, ExperimentId, ModelName, OpaqueId, Principal, Resource, decide,
-};
+use mlguard_domain::{ExperimentId, ModelName, OpaqueId, Principal, Resource};
 use mlguard_extract::ApiError;
 use mlguard_extract::policy::ListKind;
 use serde_json::Value;
@@ -192,33 +190,6 @@ async fn read_json(response: Response<Body>) -> Result<Value, ApiError> {
         .map_err(|e| filtering_failed(&format!("parsing a search page: {e}")))
 }
 
-async fn readable(
-    state: &AppState,
-    caller: &Principal,
-    resources: Vec<Option<Resource>>,
-) -> Result<Vec<bool>, ApiError> {
-    let user_id = caller.user_id;
-    let explicit = state
-        .blocking(move |store| {
-            resources
-                .into_iter()
-                .map(|r| match r {
-                    Some(resource) => store.permission_of(user_id, &resource).map(|p| (true, p)),
-                    None => Ok((false, None)),
-                })
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .await?
-        .map_err(|e| filtering_failed(&e))?;
-    Ok(explicit
-        .into_iter()
-        .map(|(known, p)| {
-            known
-                && decide(caller, p, state.default_permission, Capability::Read) == Decision::Allow
-        })
-        .collect())
-}
-
 /// Runs a search for a non-admin: the first answer is `first`, already fetched.
 pub(crate) async fn filtered_search(
     state: &AppState,
@@ -256,7 +227,9 @@ pub(crate) async fn filtered_search(
                     .and_then(shape.kind)
             })
             .collect();
-        let allowed = readable(state, caller, resources).await?;
+        let allowed = crate::authz::readable(state, caller, resources)
+            .await
+            .map_err(|e| filtering_failed(&e.message().to_owned()))?;
         kept.extend(
             items
                 .into_iter()

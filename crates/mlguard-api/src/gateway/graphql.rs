@@ -23,9 +23,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, Method, Response, StatusCode, header};
 use graphql_parser::query as ast;
 use http_body_util::BodyExt;
-use mlguard_domain::{
-    Capability, Decision, ExperimentId, LookupError, ModelName, Principal, Resource, decide,
-};
+use mlguard_domain::{ExperimentId, ModelName, Principal, Resource};
 use mlguard_extract::ApiError;
 use serde_json::{Map, Value};
 
@@ -909,38 +907,6 @@ fn json_response(
 // ---------------------------------------------------------------------------------
 // Authorization.
 
-fn lookup_failed(error: LookupError) -> ApiError {
-    tracing::error!(error.cause = %error, "tracking server lookup failed");
-    ApiError::new(
-        StatusCode::BAD_GATEWAY,
-        "TEMPORARILY_UNAVAILABLE",
-        "The tracking server could not be reached to authorize this request.",
-    )
-}
-
-/// Whether the caller may READ each resource.
-async fn readable(
-    state: &AppState,
-    caller: &Principal,
-    resources: Vec<Resource>,
-) -> Result<Vec<bool>, ApiError> {
-    let user_id = caller.user_id;
-    let explicit = state
-        .blocking(move |store| {
-            resources
-                .iter()
-                .map(|resource| store.permission_of(user_id, resource))
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .await??;
-    Ok(explicit
-        .into_iter()
-        .map(|explicit| {
-            decide(caller, explicit, state.default_permission, Capability::Read) == Decision::Allow
-        })
-        .collect())
-}
-
 async fn allowed(
     state: &AppState,
     gateway: &Gateway,
@@ -966,7 +932,7 @@ async fn allowed(
                     .lookup
                     .experiment_of_run(id)
                     .await
-                    .map_err(lookup_failed)?
+                    .map_err(super::inputs::lookup_failed)?
                 {
                     Some(experiment) => experiments.push(Resource::Experiment(experiment)),
                     None => return Ok(false),
@@ -974,10 +940,12 @@ async fn allowed(
             }
         }
     }
-    Ok(readable(state, caller, experiments)
-        .await?
-        .into_iter()
-        .all(|ok| ok))
+    Ok(
+        crate::authz::readable(state, caller, experiments.into_iter().map(Some).collect())
+            .await?
+            .into_iter()
+            .all(|ok| ok),
+    )
 }
 
 fn parse_document(query: &str) -> Result<Document<'_>, ApiError> {
@@ -1097,7 +1065,9 @@ pub(crate) async fn authorize_and_forward(
                 .iter()
                 .map(|(_, resource)| resource.clone())
                 .collect();
-            let verdicts = readable(state, caller, resources).await?;
+            let verdicts =
+                crate::authz::readable(state, caller, resources.into_iter().map(Some).collect())
+                    .await?;
             readable_names.extend(
                 parsed
                     .into_iter()

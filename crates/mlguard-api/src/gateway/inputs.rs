@@ -257,7 +257,7 @@ fn experiment(raw: &str) -> Result<Resource, ApiError> {
     Ok(Resource::Experiment(ExperimentId::parse(raw)?))
 }
 
-fn lookup_failed(error: LookupError) -> ApiError {
+pub(crate) fn lookup_failed(error: LookupError) -> ApiError {
     tracing::error!(error.cause = %error, "tracking server lookup failed");
     mlguard_extract::ApiError::new(
         axum::http::StatusCode::BAD_GATEWAY,

@@ -19,9 +19,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, Method, Response, StatusCode, header};
 use axum::response::IntoResponse;
-use mlguard_domain::{
-    BoxFuture, Capability, Decision, Principal, Resource, TrackingLookup, decide,
-};
+use mlguard_domain::{BoxFuture, Principal, TrackingLookup};
 use mlguard_extract::policy::{Access, AfterHook, Check, match_route};
 use mlguard_extract::{ApiError, Caller};
 use serde_json::Value;
@@ -361,30 +359,10 @@ async fn authorize(
             }
         };
         for resource in resources {
-            require(state, caller, resource, check.capability).await?;
+            crate::authz::require(state, caller, resource, check.capability).await?;
         }
     }
     Ok(())
-}
-
-pub(crate) async fn require(
-    state: &AppState,
-    caller: &Principal,
-    resource: Resource,
-    capability: Capability,
-) -> Result<(), ApiError> {
-    let user_id = caller.user_id;
-    let (explicit, resource) = state
-        .blocking(move |store| (store.permission_of(user_id, &resource), resource))
-        .await?;
-    match decide(caller, explicit?, state.default_permission, capability) {
-        Decision::Allow => Ok(()),
-        Decision::Deny => {
-            tracing::info!(resource.kind = %resource.kind(), resource.key = %resource.key(),
-                ?capability, "denied");
-            Err(denied())
-        }
-    }
 }
 
 /// A response rebuilt around bytes that were read.
