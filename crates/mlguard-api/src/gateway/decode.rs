@@ -37,8 +37,14 @@ fn percent_decode(raw: &str, plus_is_space: bool) -> Option<String> {
 /// `/`, `\` or `%` (a second decoding would change it), `.` and `..` segments, empty
 /// segments, and control characters.
 pub(crate) fn canonical_path(raw: &str) -> Result<String, ApiError> {
-    let lowered = raw.to_ascii_lowercase();
-    if ["%2f", "%5c", "%25"].iter().any(|e| lowered.contains(e)) {
+    let encodes_separator_or_escape = raw.as_bytes().windows(3).any(|w| {
+        w[0] == b'%'
+            && matches!(
+                (w[1], w[2].to_ascii_lowercase()),
+                (b'2', b'f' | b'5') | (b'5', b'c')
+            )
+    });
+    if encodes_separator_or_escape {
         return Err(invalid("path"));
     }
     let decoded = percent_decode(raw, false).ok_or_else(|| invalid("path"))?;
@@ -125,6 +131,9 @@ mod tests {
             "/api/2.0/mlflow/runs/%FF",
             "/api/2.0/mlflow/runs/%252F",
             "/api/2.0/mlflow\\runs",
+            "/api/2.0/mlflow-artifacts/artifacts/1%2f..%2f2/x",
+            "/api/2.0/mlflow%5Cruns",
+            "/api/2.0/mlflow%5cruns",
         ] {
             assert!(canonical_path(bad).is_err(), "accepted {bad}");
         }

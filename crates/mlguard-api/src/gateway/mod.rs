@@ -295,7 +295,11 @@ async fn handle(
         }
     }
 
-    let search = matches!(rule.after, AfterHook::FilterList(_)).then(|| filter::SearchRequest {
+    // Only a filtered search re-fetches pages: admins and HEAD keep nothing.
+    let filters = matches!(rule.after, AfterHook::FilterList(_))
+        && !caller.is_admin
+        && method != Method::HEAD;
+    let search = filters.then(|| filter::SearchRequest {
         method: method.clone(),
         path: parts.uri.path().to_owned(),
         headers: parts.headers.clone(),
@@ -318,15 +322,11 @@ async fn handle(
         return Ok(response.into_response());
     }
     match (rule.after, search) {
-        (AfterHook::FilterList(kind), Some(search))
-            if !caller.is_admin && method != Method::HEAD =>
-        {
-            Ok(
-                filter::filtered_search(state, &gateway, caller, kind, search, response)
-                    .await?
-                    .into_response(),
-            )
-        }
+        (AfterHook::FilterList(kind), Some(search)) => Ok(filter::filtered_search(
+            state, &gateway, caller, kind, search, response,
+        )
+        .await?
+        .into_response()),
         _ => Ok(hooks::run(state, caller, hook, response)
             .await?
             .into_response()),
