@@ -14,17 +14,16 @@ pub struct TrackingLookups {
     experiments: BoundedCache<String, ExperimentId>,
 }
 
-/// Query-string encoding of one value (RFC 3986 unreserved characters kept).
+/// RFC 3986 unreserved characters stay; everything else is escaped.
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Query-string (and path-segment) encoding of one value.
 fn encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(value, QUERY_VALUE).to_string()
 }
 
 fn unavailable(error: UpstreamError) -> LookupError {

@@ -111,18 +111,15 @@ fn filtering_failed(cause: &dyn std::fmt::Display) -> ApiError {
     ApiError::internal(cause)
 }
 
+/// RFC 3986 unreserved characters stay; everything else is escaped.
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 fn encode_query(pairs: &[(String, String)]) -> String {
-    let encode = |s: &str| {
-        let mut out = String::with_capacity(s.len());
-        for b in s.bytes() {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                out.push(char::from(b));
-            } else {
-                out.push_str(&format!("%{b:02X}"));
-            }
-        }
-        out
-    };
+    let encode = |s: &str| percent_encoding::utf8_percent_encode(s, QUERY_VALUE).to_string();
     pairs
         .iter()
         .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
