@@ -338,3 +338,183 @@ async fn a_user_with_grants_on_everything_named_reaches_every_checked_route() {
         refused.join("\n")
     );
 }
+
+/// One raw request as `who`; returns the status and whether it reached MLflow.
+async fn raw(
+    setup: &Setup,
+    who: (&str, &str),
+    method: Method,
+    uri: &str,
+    content_type: Option<&str>,
+    body: &str,
+) -> (StatusCode, bool) {
+    let before = setup.upstream.seen.lock().expect("lock").len();
+    let mut builder = Request::builder().method(method).uri(uri).header(
+        header::AUTHORIZATION,
+        format!("Basic {}", STANDARD.encode(format!("{}:{}", who.0, who.1))),
+    );
+    if let Some(content_type) = content_type {
+        builder = builder.header(header::CONTENT_TYPE, content_type);
+    }
+    let response = setup
+        .router
+        .clone()
+        .oneshot(builder.body(Body::from(body.to_owned())).expect("request"))
+        .await
+        .expect("infallible");
+    let forwarded = setup.upstream.seen.lock().expect("lock").len() > before;
+    (response.status(), forwarded)
+}
+
+/// Ids spelled the way MLflow's own parsers also read them must be checked, never
+/// skipped: a grant on model1 must not carry a request about something else.
+#[tokio::test]
+async fn ids_are_read_however_mlflow_would_read_them() {
+    let setup = setup();
+    let json = Some("application/json");
+    // The control: everybody may update model1 from a run of experiment 1.
+    let ok = raw(
+        &setup,
+        EVERYBODY,
+        Method::POST,
+        "/api/2.0/mlflow/model-versions/create",
+        json,
+        r#"{"name": "model1", "source": "runs:/r1/model", "run_id": "r1"}"#,
+    )
+    .await;
+    assert_eq!(
+        ok,
+        (StatusCode::NOT_FOUND, true),
+        "control request must reach MLflow"
+    );
+
+    let refused = [
+        // camelCase: MLflow's protobuf parser reads runId as run_id; r9 is no run of theirs.
+        (
+            Method::POST,
+            "/api/2.0/mlflow/model-versions/create",
+            json,
+            r#"{"name": "model1", "source": "runs:/r1/model", "runId": "r9"}"#,
+        ),
+        // camelCase and snake_case disagreeing.
+        (
+            Method::POST,
+            "/api/2.0/mlflow/model-versions/create",
+            json,
+            r#"{"name": "model1", "source": "runs:/r1/model", "run_id": "r1", "runId": "r9"}"#,
+        ),
+        // A DELETE body is read whatever its content type: it names model2.
+        (
+            Method::DELETE,
+            "/api/2.0/mlflow/registered-models/delete?name=model1",
+            Some("text/plain"),
+            r#"{"name": "model2"}"#,
+        ),
+        // A double-encoded body (a JSON string holding JSON) names experiment 2.
+        (
+            Method::POST,
+            "/api/2.0/mlflow/experiments/update",
+            json,
+            r#""{\"experiment_id\": \"2\", \"new_name\": \"x\"}""#,
+        ),
+        // A source URI of another experiment's artifacts.
+        (
+            Method::POST,
+            "/api/2.0/mlflow/model-versions/create",
+            json,
+            r#"{"name": "model1", "source": "mlflow-artifacts:/2/abc/artifacts/model"}"#,
+        ),
+        // A source scheme mlguard cannot check.
+        (
+            Method::POST,
+            "/api/2.0/mlflow/model-versions/create",
+            json,
+            r#"{"name": "model1", "source": "s3://bucket/elsewhere"}"#,
+        ),
+        // An empty run_id falls through to run_uuid in MLflow's handlers.
+        (
+            Method::POST,
+            "/api/2.0/mlflow/runs/log-metric",
+            json,
+            r#"{"run_id": "", "run_uuid": "r9", "key": "m", "value": 1, "timestamp": 1}"#,
+        ),
+    ];
+    for (method, uri, content_type, body) in refused {
+        let (status, forwarded) =
+            raw(&setup, EVERYBODY, method.clone(), uri, content_type, body).await;
+        assert!(
+            !forwarded,
+            "{method} {uri} {body} reached MLflow ({status})"
+        );
+        assert!(
+            status == StatusCode::FORBIDDEN || status == StatusCode::BAD_REQUEST,
+            "{method} {uri} {body}: {status}"
+        );
+    }
+}
+
+/// Requests mlguard could read differently from MLflow are refused with 400.
+#[tokio::test]
+async fn ambiguous_requests_are_refused_before_any_decision() {
+    let setup = setup();
+    let cases = [
+        // MLflow reads a GET's JSON body when its query is empty.
+        (
+            Method::GET,
+            "/api/2.0/mlflow/runs/get",
+            Some("application/json"),
+            r#"{"run_id": "r9"}"#,
+        ),
+        // run_id and run_uuid naming different runs.
+        (
+            Method::GET,
+            "/api/2.0/mlflow/runs/get?run_id=r1&run_uuid=r9",
+            None,
+            "",
+        ),
+        // One id twice with two values.
+        (
+            Method::GET,
+            "/api/2.0/mlflow/experiments/get?experiment_id=1&experiment_id=2",
+            None,
+            "",
+        ),
+        // The query and the body disagree.
+        (
+            Method::POST,
+            "/api/2.0/mlflow/experiments/update?experiment_id=2",
+            Some("application/json"),
+            r#"{"experiment_id": "1", "new_name": "x"}"#,
+        ),
+        // Not canonical: could name another experiment.
+        (
+            Method::GET,
+            "/api/2.0/mlflow/experiments/get?experiment_id=01",
+            None,
+            "",
+        ),
+        // A number where MLflow expects a string id.
+        (
+            Method::POST,
+            "/api/2.0/mlflow/experiments/update",
+            Some("application/json"),
+            r#"{"experiment_id": 1, "new_name": "x"}"#,
+        ),
+        // Invalid UTF-8 in the query.
+        (
+            Method::GET,
+            "/api/2.0/mlflow/experiments/get?experiment_id=%FF",
+            None,
+            "",
+        ),
+    ];
+    for (method, uri, content_type, body) in cases {
+        let (status, forwarded) =
+            raw(&setup, EVERYBODY, method.clone(), uri, content_type, body).await;
+        assert_eq!(
+            (status, forwarded),
+            (StatusCode::BAD_REQUEST, false),
+            "{method} {uri} {body}"
+        );
+    }
+}

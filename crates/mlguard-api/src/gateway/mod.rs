@@ -333,12 +333,16 @@ async fn handle(
     }
 }
 
+/// Whether the request carries a body, by its headers or (HTTP/2, no length) by the
+/// body stream itself.
 fn has_body(request: &Request) -> bool {
+    use axum::body::HttpBody;
     let headers = request.headers();
     headers.contains_key(header::TRANSFER_ENCODING)
         || headers
             .get(header::CONTENT_LENGTH)
             .is_some_and(|len| len.as_bytes() != b"0")
+        || !request.body().is_end_stream()
 }
 
 async fn authorize(
