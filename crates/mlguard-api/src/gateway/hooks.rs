@@ -4,13 +4,13 @@ use axum::body::Body;
 use axum::http::Response;
 use http_body_util::BodyExt;
 use mlguard_domain::{
-    ExperimentId, ModelName, OpaqueId, Permission, Principal, Resource, StoreError,
+    ExperimentId, ModelName, OpaqueId, Permission, Principal, Resource, StoreError, TrackingLookup,
 };
 use mlguard_extract::ApiError;
 use mlguard_extract::policy::{AfterHook, CreatedKind, Source, Target};
 use serde_json::Value;
 
-use super::inputs::{Found, RequestInputs};
+use super::inputs::{Found, RequestInputs, Resolved, resolve};
 use crate::state::AppState;
 
 /// Largest creation response read to find the new id.
@@ -32,40 +32,22 @@ fn one(inputs: &RequestInputs<'_>, source: Source) -> Result<Option<String>, Api
     })
 }
 
-/// The resource a delete names directly (no lookup needed for these kinds).
-fn named(target: Target, inputs: &RequestInputs<'_>) -> Result<Option<Resource>, ApiError> {
-    let opaque = |source| -> Result<Option<OpaqueId>, ApiError> {
-        one(inputs, source)?
-            .map(|id| OpaqueId::parse(&id).map_err(ApiError::from))
-            .transpose()
-    };
-    Ok(match target {
-        Target::Experiment(source) => one(inputs, source)?
-            .map(|id| ExperimentId::parse(&id).map(Resource::Experiment))
-            .transpose()?,
-        Target::RegisteredModel(source) => one(inputs, source)?
-            .map(|name| ModelName::parse(&name).map(Resource::RegisteredModel))
-            .transpose()?,
-        Target::Scorer { experiment, name } => match (one(inputs, experiment)?, opaque(name)?) {
-            (Some(experiment), Some(name)) => Some(Resource::Scorer {
-                experiment_id: ExperimentId::parse(&experiment)?,
-                name,
-            }),
-            _ => None,
-        },
-        Target::GatewaySecret(source) => opaque(source)?.map(Resource::GatewaySecret),
-        Target::GatewayEndpoint(source) => opaque(source)?.map(Resource::GatewayEndpoint),
-        Target::GatewayModelDefinition(source) => {
-            opaque(source)?.map(Resource::GatewayModelDefinition)
-        }
-        _ => None,
+/// The one resource a target names, resolved as the checks resolve it.
+async fn named(
+    target: Target,
+    inputs: &RequestInputs<'_>,
+    lookup: &dyn TrackingLookup,
+) -> Result<Option<Resource>, ApiError> {
+    Ok(match resolve(target, inputs, lookup).await? {
+        Resolved::Resources(resources) if resources.len() == 1 => resources.into_iter().next(),
+        Resolved::Resources(_) | Resolved::Missing | Resolved::Nothing => None,
     })
 }
 
-pub(crate) fn prepare(
+pub(crate) async fn prepare(
     after: AfterHook,
     inputs: &RequestInputs<'_>,
-    _caller: &Principal,
+    lookup: &dyn TrackingLookup,
 ) -> Result<Prepared, ApiError> {
     Ok(match after {
         AfterHook::None | AfterHook::FilterList(_) => Prepared::Nothing,
@@ -76,11 +58,13 @@ pub(crate) fn prepare(
                     name: Source::Param("name"),
                 },
                 inputs,
-            )?;
+                lookup,
+            )
+            .await?;
             Prepared::GrantCreator(CreatedKind::Scorer, scorer)
         }
         AfterHook::GrantCreator(kind) => Prepared::GrantCreator(kind, None),
-        AfterHook::DeleteGrants(target) => match named(target, inputs)? {
+        AfterHook::DeleteGrants(target) => match named(target, inputs, lookup).await? {
             Some(resource) => Prepared::DeleteGrants(resource),
             None => Prepared::Nothing,
         },

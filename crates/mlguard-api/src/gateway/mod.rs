@@ -307,7 +307,7 @@ async fn handle(
         body: body_json.clone(),
     });
     // Everything the after-hook needs, resolved before the request leaves.
-    let hook = hooks::prepare(rule.after, &inputs, caller)?;
+    let hook = hooks::prepare(rule.after, &inputs, gateway.lookup.as_ref()).await?;
     let body = body_bytes.map_or(body, Body::from);
     let mut upstream_parts = parts;
     if method == Method::HEAD {
