@@ -38,24 +38,19 @@ pub(crate) async fn readable(
     resources: Vec<Option<Resource>>,
 ) -> Result<Vec<bool>, ApiError> {
     let user_id = caller.user_id;
-    let explicit = state
-        .blocking(move |store| {
-            resources
-                .into_iter()
-                .map(|resource| match resource {
-                    Some(resource) => store.permission_of(user_id, &resource).map(Some),
-                    None => Ok(None),
-                })
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .await??;
-    Ok(explicit
-        .into_iter()
-        .map(|found| {
-            found.is_some_and(|explicit| {
-                decide(caller, explicit, state.default_permission, Capability::Read)
-                    == Decision::Allow
-            })
+    let known: Vec<Resource> = resources.iter().flatten().cloned().collect();
+    let mut explicit = state
+        .blocking(move |store| store.permissions_of(user_id, &known))
+        .await??
+        .into_iter();
+    // Answers come in the order of the known resources; an unknown one takes none.
+    Ok(resources
+        .iter()
+        .map(|resource| {
+            resource.is_some() && {
+                let level = explicit.next().flatten();
+                decide(caller, level, state.default_permission, Capability::Read) == Decision::Allow
+            }
         })
         .collect())
 }

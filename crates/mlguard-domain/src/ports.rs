@@ -124,6 +124,14 @@ pub trait GrantStore: Send + Sync {
     /// Every grant the user holds, ordered by kind then key.
     fn grants_of_user(&self, user_id: i64) -> Result<Vec<Grant>, StoreError>;
 
+    /// The user's explicit level on each of `resources`, in order (list filtering).
+    /// MUST answer exactly what `permission_of` would for each, in few queries.
+    fn permissions_of(
+        &self,
+        user_id: i64,
+        resources: &[Resource],
+    ) -> Result<Vec<Option<Permission>>, StoreError>;
+
     /// The user's explicit level on one resource, if any. Hot path: one indexed lookup.
     fn permission_of(
         &self,

@@ -527,6 +527,41 @@ impl GrantStore for Store {
             .collect()
     }
 
+    fn permissions_of(
+        &self,
+        user_id: i64,
+        resources: &[Resource],
+    ) -> Result<Vec<Option<Permission>>, StoreError> {
+        // Bounded IN lists keep every backend under its bind-parameter limit.
+        const CHUNK: usize = 500;
+        let keys: Vec<(&'static str, String)> = resources
+            .iter()
+            .map(|r| (r.kind().as_str(), r.key().into_owned()))
+            .collect();
+        let mut found = std::collections::HashMap::new();
+        let mut conn = self.conn()?;
+        for chunk in keys.chunks(CHUNK) {
+            let wanted: Vec<&str> = chunk.iter().map(|(_, key)| key.as_str()).collect();
+            let rows = grants::table
+                .filter(grants::user_id.eq(user_id))
+                .filter(grants::resource_key.eq_any(&wanted))
+                .select((
+                    grants::resource_kind,
+                    grants::resource_key,
+                    grants::permission,
+                ))
+                .load::<(String, String, String)>(&mut conn)
+                .map_err(|e| db_error("permissions of", &e))?;
+            for (kind, key, permission) in rows {
+                found.insert((kind, key), stored_permission(&permission)?);
+            }
+        }
+        Ok(keys
+            .into_iter()
+            .map(|(kind, key)| found.get(&(kind.to_owned(), key)).copied())
+            .collect())
+    }
+
     fn permission_of(
         &self,
         user_id: i64,

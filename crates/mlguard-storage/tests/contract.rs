@@ -799,6 +799,50 @@ fn renaming_a_model_moves_its_grants_and_replaces_leftovers(db: Db) {
     );
 }
 
+fn permissions_of_many_answer_like_permission_of_each(db: Db) {
+    let store = &db.store;
+    let alice = create(store, "alice");
+    let bob = create(store, "bob");
+    // The same key under two kinds, a denial, someone else's grant, and no grant.
+    store
+        .create_grant(&name("alice"), &experiment("1"), Permission::Edit)
+        .expect("grant");
+    store
+        .create_grant(&name("alice"), &model("1"), Permission::NoPermissions)
+        .expect("grant");
+    store
+        .create_grant(&name("bob"), &experiment("2"), Permission::Manage)
+        .expect("grant");
+    let mut asked = vec![model("1"), experiment("2"), experiment("1"), model("none")];
+    // More than one IN-list chunk.
+    asked.extend((100..1300).map(|i| experiment(&i.to_string())));
+    let answers = store.permissions_of(alice.id, &asked).expect("batch");
+    assert_eq!(answers.len(), asked.len());
+    for (resource, answer) in asked.iter().zip(&answers) {
+        assert_eq!(
+            *answer,
+            store.permission_of(alice.id, resource).expect("single"),
+            "{resource:?}"
+        );
+    }
+    assert_eq!(
+        answers[..4],
+        [
+            Some(Permission::NoPermissions),
+            None,
+            Some(Permission::Edit),
+            None
+        ]
+    );
+    assert_eq!(
+        store
+            .permissions_of(bob.id, &[experiment("2")])
+            .expect("batch"),
+        vec![Some(Permission::Manage)]
+    );
+    assert!(store.permissions_of(bob.id, &[]).expect("empty").is_empty());
+}
+
 macro_rules! contract {
     ($($test:ident $(with $options:expr)?),* $(,)?) => {
         mod sqlite {
@@ -854,6 +898,7 @@ contract! {
     the_backend_is_the_one_the_url_names,
     deleting_a_resource_drops_every_grant_on_it,
     renaming_a_model_moves_its_grants_and_replaces_leftovers,
+    permissions_of_many_answer_like_permission_of_each,
 }
 
 // ---------------------------------------------------------------------------
