@@ -1,5 +1,7 @@
 //! In-process API tests: the real router on a real SQLite file, one per test.
 
+mod support;
+
 use std::sync::Arc;
 
 use axum::Router;
@@ -9,8 +11,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http_body_util::BodyExt;
 use mlguard_api::AppState;
-use mlguard_domain::{Password, Permission, UserStore, Username};
-use mlguard_storage::{PoolOptions, Store};
+use mlguard_domain::Permission;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -31,19 +32,7 @@ struct Reply {
 }
 
 fn app_with_default(default: Permission) -> TestApp {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("mlguard.db").display());
-    let store = Store::connect(&url, PoolOptions::default()).expect("store");
-    store.run_migrations().expect("migrations");
-    for ((name, password), is_admin) in [(ADMIN, true), (ALICE, false), (BOB, false)] {
-        store
-            .create_user(
-                &Username::parse(name).expect("name"),
-                &Password::new(password).expect("password"),
-                is_admin,
-            )
-            .expect("seed user");
-    }
+    let (store, dir) = support::store_with_users(&[(ADMIN, true), (ALICE, false), (BOB, false)]);
     TestApp {
         router: mlguard_api::app(AppState::new(Arc::new(store), default)),
         _dir: dir,

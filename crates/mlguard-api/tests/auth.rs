@@ -2,6 +2,8 @@
 //! outlives a credential change, bearer tokens follow their account, and repeated
 //! failures are throttled without touching anyone else.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,8 +14,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http_body_util::BodyExt;
 use mlguard_api::{AppState, AuthSettings, ThrottleSettings};
-use mlguard_domain::{Password, Permission, TokenCodec, UserStore, Username};
-use mlguard_storage::{PoolOptions, Store};
+use mlguard_domain::{Permission, TokenCodec};
 use mlguard_tokens::{JwtCodec, KeySource};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -28,19 +29,7 @@ struct TestApp {
 }
 
 fn app_with(throttle: ThrottleSettings) -> TestApp {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("mlguard.db").display());
-    let store = Store::connect(&url, PoolOptions::default()).expect("store");
-    store.run_migrations().expect("migrations");
-    for ((name, password), is_admin) in [(ADMIN, true), (ALICE, false), (BOB, false)] {
-        store
-            .create_user(
-                &Username::parse(name).expect("name"),
-                &Password::new(password).expect("password"),
-                is_admin,
-            )
-            .expect("seed user");
-    }
+    let (store, dir) = support::store_with_users(&[(ADMIN, true), (ALICE, false), (BOB, false)]);
     let codec: Arc<dyn TokenCodec> = Arc::new(
         JwtCodec::new(
             KeySource::Stored {

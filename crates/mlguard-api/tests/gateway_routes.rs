@@ -9,6 +9,8 @@
 //! - Everybody's requests: every checked route reaches MLflow, so each rule reads
 //!   its ids from where this test (like MLflow's handlers) puts them.
 
+mod support;
+
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -19,11 +21,10 @@ use base64::engine::general_purpose::STANDARD;
 use http_body_util::BodyExt;
 use mlguard_api::{AppState, Forward, ForwardError, Gateway};
 use mlguard_domain::{
-    BoxFuture, ExperimentId, GrantStore, LookupError, ModelName, OpaqueId, Password, Permission,
-    Resource, TrackingLookup, UserStore, Username,
+    BoxFuture, ExperimentId, GrantStore, LookupError, ModelName, OpaqueId, Permission, Resource,
+    TrackingLookup, Username,
 };
 use mlguard_extract::policy::{Access, RULES, RouteRule};
-use mlguard_storage::{PoolOptions, Store};
 use serde_json::json;
 use tower::ServiceExt;
 
@@ -114,19 +115,7 @@ struct Setup {
 }
 
 fn setup() -> Setup {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("mlguard.db").display());
-    let store = Store::connect(&url, PoolOptions::default()).expect("store");
-    store.run_migrations().expect("migrations");
-    for (name, password) in [NOBODY, EVERYBODY] {
-        store
-            .create_user(
-                &Username::parse(name).expect("name"),
-                &Password::new(password).expect("pw"),
-                false,
-            )
-            .expect("user");
-    }
+    let (store, dir) = support::store_with_users(&[(NOBODY, false), (EVERYBODY, false)]);
     let everybody = Username::parse(EVERYBODY.0).expect("name");
     let opaque = |s: &str| OpaqueId::parse(s).expect("id");
     for resource in [

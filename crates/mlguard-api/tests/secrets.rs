@@ -6,6 +6,8 @@
 //! default NO_PERMISSIONS. Fixtures are set up through the ports (fast); the
 //! operation under test always goes through HTTP.
 
+mod support;
+
 use std::sync::Arc;
 
 use axum::Router;
@@ -19,8 +21,8 @@ use mlguard_crypto::{Envelope, LocalKeyring};
 use mlguard_domain::secrets::{
     BindingKey, Label, NewSecret, SecretCipher, SecretId, SecretName, SecretStore, SecretValue,
 };
-use mlguard_domain::{Password, Permission, UserStore, Username};
-use mlguard_storage::{PoolOptions, Store};
+use mlguard_domain::{Permission, UserStore, Username};
+use mlguard_storage::Store;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -52,25 +54,13 @@ struct Reply {
 }
 
 fn seeded_store() -> (Store, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("mlguard.db").display());
-    let store = Store::connect(&url, PoolOptions::default()).expect("store");
-    store.run_migrations().expect("migrations");
-    for ((name, password), is_admin) in [
+    let (store, dir) = support::store_with_users(&[
         (ADMIN, true),
         (ALICE, false),
         (BOB, false),
         (CAROL, false),
         (DAVE, false),
-    ] {
-        store
-            .create_user(
-                &Username::parse(name).expect("name"),
-                &Password::new(password).expect("password"),
-                is_admin,
-            )
-            .expect("seed user");
-    }
+    ]);
     (store, dir)
 }
 
