@@ -753,26 +753,6 @@ fn sources(rule: &RouteRule) -> Vec<Source> {
     }
     targets
         .into_iter()
-        .flat_map(|target| match target {
-            Target::Scorer { experiment, name } => vec![experiment, name],
-            Target::Experiment(source)
-            | Target::Experiments(source)
-            | Target::ExperimentByName(source)
-            | Target::Run(source)
-            | Target::Runs(source)
-            | Target::LoggedModel(source)
-            | Target::Trace(source)
-            | Target::TraceIfExists(source)
-            | Target::SourceUri(source)
-            | Target::Traces(source)
-            | Target::Dataset(source)
-            | Target::RegisteredModel(source)
-            | Target::ArtifactPath(source)
-            | Target::GatewaySecret(source)
-            | Target::GatewayEndpoint(source)
-            | Target::GatewayEndpointByName(source)
-            | Target::GatewayModelDefinition(source)
-            | Target::GatewayModelDefinitions(source) => vec![source],
-        })
+        .flat_map(|target| target.sources())
         .collect()
 }

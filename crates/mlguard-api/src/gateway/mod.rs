@@ -153,28 +153,12 @@ fn reads_body(rule_access: &Access, after: &AfterHook, method: &Method) -> bool 
     if matches!(*method, Method::GET | Method::HEAD) {
         return false;
     }
-    let source_reads = |source: &Source| matches!(source, Source::Body(_) | Source::Param(_));
     // Path, query and header sources never need the body.
-    let target_reads = |target: &Target| match *target {
-        Target::Experiment(s)
-        | Target::Experiments(s)
-        | Target::ExperimentByName(s)
-        | Target::Run(s)
-        | Target::Runs(s)
-        | Target::LoggedModel(s)
-        | Target::Trace(s)
-        | Target::TraceIfExists(s)
-        | Target::SourceUri(s)
-        | Target::Traces(s)
-        | Target::Dataset(s)
-        | Target::RegisteredModel(s)
-        | Target::ArtifactPath(s)
-        | Target::GatewaySecret(s)
-        | Target::GatewayEndpoint(s)
-        | Target::GatewayEndpointByName(s)
-        | Target::GatewayModelDefinition(s)
-        | Target::GatewayModelDefinitions(s) => source_reads(&s),
-        Target::Scorer { experiment, name } => source_reads(&experiment) || source_reads(&name),
+    let target_reads = |target: &Target| {
+        target
+            .sources()
+            .iter()
+            .any(|source| matches!(source, Source::Body(_) | Source::Param(_)))
     };
     let checks = match rule_access {
         Access::Checks(checks) => checks.iter().any(|c| target_reads(&c.target)),

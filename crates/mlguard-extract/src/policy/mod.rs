@@ -91,6 +91,33 @@ pub enum Target {
     GatewayModelDefinitions(Source),
 }
 
+impl Target {
+    /// Every place this target reads an id from.
+    pub fn sources(&self) -> Vec<Source> {
+        match *self {
+            Target::Experiment(s)
+            | Target::Experiments(s)
+            | Target::ExperimentByName(s)
+            | Target::Run(s)
+            | Target::Runs(s)
+            | Target::LoggedModel(s)
+            | Target::Trace(s)
+            | Target::TraceIfExists(s)
+            | Target::SourceUri(s)
+            | Target::Traces(s)
+            | Target::Dataset(s)
+            | Target::RegisteredModel(s)
+            | Target::ArtifactPath(s)
+            | Target::GatewaySecret(s)
+            | Target::GatewayEndpoint(s)
+            | Target::GatewayEndpointByName(s)
+            | Target::GatewayModelDefinition(s)
+            | Target::GatewayModelDefinitions(s) => vec![s],
+            Target::Scorer { experiment, name } => vec![experiment, name],
+        }
+    }
+}
+
 /// One required capability on one target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Check {
