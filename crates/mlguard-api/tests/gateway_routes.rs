@@ -507,3 +507,57 @@ async fn ambiguous_requests_are_refused_before_any_decision() {
         );
     }
 }
+
+/// OPTIONS reads nothing: answered by mlguard with the methods the policy knows,
+/// never forwarded, whoever asks and whatever the path names.
+#[tokio::test]
+async fn options_is_answered_here_and_reads_nothing() {
+    let setup = setup();
+    for path in [
+        "/api/2.0/mlflow/experiments/get?experiment_id=1",
+        "/ajax-api/2.0/mlflow/runs/get?run_id=r1",
+        "/api/2.0/mlflow-artifacts/artifacts/1/abc",
+    ] {
+        let before = setup.upstream.seen.lock().expect("lock").len();
+        let response = setup
+            .router
+            .clone()
+            .oneshot(
+                Request::builder()
+                    .method(Method::OPTIONS)
+                    .uri(path)
+                    .header(
+                        header::AUTHORIZATION,
+                        format!(
+                            "Basic {}",
+                            STANDARD.encode(format!("{}:{}", NOBODY.0, NOBODY.1))
+                        ),
+                    )
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await
+            .expect("infallible");
+        assert_eq!(response.status(), StatusCode::NO_CONTENT, "{path}");
+        let allow = response.headers()[header::ALLOW]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        assert!(
+            allow.contains("GET") && allow.contains("HEAD"),
+            "{path}: {allow}"
+        );
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        assert!(body.is_empty(), "{path}");
+        assert_eq!(
+            setup.upstream.seen.lock().expect("lock").len(),
+            before,
+            "{path} was forwarded"
+        );
+    }
+}
