@@ -1,5 +1,5 @@
 //! The route policy against MLflow 3.10.1's route catalogue
-//! (`shared/mlflow/routes-3.10.1.tsv`): every route has exactly one explicit
+//! (vendored as `tests/data/routes-3.10.1.tsv`): every route has exactly one explicit
 //! decision, every prefix gets the same one, and a small reference model written
 //! apart from the table agrees with it.
 
@@ -14,7 +14,7 @@ use mlguard_extract::policy::{
 
 const CATALOGUE: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/mlflow/routes-3.10.1.tsv"
+    "/tests/data/routes-3.10.1.tsv"
 ));
 
 /// The catalogue's row for FastAPI's mount of the Flask app. It has no rule on
