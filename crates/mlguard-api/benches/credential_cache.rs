@@ -27,7 +27,7 @@ use http_body_util::BodyExt;
 use mlguard_api::{AppState, AuthSettings, CredentialCache, Forward, ForwardError, Gateway};
 use mlguard_domain::{
     BoxFuture, ExperimentId, GrantStore, LookupError, OpaqueId, Password, Permission, Resource,
-    TokenCodec, TokenStore, TrackingLookup, UserStore, Username,
+    TokenCodec, TokenStore, TrackingLookup, UserStore, Username, VersionFiles, VersionOrigin,
 };
 use mlguard_storage::{PoolOptions, Store};
 use mlguard_tokens::{JwtCodec, KeySource};
@@ -122,6 +122,25 @@ impl TrackingLookup for NoLookups {
         &'a self,
         _: &'a str,
     ) -> BoxFuture<'a, Result<Option<OpaqueId>, LookupError>> {
+        Box::pin(async { unexpected_lookup() })
+    }
+    fn registered_model_exists<'a>(
+        &'a self,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<bool, LookupError>> {
+        Box::pin(async { unexpected_lookup() })
+    }
+    fn model_version_source<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, LookupError>> {
+        Box::pin(async { unexpected_lookup() })
+    }
+    fn model_versions_from<'a>(
+        &'a self,
+        _: VersionOrigin<'a>,
+    ) -> BoxFuture<'a, Result<Vec<VersionFiles>, LookupError>> {
         Box::pin(async { unexpected_lookup() })
     }
 }

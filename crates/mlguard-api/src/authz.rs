@@ -37,6 +37,20 @@ pub(crate) async fn readable(
     caller: &Principal,
     resources: Vec<Option<Resource>>,
 ) -> Result<Vec<bool>, ApiError> {
+    permitted(state, caller, resources, Capability::Read).await
+}
+
+/// Whether `caller` may exercise `capability` on each resource; `None` never. One
+/// store round trip for the whole list; admins need none.
+pub(crate) async fn permitted(
+    state: &AppState,
+    caller: &Principal,
+    resources: Vec<Option<Resource>>,
+    capability: Capability,
+) -> Result<Vec<bool>, ApiError> {
+    if caller.is_admin {
+        return Ok(resources.iter().map(Option::is_some).collect());
+    }
     let user_id = caller.user_id;
     let known: Vec<Resource> = resources.iter().flatten().cloned().collect();
     let mut explicit = state
@@ -49,7 +63,7 @@ pub(crate) async fn readable(
         .map(|resource| {
             resource.is_some() && {
                 let level = explicit.next().flatten();
-                decide(caller, level, state.default_permission, Capability::Read) == Decision::Allow
+                decide(caller, level, state.default_permission, capability) == Decision::Allow
             }
         })
         .collect())

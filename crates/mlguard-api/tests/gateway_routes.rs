@@ -22,9 +22,9 @@ use http_body_util::BodyExt;
 use mlguard_api::{AppState, Forward, ForwardError, Gateway};
 use mlguard_domain::{
     BoxFuture, ExperimentId, GrantStore, LookupError, ModelName, OpaqueId, Permission, Resource,
-    TrackingLookup, Username,
+    TrackingLookup, Username, VersionFiles, VersionOrigin,
 };
-use mlguard_extract::policy::{Access, RULES, RouteRule};
+use mlguard_extract::policy::{Access, Quantifier, RULES, RouteRule};
 use serde_json::json;
 use tower::ServiceExt;
 
@@ -103,6 +103,27 @@ impl TrackingLookup for FixedLookup {
     ) -> BoxFuture<'a, Result<Option<OpaqueId>, LookupError>> {
         Box::pin(async move { Ok((name == "ep").then(|| OpaqueId::parse("e-1").expect("id"))) })
     }
+    fn registered_model_exists<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<bool, LookupError>> {
+        Box::pin(async move { Ok(name == "model1") })
+    }
+    fn model_version_source<'a>(
+        &'a self,
+        name: &'a str,
+        version: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, LookupError>> {
+        Box::pin(async move {
+            Ok((name == "model1" && version == "1").then(|| "models:/m-1".to_owned()))
+        })
+    }
+    fn model_versions_from<'a>(
+        &'a self,
+        _origin: VersionOrigin<'a>,
+    ) -> BoxFuture<'a, Result<Vec<VersionFiles>, LookupError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
 }
 
 const NOBODY: (&str, &str) = ("nobody", "nobody-password-1");
@@ -179,7 +200,7 @@ fn fill(pattern: &str) -> String {
 const QUERY: &str = "experiment_id=1&experiment_ids=1&run_id=r1&run_ids=r1&name=model1\
 &path=1/abc&experiment_name=exp1&model_id=m-1&trace_id=tr-1&request_id=tr-1&trace_ids=tr-1\
 &secret_id=s-1&endpoint_id=e-1&model_definition_id=md-1&scorer_name=model1&dataset_id=d-1\
-&run_uuid=r1";
+&run_uuid=r1&version=1";
 
 fn body() -> serde_json::Value {
     json!({
@@ -188,7 +209,8 @@ fn body() -> serde_json::Value {
         "trace_id": "tr-1", "request_id": "tr-1", "trace_ids": ["tr-1"], "request_ids": ["tr-1"],
         "secret_id": "s-1", "endpoint_id": "e-1", "model_definition_id": "md-1",
         "scorer_name": "model1", "dataset_id": "d-1", "source": "runs:/r1/model",
-        "source_run_id": "r1", "model": "ep",
+        "source_run_id": "r1", "model": "ep", "version": "1",
+        "source_prompt_uri": "prompts:/model1/1",
         "model_configs": [{"model_definition_id": "md-1"}],
         "model_config": {"model_definition_id": "md-1"}, "run_uuid": "r1",
         "trace": {"trace_info": {"trace_id": "tr-1",
@@ -269,6 +291,17 @@ fn methods(rule: &RouteRule) -> Vec<Method> {
     }
 }
 
+/// Whether the rule narrows a list that this test sends in the body.
+fn narrowed_in_body(rule: &RouteRule, method: &Method) -> bool {
+    let Access::Checks(checks) = rule.access else {
+        return false;
+    };
+    !matches!(*method, Method::GET | Method::HEAD)
+        && checks
+            .iter()
+            .any(|check| check.quantifier == Quantifier::Narrow)
+}
+
 #[tokio::test]
 async fn a_user_without_grants_reaches_only_the_open_routes() {
     let setup = setup();
@@ -286,7 +319,14 @@ async fn a_user_without_grants_reaches_only_the_open_routes() {
                         "{method} {path}: forwarded={forwarded} ({status} {body})"
                     ));
                 }
-                if matches!(rule.access, Access::Checks(_) | Access::Admin)
+                // A search narrowed to nothing readable is an empty page, as MLflow's.
+                if narrowed_in_body(rule, &method) {
+                    if (status, body.as_str()) != (StatusCode::OK, "{}") {
+                        wrong.push(format!(
+                            "{method} {path}: {status} {body}, not an empty page"
+                        ));
+                    }
+                } else if matches!(rule.access, Access::Checks(_) | Access::Admin)
                     && status != StatusCode::FORBIDDEN
                 {
                     wrong.push(format!("{method} {path}: {status}, not 403"));

@@ -55,4 +55,39 @@ pub trait TrackingLookup: Send + Sync {
         &'a self,
         name: &'a str,
     ) -> BoxFuture<'a, Result<Option<OpaqueId>, LookupError>>;
+
+    /// Whether a registered model (or prompt) of this name exists.
+    fn registered_model_exists<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<bool, LookupError>>;
+
+    /// A registered model version's `source`; `None` when the version does not exist.
+    fn model_version_source<'a>(
+        &'a self,
+        name: &'a str,
+        version: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, LookupError>>;
+
+    /// The registered model versions made from this run or logged model, each with
+    /// the URI its files are downloaded from (MLflow's `get-download-uri`).
+    fn model_versions_from<'a>(
+        &'a self,
+        origin: VersionOrigin<'a>,
+    ) -> BoxFuture<'a, Result<Vec<VersionFiles>, LookupError>>;
+}
+
+/// What a registered model version was made from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionOrigin<'a> {
+    Run(&'a str),
+    LoggedModel(&'a str),
+}
+
+/// A registered model version and where its files are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionFiles {
+    pub model_name: String,
+    pub version: String,
+    pub download_uri: String,
 }

@@ -10,7 +10,7 @@ pub struct ErrorBody {
     #[schema(example = "PERMISSION_DENIED")]
     pub error_code: String,
     /// A human-readable message. Never contains SQL, hashes or secrets.
-    #[schema(example = "Permission denied")]
+    #[schema(example = "Permission denied.")]
     pub message: String,
 }
 
@@ -76,7 +76,7 @@ impl ApiError {
         Self::new(
             StatusCode::FORBIDDEN,
             "PERMISSION_DENIED",
-            "Permission denied",
+            "Permission denied.",
         )
     }
 

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use axum::http::Method;
 use mlguard_domain::Capability::{self, Delete, Read, Update, Use};
 use mlguard_extract::policy::{
-    Access, AfterHook, Check, CreatedKind, ListKind, RULES, RouteRule, Source, Target,
+    Access, AfterHook, Check, CreatedKind, ListKind, Quantifier, RULES, RouteRule, Source, Target,
     canonical_route_path, match_route,
 };
 
@@ -404,7 +404,10 @@ fn reference_model() -> Vec<(&'static str, &'static str, Vec<Expect>)> {
         ("DELETE", "/api/3.0/mlflow/datasets/d-1", vec![Needs("dataset", Delete)]),
         ("POST", "/api/3.0/mlflow/datasets/d-1/records", vec![Needs("dataset", Update)]),
         ("POST", "/api/3.0/mlflow/datasets/d-1/add-experiments", vec![Needs("dataset", Update), Needs("experiments", Update)]),
-        ("POST", "/api/3.0/mlflow/datasets/search", vec![Admin]),
+        // Optional experiment ids; the list is filtered per dataset.
+        ("POST", "/api/3.0/mlflow/datasets/search", vec![]),
+        ("GET", "/api/3.0/mlflow/scorers/online-configs", vec![Authenticated]),
+        ("POST", "/api/3.0/mlflow/prompt-optimization/jobs", vec![Needs("experiment", Update), Needs("prompt_uri", Read)]),
         ("POST", "/api/3.0/mlflow/scorers/register", vec![Needs("experiment", Update)]),
         ("GET", "/api/3.0/mlflow/scorers/list", vec![Needs("experiment", Read)]),
         ("GET", "/api/3.0/mlflow/scorers/get", vec![Needs("scorer", Read)]),
@@ -414,10 +417,10 @@ fn reference_model() -> Vec<(&'static str, &'static str, Vec<Expect>)> {
         ("POST", "/api/2.0/mlflow/registered-models/rename", vec![Needs("registered_model", Update)]),
         ("DELETE", "/api/2.0/mlflow/registered-models/delete", vec![Needs("registered_model", Delete)]),
         ("DELETE", "/api/2.0/mlflow/registered-models/delete-tag", vec![Needs("registered_model", Update)]),
-        ("POST", "/api/2.0/mlflow/model-versions/create", vec![Needs("registered_model", Update), Needs("source_uri", Read)]),
-        ("GET", "/api/2.0/mlflow/model-versions/get-download-uri", vec![Needs("registered_model", Read)]),
+        ("POST", "/api/2.0/mlflow/model-versions/create", vec![Needs("registered_model", Update), Needs("version_source_uri", Read)]),
+        ("GET", "/api/2.0/mlflow/model-versions/get-download-uri", vec![Needs("registered_model", Read), Needs("model_version_files", Read)]),
         ("GET", "/api/2.0/mlflow/registered-models/alias", vec![Needs("registered_model", Read)]),
-        ("GET", "/model-versions/get-artifact", vec![Needs("registered_model", Read)]),
+        ("GET", "/model-versions/get-artifact", vec![Needs("model_version_files", Read)]),
         ("POST", "/api/3.0/mlflow/gateway/secrets/create", vec![Authenticated]),
         ("GET", "/api/3.0/mlflow/gateway/secrets/get", vec![Needs("gateway_secret", Read)]),
         ("DELETE", "/api/3.0/mlflow/gateway/secrets/delete", vec![Needs("gateway_secret", Delete)]),
@@ -458,6 +461,10 @@ fn target_kind(target: &Target) -> &'static str {
         Target::Trace(_) => "trace",
         Target::TraceIfExists(_) => "trace_if_exists",
         Target::SourceUri(_) => "source_uri",
+        Target::VersionSourceUri { .. } => "version_source_uri",
+        Target::ModelVersionFiles { .. } => "model_version_files",
+        Target::PromptUri(_) => "prompt_uri",
+        Target::RegisteredModelsServingArtifact(_) => "registered_models_serving_artifact",
         Target::Traces(_) => "traces",
         Target::Dataset(_) => "dataset",
         Target::RegisteredModel(_) => "registered_model",
@@ -687,9 +694,19 @@ fn both_artifact_forms_resolve_the_experiment_from_the_artifact_path() {
             let download =
                 format!("{prefix}/mlflow-artifacts/artifacts/12/models/m-abc/artifacts/MLmodel");
             let found = match_route(&method(method_name), &download).expect("download rule");
+            let check = single_check(found.rule);
             assert_eq!(
-                single_check(found.rule),
-                Check::required(Target::ArtifactPath(Source::Path("artifact_path")), Read)
+                (check.target, check.capability),
+                (Target::ArtifactPath(Source::Path("artifact_path")), Read)
+            );
+            // Else a reader of a registered model whose version holds these files.
+            let alternative = check.otherwise.expect("registry readers' alternative");
+            assert_eq!(
+                (alternative.target, alternative.quantifier),
+                (
+                    Target::RegisteredModelsServingArtifact(Source::Path("artifact_path")),
+                    Quantifier::Any
+                )
             );
             assert_eq!(
                 found.param("artifact_path"),
@@ -698,9 +715,16 @@ fn both_artifact_forms_resolve_the_experiment_from_the_artifact_path() {
 
             let list = format!("{prefix}/mlflow-artifacts/artifacts");
             let found = match_route(&method(method_name), &list).expect("list rule");
+            let check = single_check(found.rule);
             assert_eq!(
-                single_check(found.rule),
-                Check::required(Target::ArtifactPath(Source::Query("path")), Read)
+                (check.target, check.capability),
+                (Target::ArtifactPath(Source::Query("path")), Read)
+            );
+            assert_eq!(
+                check.otherwise.map(|alternative| alternative.target),
+                Some(Target::RegisteredModelsServingArtifact(Source::Query(
+                    "path"
+                )))
             );
         }
     }

@@ -1,5 +1,7 @@
 use axum::http::StatusCode;
-use mlguard_domain::{BoxFuture, ExperimentId, LookupError, OpaqueId, TrackingLookup};
+use mlguard_domain::{
+    BoxFuture, ExperimentId, LookupError, OpaqueId, TrackingLookup, VersionFiles, VersionOrigin,
+};
 use serde_json::Value;
 
 use crate::cache::BoundedCache;
@@ -180,6 +182,110 @@ impl TrackingLookup for TrackingLookups {
                 .find(|endpoint| endpoint.get("name").and_then(Value::as_str) == Some(name))
                 .and_then(|endpoint| endpoint.get("endpoint_id").and_then(Value::as_str))
                 .and_then(|id| OpaqueId::parse(id).ok()))
+        })
+    }
+    fn registered_model_exists<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<bool, LookupError>> {
+        Box::pin(async move {
+            let path = format!(
+                "/api/2.0/mlflow/registered-models/get?name={}",
+                encode(name)
+            );
+            Ok(self
+                .fetch(&path)
+                .await?
+                .is_some_and(|json| json.pointer("/registered_model/name").is_some()))
+        })
+    }
+
+    fn model_version_source<'a>(
+        &'a self,
+        name: &'a str,
+        version: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, LookupError>> {
+        Box::pin(async move {
+            let path = format!(
+                "/api/2.0/mlflow/model-versions/get?name={}&version={}",
+                encode(name),
+                encode(version)
+            );
+            Ok(self.fetch(&path).await?.and_then(|json| {
+                json.pointer("/model_version/source")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            }))
+        })
+    }
+
+    fn model_versions_from<'a>(
+        &'a self,
+        origin: VersionOrigin<'a>,
+    ) -> BoxFuture<'a, Result<Vec<VersionFiles>, LookupError>> {
+        Box::pin(async move {
+            let (id, filter) = match origin {
+                VersionOrigin::Run(id) => (id, format!("run_id = '{id}'")),
+                VersionOrigin::LoggedModel(id) => (id, format!("source_path = 'models:/{id}'")),
+            };
+            // Ids go into a filter expression: only the characters MLflow's ids use.
+            if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                return Ok(Vec::new());
+            }
+            let mut found = Vec::new();
+            let mut page_token: Option<String> = None;
+            // A run or logged model feeds a handful of versions; a bound keeps a
+            // pathological one from turning one request into many.
+            for _ in 0..10 {
+                let mut path = format!(
+                    "/api/2.0/mlflow/model-versions/search?max_results=200&filter={}",
+                    encode(&filter)
+                );
+                if let Some(token) = &page_token {
+                    path.push_str(&format!("&page_token={}", encode(token)));
+                }
+                let Some(json) = self.fetch(&path).await? else {
+                    break;
+                };
+                for version in json
+                    .get("model_versions")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let (Some(name), Some(number)) = (
+                        version.get("name").and_then(Value::as_str),
+                        version.get("version").and_then(Value::as_str),
+                    ) else {
+                        continue;
+                    };
+                    let uri_path = format!(
+                        "/api/2.0/mlflow/model-versions/get-download-uri?name={}&version={}",
+                        encode(name),
+                        encode(number)
+                    );
+                    if let Some(uri) = self.fetch(&uri_path).await?.and_then(|json| {
+                        json.get("artifact_uri")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned)
+                    }) {
+                        found.push(VersionFiles {
+                            model_name: name.to_owned(),
+                            version: number.to_owned(),
+                            download_uri: uri,
+                        });
+                    }
+                }
+                page_token = json
+                    .get("next_page_token")
+                    .and_then(Value::as_str)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_owned);
+                if page_token.is_none() {
+                    break;
+                }
+            }
+            Ok(found)
         })
     }
 }

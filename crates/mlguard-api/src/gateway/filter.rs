@@ -87,6 +87,19 @@ fn shape(kind: ListKind) -> Shape {
             id_pointers: &["/endpoint_id"],
             kind: |id| OpaqueId::parse(id).ok().map(Resource::GatewayEndpoint),
         },
+        ListKind::Datasets => Shape {
+            items: "datasets",
+            default_max: 1000,
+            id_pointers: &["/dataset_id"],
+            // Resolved per item through the tracking server (see `item_resources`).
+            kind: |_| None,
+        },
+        ListKind::OnlineScoringConfigs => Shape {
+            items: "configs",
+            default_max: u64::MAX,
+            id_pointers: &["/experiment_id"],
+            kind: experiment,
+        },
         ListKind::GatewayModelDefinitions => Shape {
             items: "model_definitions",
             default_max: u64::MAX,
@@ -214,19 +227,7 @@ pub(crate) async fn filtered_search(
             None | Some(Value::Null) => Vec::new(),
             Some(_) => return Err(filtering_failed(&"search items are not a list")),
         };
-        let resources = items
-            .iter()
-            .map(|item| {
-                shape
-                    .id_pointers
-                    .iter()
-                    .find_map(|p| item.pointer(p).and_then(Value::as_str))
-                    .and_then(shape.kind)
-            })
-            .collect();
-        let allowed = crate::authz::readable(state, caller, resources)
-            .await
-            .map_err(|e| filtering_failed(&e.message().to_owned()))?;
+        let allowed = readable_items(state, gateway, caller, kind, &shape, &items).await?;
         kept.extend(
             items
                 .into_iter()
@@ -276,6 +277,67 @@ pub(crate) async fn filtered_search(
     *response.status_mut() = status;
     *response.headers_mut() = headers;
     Ok(response)
+}
+
+/// What each item is about: one resource, or (datasets) every experiment it is
+/// linked to. An item about nothing is never readable.
+async fn item_resources(
+    gateway: &Gateway,
+    kind: ListKind,
+    shape: &Shape,
+    item: &Value,
+) -> Result<Vec<Resource>, ApiError> {
+    let id = shape
+        .id_pointers
+        .iter()
+        .find_map(|p| item.pointer(p).and_then(Value::as_str));
+    let Some(id) = id else {
+        return Ok(Vec::new());
+    };
+    if kind != ListKind::Datasets {
+        return Ok((shape.kind)(id).into_iter().collect());
+    }
+    let experiments = gateway
+        .lookup
+        .experiments_of_dataset(id)
+        .await
+        .map_err(|e| filtering_failed(&e))?;
+    Ok(experiments
+        .unwrap_or_default()
+        .into_iter()
+        .map(Resource::Experiment)
+        .collect())
+}
+
+/// Whether the caller may read each item: every resource it is about must be
+/// readable, in one store round trip for the page.
+async fn readable_items(
+    state: &AppState,
+    gateway: &Gateway,
+    caller: &Principal,
+    kind: ListKind,
+    shape: &Shape,
+    items: &[Value],
+) -> Result<Vec<bool>, ApiError> {
+    let mut per_item = Vec::with_capacity(items.len());
+    for item in items {
+        per_item.push(item_resources(gateway, kind, shape, item).await?);
+    }
+    let flat: Vec<Option<Resource>> = per_item.iter().flatten().cloned().map(Some).collect();
+    let mut answers = crate::authz::readable(state, caller, flat)
+        .await
+        .map_err(|e| filtering_failed(&e.message().to_owned()))?
+        .into_iter();
+    Ok(per_item
+        .iter()
+        .map(|resources| {
+            // Consume every answer of this item, then decide.
+            let all = resources
+                .iter()
+                .fold(true, |acc, _| answers.next().unwrap_or(false) && acc);
+            !resources.is_empty() && all
+        })
+        .collect())
 }
 
 impl Gateway {

@@ -40,7 +40,7 @@ async fn named(
 ) -> Result<Option<Resource>, ApiError> {
     Ok(match resolve(target, inputs, lookup).await? {
         Resolved::Resources(resources) if resources.len() == 1 => resources.into_iter().next(),
-        Resolved::Resources(_) | Resolved::Missing | Resolved::Nothing => None,
+        Resolved::Resources(_) | Resolved::Missing | Resolved::Nothing | Resolved::Absent => None,
     })
 }
 

@@ -2,9 +2,11 @@
 //! them to the resources grants are about.
 
 use axum::http::{HeaderMap, Method};
-use mlguard_domain::{ExperimentId, LookupError, ModelName, OpaqueId, Resource, TrackingLookup};
+use mlguard_domain::{
+    ExperimentId, LookupError, ModelName, OpaqueId, Resource, TrackingLookup, VersionOrigin,
+};
 use mlguard_extract::ApiError;
-use mlguard_extract::policy::{RouteMatch, Source, Target};
+use mlguard_extract::policy::{PROMPT_PLACEHOLDER_SOURCES, PROMPT_TAG, RouteMatch, Source, Target};
 use serde_json::Value;
 
 use super::decode;
@@ -234,13 +236,65 @@ impl RequestInputs<'_> {
         Ok(found)
     }
 
-    fn values(&self, source: Source, list: bool) -> Result<Vec<String>, ApiError> {
+    /// The raw JSON a body-read source points at (`Param` on a body-reading method,
+    /// or `Body`); `None` for anything else.
+    fn raw_json(&self, source: Source) -> Result<Option<&Value>, ApiError> {
+        match source {
+            Source::Param(name) if self.param_reads_body() => match self.body {
+                Some(body) => field(body, name),
+                None => Ok(None),
+            },
+            Source::Body(pointer) => self.body_at(pointer),
+            _ => Ok(None),
+        }
+    }
+
+    /// Whether a JSON list of `{key, value}` tags at `source` holds `key`.
+    fn has_tag(&self, source: Source, key: &str) -> Result<bool, ApiError> {
+        Ok(match self.raw_json(source)? {
+            Some(Value::Array(tags)) => tags
+                .iter()
+                .any(|tag| tag.get("key").and_then(Value::as_str) == Some(key)),
+            _ => false,
+        })
+    }
+
+    pub(crate) fn values(&self, source: Source, list: bool) -> Result<Vec<String>, ApiError> {
         Ok(match self.read(source, list)? {
             Found::Missing => Vec::new(),
             Found::One(v) => vec![v],
             Found::Many(vs) => vs,
         })
     }
+}
+
+/// Where, in the JSON body, the list a narrowing check read lives: the pointer to
+/// the spelling the request used. `None` when the list is not in the body (a query),
+/// which cannot be narrowed.
+pub(crate) fn narrowable_field(target: Target, inputs: &RequestInputs<'_>) -> Option<String> {
+    let Target::Experiments(source) = target else {
+        return None;
+    };
+    let (parent, name) = match source {
+        Source::Param(name) if inputs.param_reads_body() => ("", name),
+        Source::Body(pointer) => pointer.rsplit_once('/')?,
+        _ => return None,
+    };
+    let object = inputs.body?.pointer(parent)?;
+    let camel = camel_case(name);
+    [name, camel.as_str()]
+        .into_iter()
+        .find(|key| object.get(*key).is_some_and(|v| !v.is_null()))
+        .map(|key| format!("{parent}/{key}"))
+}
+
+/// Replaces the list at `pointer` with `values`.
+pub(crate) fn set_list(json: &mut Value, pointer: &str, values: &[String]) -> Result<(), ApiError> {
+    let slot = json
+        .pointer_mut(pointer)
+        .ok_or_else(|| ApiError::internal(&"narrowed list vanished"))?;
+    *slot = Value::Array(values.iter().cloned().map(Value::String).collect());
+    Ok(())
 }
 
 /// What a target resolved to.
@@ -250,6 +304,8 @@ pub(crate) enum Resolved {
     Missing,
     /// The id names nothing (or an experiment-less thing): denied to non-admins.
     Nothing,
+    /// The named resource does not exist (a lookup by name found nothing).
+    Absent,
     Resources(Vec<Resource>),
 }
 
@@ -308,10 +364,17 @@ pub(crate) async fn resolve(
                 )
             }
         }
-        Target::ExperimentByName(source) => {
-            let names = inputs.values(source, false)?;
-            all_experiments(&names, |name| lookup.experiment_by_name(name)).await?
-        }
+        Target::ExperimentByName(source) => match one(inputs.values(source, false)?) {
+            None => Resolved::Missing,
+            Some(name) => match lookup
+                .experiment_by_name(&name)
+                .await
+                .map_err(lookup_failed)?
+            {
+                Some(id) => Resolved::Resources(vec![Resource::Experiment(id)]),
+                None => Resolved::Absent,
+            },
+        },
         Target::Run(source) => {
             let ids = inputs.values(source, false)?;
             all_experiments(&ids, |id| lookup.experiment_of_run(id)).await?
@@ -343,6 +406,51 @@ pub(crate) async fn resolve(
         Target::SourceUri(source) => match one(inputs.values(source, false)?) {
             None => Resolved::Missing,
             Some(uri) => resolve_source_uri(&uri, lookup).await?,
+        },
+        Target::VersionSourceUri { source, tags } => match one(inputs.values(source, false)?) {
+            None => Resolved::Missing,
+            // A prompt version's placeholder reads no files, so it needs no grant.
+            Some(uri)
+                if PROMPT_PLACEHOLDER_SOURCES.contains(&uri.as_str())
+                    && inputs.has_tag(tags, PROMPT_TAG)? =>
+            {
+                Resolved::Resources(Vec::new())
+            }
+            Some(uri) => resolve_source_uri(&uri, lookup).await?,
+        },
+        Target::ModelVersionFiles { name, version } => match (
+            one(inputs.values(name, false)?),
+            one(inputs.values(version, false)?),
+        ) {
+            (Some(name), Some(version)) => {
+                let model = ModelName::parse(&name)?;
+                match lookup
+                    .model_version_source(&name, &version)
+                    .await
+                    .map_err(lookup_failed)?
+                {
+                    None => Resolved::Absent,
+                    Some(source) if source_is_checkable(&source) => {
+                        Resolved::Resources(vec![Resource::RegisteredModel(model)])
+                    }
+                    Some(_) => Resolved::Nothing,
+                }
+            }
+            _ => Resolved::Missing,
+        },
+        Target::PromptUri(source) => match one(inputs.values(source, false)?) {
+            None => Resolved::Missing,
+            Some(uri) => match prompt_name(&uri) {
+                Some(name) => {
+                    Resolved::Resources(vec![Resource::RegisteredModel(ModelName::parse(name)?)])
+                }
+                None => Resolved::Nothing,
+            },
+        },
+        Target::RegisteredModelsServingArtifact(source) => match one(inputs.values(source, false)?)
+        {
+            None => Resolved::Missing,
+            Some(path) => models_serving_artifact(&path, lookup).await?,
         },
         Target::Traces(source) => {
             let ids = inputs.values(source, true)?;
@@ -424,6 +532,83 @@ pub(crate) async fn resolve(
         // Model-definition lists only ever come from a JSON body.
         Target::GatewayModelDefinitions(_) => Resolved::Nothing,
     })
+}
+
+/// The name in `prompts:/<name>/<version>` or `prompts:/<name>@<alias>`.
+fn prompt_name(uri: &str) -> Option<&str> {
+    let rest = uri.strip_prefix("prompts:/")?;
+    let name = match rest.split_once('/') {
+        Some((name, version)) if !version.is_empty() && !version.contains('/') => name,
+        Some(_) => return None,
+        None => rest.split_once('@').map(|(name, _)| name)?,
+    };
+    (!name.is_empty()).then_some(name)
+}
+
+/// The artifact path a `mlflow-artifacts:` URI names, without leading slashes.
+fn artifacts_uri_path(uri: &str) -> Option<&str> {
+    let path = uri.strip_prefix("mlflow-artifacts:")?;
+    if let Some(with_host) = path.strip_prefix("//") {
+        return with_host
+            .split_once('/')
+            .map(|(_, rest)| rest.trim_start_matches('/'));
+    }
+    Some(path.trim_start_matches('/'))
+}
+
+/// Whether a stored version source is one whose reads mlguard can decide: the same
+/// schemes [`resolve_source_uri`] resolves, well formed.
+fn source_is_checkable(uri: &str) -> bool {
+    if let Some(path) = artifacts_uri_path(uri) {
+        return matches!(decode::artifact_experiment(path), Ok(Some(_)));
+    }
+    if let Some(rest) = uri.strip_prefix("runs:/") {
+        let run_id = rest.split('/').next().unwrap_or_default();
+        return !run_id.is_empty() && !rest.split('/').any(|s| s == "..");
+    }
+    if let Some(rest) = uri.strip_prefix("models:/") {
+        return !rest.is_empty() && !rest.split('/').any(|s| s.is_empty() || s == "..");
+    }
+    false
+}
+
+/// The registered models with a version whose files contain `path`
+/// (`<exp>/<run_id>/…` or `<exp>/models/<model_id>/…`).
+async fn models_serving_artifact(
+    path: &str,
+    lookup: &dyn TrackingLookup,
+) -> Result<Resolved, ApiError> {
+    if decode::artifact_experiment(path)?.is_none() {
+        return Ok(Resolved::Nothing);
+    }
+    let path = path.trim_end_matches('/');
+    let segments: Vec<&str> = path.split('/').collect();
+    let origin = match segments.as_slice() {
+        [_, "models", model_id, ..] => VersionOrigin::LoggedModel(model_id),
+        [_, run_id, ..] => VersionOrigin::Run(run_id),
+        _ => return Ok(Resolved::Nothing),
+    };
+    let versions = lookup
+        .model_versions_from(origin)
+        .await
+        .map_err(lookup_failed)?;
+    let mut models = Vec::new();
+    for version in versions {
+        let Some(root) = artifacts_uri_path(&version.download_uri) else {
+            continue;
+        };
+        let root = root.trim_end_matches('/');
+        let inside = path == root
+            || path
+                .strip_prefix(root)
+                .is_some_and(|rest| rest.starts_with('/'));
+        if !root.is_empty() && inside {
+            models.push(Resource::RegisteredModel(ModelName::parse(
+                &version.model_name,
+            )?));
+        }
+    }
+    Ok(Resolved::Resources(models))
 }
 
 /// What a model source URI reads from (see `Target::SourceUri`).

@@ -11,6 +11,7 @@ mod filter;
 mod graphql;
 mod hooks;
 mod inputs;
+mod json_errors;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -19,8 +20,9 @@ use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, Method, Response, StatusCode, header};
 use axum::response::IntoResponse;
+use mlguard_domain::Resource;
 use mlguard_domain::{BoxFuture, Principal, TrackingLookup};
-use mlguard_extract::policy::{Access, AfterHook, Check, match_route};
+use mlguard_extract::policy::{Absent, Access, AfterHook, Check, Quantifier, Target, match_route};
 use mlguard_extract::{ApiError, Caller};
 use serde_json::Value;
 
@@ -206,7 +208,10 @@ async fn handle(
     let Some(route) = match_route(&method, route_path) else {
         // No rule: only an admin may reach whatever this is.
         if caller.is_admin {
-            return Ok(gateway.send(request, client).await?.into_response());
+            let response = gateway.send(request, client).await?;
+            return Ok(json_errors::upstream_error(response, route_path)
+                .await
+                .into_response());
         }
         tracing::info!(http.path = %decoded, "denied: no policy rule");
         return Err(denied());
@@ -273,11 +278,40 @@ async fn handle(
         route: &route,
     };
 
+    let mut authorized = Authorized::default();
     if let Access::Checks(checks) = rule.access {
         if !caller.is_admin {
-            authorize(state, &gateway, caller, checks, &inputs).await?;
+            authorized = authorize(state, &gateway, caller, checks, &inputs).await?;
         }
     }
+    // A narrowed search goes upstream with only the readable ids; none left is an
+    // empty page, as MLflow answers a search over nothing.
+    let narrowed_json = if authorized.narrowed.is_empty() {
+        None
+    } else {
+        if authorized.narrowed.iter().any(|(_, kept)| kept.is_empty()) {
+            return Ok(empty_page());
+        }
+        let mut json = body_json.clone().unwrap_or(Value::Null);
+        for (field, kept) in &authorized.narrowed {
+            inputs::set_list(&mut json, field, kept)?;
+        }
+        Some(json)
+    };
+    let (body_bytes, body_json) = match narrowed_json {
+        Some(json) => {
+            let bytes = serde_json::to_vec(&json).map_err(|e| ApiError::internal(&e))?;
+            (Some(Bytes::from(bytes)), Some(json))
+        }
+        None => (body_bytes, body_json),
+    };
+    let inputs = RequestInputs {
+        method: &method,
+        headers: &parts.headers,
+        query: &query,
+        body: body_json.as_ref(),
+        route: &route,
+    };
 
     // Only a filtered search re-fetches pages: admins and HEAD keep nothing.
     let filters = matches!(rule.after, AfterHook::FilterList(_))
@@ -302,8 +336,12 @@ async fn handle(
     let response = gateway
         .send(Request::from_parts(upstream_parts, body), client)
         .await?;
+    if authorized.upstream_must_fail && response.status().is_success() {
+        tracing::info!("denied: the resource appeared while the request was in flight");
+        return Err(denied());
+    }
     if !response.status().is_success() {
-        return Ok(response.into_response());
+        return Ok(json_errors::upstream_error(response, route_path).await);
     }
     match (rule.after, search) {
         (AfterHook::FilterList(kind), Some(search)) => Ok(filter::filtered_search(
@@ -315,6 +353,19 @@ async fn handle(
             .await?
             .into_response()),
     }
+}
+
+/// An empty search answer, as MLflow gives one (`{}`: empty lists are omitted).
+fn empty_page() -> axum::response::Response {
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        "{}",
+    )
+        .into_response()
 }
 
 /// Whether the request carries a body, by its headers or (HTTP/2, no length) by the
@@ -329,28 +380,120 @@ fn has_body(request: &Request) -> bool {
         || !request.body().is_end_stream()
 }
 
+/// What the checks concluded, beyond "allowed".
+#[derive(Debug, Default)]
+struct Authorized {
+    /// A resource the request names does not exist: the upstream answers, and only a
+    /// failure of its may pass (a success means it appeared meanwhile).
+    upstream_must_fail: bool,
+    /// Lists to narrow in the body: (field pointer, the ids kept).
+    narrowed: Vec<(String, Vec<String>)>,
+}
+
+/// One check's outcome.
+enum Verdict {
+    Allowed,
+    Denied,
+    Absent,
+    Narrowed(String, Vec<String>),
+}
+
 async fn authorize(
     state: &AppState,
     gateway: &Gateway,
     caller: &Principal,
     checks: &[Check],
     inputs: &RequestInputs<'_>,
-) -> Result<(), ApiError> {
+) -> Result<Authorized, ApiError> {
+    let mut authorized = Authorized::default();
     for check in checks {
-        let resources = match inputs::resolve(check.target, inputs, gateway.lookup.as_ref()).await?
-        {
-            Resolved::Resources(resources) => resources,
-            Resolved::Missing if check.optional => continue,
-            Resolved::Missing | Resolved::Nothing => {
-                tracing::info!(target = ?check.target, "denied: id missing or names nothing");
-                return Err(denied());
+        let mut current = check;
+        loop {
+            match evaluate(state, gateway, caller, current, inputs).await? {
+                Verdict::Allowed => break,
+                Verdict::Absent => {
+                    authorized.upstream_must_fail = true;
+                    break;
+                }
+                Verdict::Narrowed(field, kept) => {
+                    authorized.narrowed.push((field, kept));
+                    break;
+                }
+                Verdict::Denied => match current.otherwise {
+                    Some(alternative) => current = alternative,
+                    None => {
+                        tracing::info!(target = ?current.target, "denied");
+                        return Err(denied());
+                    }
+                },
             }
-        };
-        for resource in resources {
-            crate::authz::require(state, caller, resource, check.capability).await?;
         }
     }
-    Ok(())
+    Ok(authorized)
+}
+
+async fn evaluate(
+    state: &AppState,
+    gateway: &Gateway,
+    caller: &Principal,
+    check: &Check,
+    inputs: &RequestInputs<'_>,
+) -> Result<Verdict, ApiError> {
+    let lookup = gateway.lookup.as_ref();
+    let resources = match inputs::resolve(check.target, inputs, lookup).await? {
+        Resolved::Resources(resources) => resources,
+        Resolved::Missing if check.optional => return Ok(Verdict::Allowed),
+        Resolved::Absent if check.absent == Absent::UpstreamAnswers => {
+            return Ok(Verdict::Absent);
+        }
+        Resolved::Missing | Resolved::Nothing | Resolved::Absent => {
+            tracing::info!(target = ?check.target, "id missing or names nothing");
+            return Ok(Verdict::Denied);
+        }
+    };
+    let allowed = crate::authz::permitted(
+        state,
+        caller,
+        resources.iter().cloned().map(Some).collect(),
+        check.capability,
+    )
+    .await?;
+    let all = allowed.iter().all(|ok| *ok);
+    let verdict = match check.quantifier {
+        Quantifier::All if all => Verdict::Allowed,
+        Quantifier::Any if allowed.iter().any(|ok| *ok) => Verdict::Allowed,
+        Quantifier::Narrow if all => Verdict::Allowed,
+        Quantifier::Narrow => match inputs::narrowable_field(check.target, inputs) {
+            Some(field) => Verdict::Narrowed(
+                field,
+                resources
+                    .iter()
+                    .zip(&allowed)
+                    .filter(|(_, ok)| **ok)
+                    .map(|(resource, _)| resource.key().to_string())
+                    .collect(),
+            ),
+            None => Verdict::Denied,
+        },
+        Quantifier::All | Quantifier::Any => Verdict::Denied,
+    };
+    if !matches!(verdict, Verdict::Denied) || check.absent != Absent::UpstreamAnswers {
+        return Ok(verdict);
+    }
+    // Denied on a model that may not exist: a name that names nothing gets MLflow's
+    // own "not found", as it would for anybody.
+    if let Target::RegisteredModel(_) = check.target {
+        if let [Resource::RegisteredModel(name)] = resources.as_slice() {
+            if !lookup
+                .registered_model_exists(name.as_str())
+                .await
+                .map_err(inputs::lookup_failed)?
+            {
+                return Ok(Verdict::Absent);
+            }
+        }
+    }
+    Ok(Verdict::Denied)
 }
 
 /// A response rebuilt around bytes that were read.

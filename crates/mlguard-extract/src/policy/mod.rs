@@ -40,6 +40,14 @@ pub enum Source {
     Header(&'static str),
 }
 
+/// The `source` values the MLflow client (`register_prompt`: `dummy-source`) and
+/// store (`prompt-template`) give prompt versions. They name no files; mlguard never
+/// serves files for them (see [`Target::ModelVersionFiles`]).
+pub const PROMPT_PLACEHOLDER_SOURCES: &[&str] = &["dummy-source", "prompt-template"];
+
+/// The version tag that marks a registered model version as a prompt version.
+pub const PROMPT_TAG: &str = "mlflow.prompt.is_prompt";
+
 /// What a check is about, and how to reach its experiment or model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
@@ -72,10 +80,31 @@ pub enum Target {
     /// `models:/<name>/<version>` (registered model). Any other scheme names nothing
     /// mlguard can check, so it is admin-only.
     SourceUri(Source),
+    /// As [`Target::SourceUri`], except that a prompt version's placeholder source
+    /// (see [`PROMPT_PLACEHOLDER_SOURCES`]), sent with the prompt tag in `tags`, reads
+    /// nothing and needs nothing.
+    VersionSourceUri {
+        source: Source,
+        tags: Source,
+    },
     /// A registered model name (also the key of model versions, aliases, tags).
     RegisteredModel(Source),
     /// An artifact path whose first segment is the experiment id (`12/abc/artifacts/x`).
     ArtifactPath(Source),
+    /// The registered models that have a version whose files (its download URI)
+    /// contain this artifact path: a reader of the model may load the version.
+    RegisteredModelsServingArtifact(Source),
+    /// A registered model version (`name`, `version`) whose files are served: the
+    /// registered model, provided the version's stored `source` is a URI mlguard can
+    /// check (as for [`Target::SourceUri`]). A placeholder or unknown source names
+    /// nothing, so its files are admin-only.
+    ModelVersionFiles {
+        name: Source,
+        version: Source,
+    },
+    /// A prompt URI (`prompts:/<name>/<version>`, `prompts:/<name>@<alias>`), resolved
+    /// to the registered model that holds the prompt.
+    PromptUri(Source),
     /// A scorer, named within its experiment.
     Scorer {
         experiment: Source,
@@ -108,14 +137,43 @@ impl Target {
             | Target::Dataset(s)
             | Target::RegisteredModel(s)
             | Target::ArtifactPath(s)
+            | Target::RegisteredModelsServingArtifact(s)
+            | Target::PromptUri(s)
             | Target::GatewaySecret(s)
             | Target::GatewayEndpoint(s)
             | Target::GatewayEndpointByName(s)
             | Target::GatewayModelDefinition(s)
             | Target::GatewayModelDefinitions(s) => vec![s],
             Target::Scorer { experiment, name } => vec![experiment, name],
+            Target::VersionSourceUri { source, tags } => vec![source, tags],
+            Target::ModelVersionFiles { name, version } => vec![name, version],
         }
     }
+}
+
+/// What a check does when the resource it names does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Absent {
+    /// Deny: the default permission never applies to something mlguard could not
+    /// identify.
+    Deny,
+    /// Let the tracking server answer its own "does not exist" (a 404), as lookups by
+    /// name must for clients that create what they do not find. Only a failure from
+    /// upstream is passed on: a success (the resource appeared meanwhile) is denied.
+    UpstreamAnswers,
+}
+
+/// How a check treats a target that resolves to several resources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quantifier {
+    /// The capability is needed on every resource.
+    All,
+    /// The capability on one of them is enough; none resolved denies.
+    Any,
+    /// A search over a list: the request is narrowed to the resources the caller holds
+    /// the capability on, as MLflow narrows it, and answered with an empty page when
+    /// none remain. Only a JSON-body list can be narrowed; any other is checked `All`.
+    Narrow,
 }
 
 /// One required capability on one target.
@@ -126,6 +184,11 @@ pub struct Check {
     /// When true, a request without the id skips this check instead of being denied
     /// (for ids MLflow treats as optional, such as a new `secret_id` on update).
     pub optional: bool,
+    pub absent: Absent,
+    pub quantifier: Quantifier,
+    /// A second way to pass: when this check denies, `otherwise` is tried instead
+    /// (a registry reader reading a model version's files, say).
+    pub otherwise: Option<&'static Check>,
 }
 
 impl Check {
@@ -134,14 +197,48 @@ impl Check {
             target,
             capability,
             optional: false,
+            absent: Absent::Deny,
+            quantifier: Quantifier::All,
+            otherwise: None,
         }
     }
 
     pub const fn optional(target: Target, capability: Capability) -> Self {
         Self {
-            target,
-            capability,
             optional: true,
+            ..Self::required(target, capability)
+        }
+    }
+
+    /// The request is narrowed to the resources the caller may use this way.
+    pub const fn narrowed(target: Target, capability: Capability) -> Self {
+        Self {
+            quantifier: Quantifier::Narrow,
+            ..Self::required(target, capability)
+        }
+    }
+
+    /// The capability on any one of the resolved resources suffices.
+    pub const fn on_any(target: Target, capability: Capability) -> Self {
+        Self {
+            quantifier: Quantifier::Any,
+            ..Self::required(target, capability)
+        }
+    }
+
+    /// A resource that does not exist gets the tracking server's own answer.
+    pub const fn absent_answered_upstream(self) -> Self {
+        Self {
+            absent: Absent::UpstreamAnswers,
+            ..self
+        }
+    }
+
+    /// When this check denies, `alternative` may still grant.
+    pub const fn otherwise(self, alternative: &'static Check) -> Self {
+        Self {
+            otherwise: Some(alternative),
+            ..self
         }
     }
 }
@@ -173,6 +270,10 @@ pub enum ListKind {
     GatewaySecrets,
     GatewayEndpoints,
     GatewayModelDefinitions,
+    /// Evaluation datasets, each readable when all its experiments are.
+    Datasets,
+    /// Online scoring configs, by their `experiment_id`.
+    OnlineScoringConfigs,
 }
 
 /// What a created resource is, for the creator's MANAGE grant.

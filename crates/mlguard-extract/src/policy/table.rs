@@ -1,5 +1,6 @@
 //! The policy table: one rule per route of MLflow 3.10.1, in the order of
-//! `shared/mlflow/routes-3.10.1.tsv`, with `<x>` written `{x}` and `<path:x>` written
+//! MLflow 3.10.1's route catalogue (vendored for the tests as
+//! `crates/mlguard-extract/tests/data/routes-3.10.1.tsv`), with `<x>` written `{x}` and `<path:x>` written
 //! `{*x}`. Rules that share a canonical path (see [`super::canonical_route_path`]) are
 //! one route to the matcher, so they carry the same decision.
 //!
@@ -79,12 +80,17 @@ const EXPERIMENT_UPDATE_BY_BODY: Access = Access::Checks(&[Check::required(
     Target::Experiment(Source::Body("/experiment_id")),
     Update,
 )]);
+/// A name that names nothing gets MLflow's 404: `set_experiment` creates on it.
 const EXPERIMENT_BY_NAME_READ: Access = Access::Checks(&[Check::required(
     Target::ExperimentByName(Source::Param("experiment_name")),
     Read,
-)]);
+)
+.absent_answered_upstream()]);
 const EXPERIMENTS_READ: Access =
     Access::Checks(&[Check::required(Target::Experiments(EXPERIMENT_IDS), Read)]);
+/// Searches narrowed to the readable experiments, as MLflow narrows them.
+const EXPERIMENTS_READ_NARROWED: Access =
+    Access::Checks(&[Check::narrowed(Target::Experiments(EXPERIMENT_IDS), Read)]);
 const EXPERIMENTS_UPDATE: Access =
     Access::Checks(&[Check::required(Target::Experiments(EXPERIMENT_IDS), Update)]);
 const RUN_READ: Access = Access::Checks(&[Check::required(Target::Run(RUN_ID), Read)]);
@@ -168,6 +174,9 @@ const LOGGED_MODEL_DELETE: Access = Access::Checks(&[Check::required(
 )]);
 
 // Evaluation datasets.
+/// The requested experiments must be readable; the list is filtered per dataset.
+const DATASET_SEARCH: Access =
+    Access::Checks(&[Check::optional(Target::Experiments(EXPERIMENT_IDS), Read)]);
 const DATASET_READ: Access =
     Access::Checks(&[Check::required(Target::Dataset(DATASET_ID_IN_PATH), Read)]);
 const DATASET_UPDATE: Access =
@@ -263,32 +272,65 @@ const GATEWAY_INVOKE_BY_GEMINI_PATH: Access = Access::Checks(&[Check::required(
 )]);
 
 // Model registry.
-const REGISTERED_MODEL_READ: Access =
-    Access::Checks(&[Check::required(Target::RegisteredModel(MODEL_NAME), Read)]);
+/// Reads by name: a model or prompt that does not exist gets MLflow's own 404, which
+/// `register_prompt` and `register_model` take as "create it".
+const REGISTERED_MODEL_LOOKUP: Access =
+    Access::Checks(&[
+        Check::required(Target::RegisteredModel(MODEL_NAME), Read).absent_answered_upstream()
+    ]);
+/// The version's files: a registry reader may fetch them, but only when the
+/// version's source is one mlguard can check (never a placeholder or a server path).
+const MODEL_VERSION_DOWNLOAD_URI: Access = Access::Checks(&[
+    Check::required(Target::RegisteredModel(MODEL_NAME), Read).absent_answered_upstream(),
+    Check::required(
+        Target::ModelVersionFiles {
+            name: MODEL_NAME,
+            version: Source::Param("version"),
+        },
+        Read,
+    )
+    .absent_answered_upstream(),
+]);
 const REGISTERED_MODEL_UPDATE: Access =
     Access::Checks(&[Check::required(Target::RegisteredModel(MODEL_NAME), Update)]);
 const REGISTERED_MODEL_DELETE: Access =
     Access::Checks(&[Check::required(Target::RegisteredModel(MODEL_NAME), Delete)]);
 /// `/model-versions/get-artifact` reads `request.args` directly.
-const REGISTERED_MODEL_READ_BY_QUERY: Access = Access::Checks(&[Check::required(
-    Target::RegisteredModel(Source::Query("name")),
+const MODEL_VERSION_ARTIFACT_READ: Access = Access::Checks(&[Check::required(
+    Target::ModelVersionFiles {
+        name: Source::Query("name"),
+        version: Source::Query("version"),
+    },
     Read,
 )]);
 /// A new version may copy a run's or a logged model's artifacts: the caller must be
 /// able to read the source.
 const MODEL_VERSION_CREATE: Access = Access::Checks(&[
     Check::required(Target::RegisteredModel(MODEL_NAME), Update),
-    // The version serves its source's files through model-versions/get-artifact.
-    Check::required(Target::SourceUri(Source::Param("source")), Read),
+    // The version serves its source's files through model-versions/get-artifact; a
+    // prompt version's placeholder source names no files.
+    Check::required(
+        Target::VersionSourceUri {
+            source: Source::Param("source"),
+            tags: Source::Param("tags"),
+        },
+        Read,
+    ),
     Check::optional(Target::Run(RUN_ID), Read),
     Check::optional(Target::LoggedModel(Source::Param("model_id")), Read),
 ]);
 
-// The artifact proxy: the experiment is the first segment of the artifact path.
-const ARTIFACT_READ: Access = Access::Checks(&[Check::required(
-    Target::ArtifactPath(ARTIFACT_PATH_IN_PATH),
-    Read,
-)]);
+// The artifact proxy: the experiment is the first segment of the artifact path. A
+// reader of a registered model may also read the files of its versions.
+const ARTIFACT_READ: Access =
+    Access::Checks(&[
+        Check::required(Target::ArtifactPath(ARTIFACT_PATH_IN_PATH), Read).otherwise(
+            &Check::on_any(
+                Target::RegisteredModelsServingArtifact(ARTIFACT_PATH_IN_PATH),
+                Read,
+            ),
+        ),
+    ]);
 const ARTIFACT_UPDATE: Access = Access::Checks(&[Check::required(
     Target::ArtifactPath(ARTIFACT_PATH_IN_PATH),
     Update,
@@ -297,10 +339,23 @@ const ARTIFACT_DELETE: Access = Access::Checks(&[Check::required(
     Target::ArtifactPath(ARTIFACT_PATH_IN_PATH),
     Delete,
 )]);
-const ARTIFACT_LIST: Access = Access::Checks(&[Check::required(
-    Target::ArtifactPath(Source::Query("path")),
-    Read,
-)]);
+const ARTIFACT_LIST: Access =
+    Access::Checks(&[
+        Check::required(Target::ArtifactPath(Source::Query("path")), Read).otherwise(
+            &Check::on_any(
+                Target::RegisteredModelsServingArtifact(Source::Query("path")),
+                Read,
+            ),
+        ),
+    ]);
+
+// Prompt optimization: the job writes runs into the experiment and reads the source
+// prompt and the dataset it names.
+const PROMPT_OPTIMIZATION_CREATE: Access = Access::Checks(&[
+    Check::required(Target::Experiment(Source::Body("/experiment_id")), Update),
+    Check::required(Target::PromptUri(Source::Body("/source_prompt_uri")), Read),
+    Check::optional(Target::Dataset(Source::Body("/config/dataset_id")), Read),
+]);
 
 const NONE: AfterHook = AfterHook::None;
 const GRANT_CREATOR_EXPERIMENT: AfterHook = AfterHook::GrantCreator(CreatedKind::Experiment);
@@ -322,6 +377,9 @@ const FILTER_GATEWAY_SECRETS: AfterHook = AfterHook::FilterList(ListKind::Gatewa
 const FILTER_GATEWAY_ENDPOINTS: AfterHook = AfterHook::FilterList(ListKind::GatewayEndpoints);
 const FILTER_GATEWAY_MODEL_DEFINITIONS: AfterHook =
     AfterHook::FilterList(ListKind::GatewayModelDefinitions);
+const FILTER_DATASETS: AfterHook = AfterHook::FilterList(ListKind::Datasets);
+const FILTER_ONLINE_SCORING_CONFIGS: AfterHook =
+    AfterHook::FilterList(ListKind::OnlineScoringConfigs);
 const DELETE_REGISTERED_MODEL_GRANTS: AfterHook =
     AfterHook::DeleteGrants(Target::RegisteredModel(MODEL_NAME));
 const DELETE_SCORER_GRANTS: AfterHook = AfterHook::DeleteGrants(SCORER);
@@ -385,9 +443,9 @@ pub static RULES: &[RouteRule] = &[
     rule(POST, "/ajax-api/2.0/mlflow/runs/delete-tag", RUN_UPDATE, NONE),
     rule(GET, "/api/2.0/mlflow/runs/get", RUN_READ, NONE),
     rule(GET, "/ajax-api/2.0/mlflow/runs/get", RUN_READ, NONE),
-    // MLflow: drops unreadable ids silently; mlguard denies them and filters the page.
-    rule(POST, "/api/2.0/mlflow/runs/search", EXPERIMENTS_READ, FILTER_RUNS),
-    rule(POST, "/ajax-api/2.0/mlflow/runs/search", EXPERIMENTS_READ, FILTER_RUNS),
+    // Narrowed to the readable experiments, as MLflow narrows it; the page is filtered too.
+    rule(POST, "/api/2.0/mlflow/runs/search", EXPERIMENTS_READ_NARROWED, FILTER_RUNS),
+    rule(POST, "/ajax-api/2.0/mlflow/runs/search", EXPERIMENTS_READ_NARROWED, FILTER_RUNS),
     rule(GET, "/api/2.0/mlflow/artifacts/list", RUN_READ, NONE),
     rule(GET, "/ajax-api/2.0/mlflow/artifacts/list", RUN_READ, NONE),
     rule(GET, "/api/2.0/mlflow/metrics/get-history", RUN_READ, NONE),
@@ -482,9 +540,9 @@ pub static RULES: &[RouteRule] = &[
     rule(GET, "/ajax-api/2.0/mlflow/logged-models/{model_id}", LOGGED_MODEL_READ, NONE),
     rule(DELETE, "/api/2.0/mlflow/logged-models/{model_id}", LOGGED_MODEL_DELETE, NONE),
     rule(DELETE, "/ajax-api/2.0/mlflow/logged-models/{model_id}", LOGGED_MODEL_DELETE, NONE),
-    // MLflow: response filter only.
-    rule(POST, "/api/2.0/mlflow/logged-models/search", EXPERIMENTS_READ, FILTER_LOGGED_MODELS),
-    rule(POST, "/ajax-api/2.0/mlflow/logged-models/search", EXPERIMENTS_READ, FILTER_LOGGED_MODELS),
+    // Narrowed to the readable experiments. MLflow: response filter only.
+    rule(POST, "/api/2.0/mlflow/logged-models/search", EXPERIMENTS_READ_NARROWED, FILTER_LOGGED_MODELS),
+    rule(POST, "/ajax-api/2.0/mlflow/logged-models/search", EXPERIMENTS_READ_NARROWED, FILTER_LOGGED_MODELS),
     rule(PATCH, "/api/2.0/mlflow/logged-models/{model_id}/tags", LOGGED_MODEL_UPDATE, NONE),
     rule(PATCH, "/ajax-api/2.0/mlflow/logged-models/{model_id}/tags", LOGGED_MODEL_UPDATE, NONE),
     rule(DELETE, "/api/2.0/mlflow/logged-models/{model_id}/tags/{tag_key}", LOGGED_MODEL_DELETE, NONE),
@@ -515,12 +573,13 @@ pub static RULES: &[RouteRule] = &[
     // MLflow: unprotected.
     rule(DELETE, "/api/3.0/mlflow/datasets/{dataset_id}", DATASET_DELETE, NONE),
     rule(DELETE, "/ajax-api/3.0/mlflow/datasets/{dataset_id}", DATASET_DELETE, NONE),
-    // No list filter for datasets yet. MLflow: unprotected.
-    rule(POST, "/api/3.0/mlflow/datasets/search", ADMIN, NONE),
-    rule(POST, "/ajax-api/3.0/mlflow/datasets/search", ADMIN, NONE),
-    // No list filter for datasets yet. MLflow: unprotected.
-    rule(GET, "/api/3.0/mlflow/datasets/search", ADMIN, NONE),
-    rule(GET, "/ajax-api/3.0/mlflow/datasets/search", ADMIN, NONE),
+    // Read on each requested experiment; a dataset is listed only when all its
+    // experiments are readable. MLflow: unprotected.
+    rule(POST, "/api/3.0/mlflow/datasets/search", DATASET_SEARCH, FILTER_DATASETS),
+    rule(POST, "/ajax-api/3.0/mlflow/datasets/search", DATASET_SEARCH, FILTER_DATASETS),
+    // MLflow: unprotected.
+    rule(GET, "/api/3.0/mlflow/datasets/search", DATASET_SEARCH, FILTER_DATASETS),
+    rule(GET, "/ajax-api/3.0/mlflow/datasets/search", DATASET_SEARCH, FILTER_DATASETS),
     // MLflow: unprotected.
     rule(PATCH, "/api/3.0/mlflow/datasets/{dataset_id}/tags", DATASET_UPDATE, NONE),
     rule(PATCH, "/ajax-api/3.0/mlflow/datasets/{dataset_id}/tags", DATASET_UPDATE, NONE),
@@ -605,10 +664,9 @@ pub static RULES: &[RouteRule] = &[
     rule(POST, "/ajax-api/3.0/mlflow/gateway/endpoints/set-tag", GATEWAY_ENDPOINT_UPDATE, NONE),
     rule(DELETE, "/api/3.0/mlflow/gateway/endpoints/delete-tag", GATEWAY_ENDPOINT_UPDATE, NONE),
     rule(DELETE, "/ajax-api/3.0/mlflow/gateway/endpoints/delete-tag", GATEWAY_ENDPOINT_UPDATE, NONE),
-    // Admin only: the job reads a prompt, a dataset and scorers named in the body,
-    // which mlguard does not check. MLflow: experiment UPDATE only.
-    rule(POST, "/api/3.0/mlflow/prompt-optimization/jobs", ADMIN, NONE),
-    rule(POST, "/ajax-api/3.0/mlflow/prompt-optimization/jobs", ADMIN, NONE),
+    // Also READ on the source prompt and the dataset. MLflow: experiment UPDATE only.
+    rule(POST, "/api/3.0/mlflow/prompt-optimization/jobs", PROMPT_OPTIMIZATION_CREATE, NONE),
+    rule(POST, "/ajax-api/3.0/mlflow/prompt-optimization/jobs", PROMPT_OPTIMIZATION_CREATE, NONE),
     // Admin only: job ids do not resolve to an experiment. MLflow: unprotected.
     rule(GET, "/api/3.0/mlflow/prompt-optimization/jobs/{job_id}", ADMIN, NONE),
     rule(GET, "/ajax-api/3.0/mlflow/prompt-optimization/jobs/{job_id}", ADMIN, NONE),
@@ -622,9 +680,9 @@ pub static RULES: &[RouteRule] = &[
     // Admin only (job id). MLflow: unprotected.
     rule(DELETE, "/api/3.0/mlflow/prompt-optimization/jobs/{job_id}", ADMIN, NONE),
     rule(DELETE, "/ajax-api/3.0/mlflow/prompt-optimization/jobs/{job_id}", ADMIN, NONE),
-    // Keyed by scorer ids, which mlguard cannot resolve. MLflow: unprotected.
-    rule(GET, "/ajax-api/3.0/mlflow/scorers/online-configs", ADMIN, NONE),
-    rule(GET, "/api/3.0/mlflow/scorers/online-configs", ADMIN, NONE),
+    // Filtered to the configs of readable experiments. MLflow: unprotected.
+    rule(GET, "/ajax-api/3.0/mlflow/scorers/online-configs", AUTHENTICATED, FILTER_ONLINE_SCORING_CONFIGS),
+    rule(GET, "/api/3.0/mlflow/scorers/online-configs", AUTHENTICATED, FILTER_ONLINE_SCORING_CONFIGS),
     // MLflow: unprotected.
     rule(PUT, "/ajax-api/3.0/mlflow/scorers/online-config", SCORER_ONLINE_CONFIG_UPDATE, NONE),
     rule(PUT, "/api/3.0/mlflow/scorers/online-config", SCORER_ONLINE_CONFIG_UPDATE, NONE),
@@ -636,14 +694,14 @@ pub static RULES: &[RouteRule] = &[
     rule(PATCH, "/ajax-api/2.0/mlflow/registered-models/update", REGISTERED_MODEL_UPDATE, NONE),
     rule(DELETE, "/api/2.0/mlflow/registered-models/delete", REGISTERED_MODEL_DELETE, DELETE_REGISTERED_MODEL_GRANTS),
     rule(DELETE, "/ajax-api/2.0/mlflow/registered-models/delete", REGISTERED_MODEL_DELETE, DELETE_REGISTERED_MODEL_GRANTS),
-    rule(GET, "/api/2.0/mlflow/registered-models/get", REGISTERED_MODEL_READ, NONE),
-    rule(GET, "/ajax-api/2.0/mlflow/registered-models/get", REGISTERED_MODEL_READ, NONE),
+    rule(GET, "/api/2.0/mlflow/registered-models/get", REGISTERED_MODEL_LOOKUP, NONE),
+    rule(GET, "/ajax-api/2.0/mlflow/registered-models/get", REGISTERED_MODEL_LOOKUP, NONE),
     rule(GET, "/api/2.0/mlflow/registered-models/search", AUTHENTICATED, FILTER_REGISTERED_MODELS),
     rule(GET, "/ajax-api/2.0/mlflow/registered-models/search", AUTHENTICATED, FILTER_REGISTERED_MODELS),
-    rule(POST, "/api/2.0/mlflow/registered-models/get-latest-versions", REGISTERED_MODEL_READ, NONE),
-    rule(POST, "/ajax-api/2.0/mlflow/registered-models/get-latest-versions", REGISTERED_MODEL_READ, NONE),
-    rule(GET, "/api/2.0/mlflow/registered-models/get-latest-versions", REGISTERED_MODEL_READ, NONE),
-    rule(GET, "/ajax-api/2.0/mlflow/registered-models/get-latest-versions", REGISTERED_MODEL_READ, NONE),
+    rule(POST, "/api/2.0/mlflow/registered-models/get-latest-versions", REGISTERED_MODEL_LOOKUP, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow/registered-models/get-latest-versions", REGISTERED_MODEL_LOOKUP, NONE),
+    rule(GET, "/api/2.0/mlflow/registered-models/get-latest-versions", REGISTERED_MODEL_LOOKUP, NONE),
+    rule(GET, "/ajax-api/2.0/mlflow/registered-models/get-latest-versions", REGISTERED_MODEL_LOOKUP, NONE),
     // Also READ on the source `run_id` / `model_id` when given. MLflow: model only.
     rule(POST, "/api/2.0/mlflow/model-versions/create", MODEL_VERSION_CREATE, NONE),
     rule(POST, "/ajax-api/2.0/mlflow/model-versions/create", MODEL_VERSION_CREATE, NONE),
@@ -653,13 +711,13 @@ pub static RULES: &[RouteRule] = &[
     rule(POST, "/ajax-api/2.0/mlflow/model-versions/transition-stage", REGISTERED_MODEL_UPDATE, NONE),
     rule(DELETE, "/api/2.0/mlflow/model-versions/delete", REGISTERED_MODEL_DELETE, NONE),
     rule(DELETE, "/ajax-api/2.0/mlflow/model-versions/delete", REGISTERED_MODEL_DELETE, NONE),
-    rule(GET, "/api/2.0/mlflow/model-versions/get", REGISTERED_MODEL_READ, NONE),
-    rule(GET, "/ajax-api/2.0/mlflow/model-versions/get", REGISTERED_MODEL_READ, NONE),
+    rule(GET, "/api/2.0/mlflow/model-versions/get", REGISTERED_MODEL_LOOKUP, NONE),
+    rule(GET, "/ajax-api/2.0/mlflow/model-versions/get", REGISTERED_MODEL_LOOKUP, NONE),
     // MLflow filters without re-fetching; mlguard fills the page.
     rule(GET, "/api/2.0/mlflow/model-versions/search", AUTHENTICATED, FILTER_MODEL_VERSIONS),
     rule(GET, "/ajax-api/2.0/mlflow/model-versions/search", AUTHENTICATED, FILTER_MODEL_VERSIONS),
-    rule(GET, "/api/2.0/mlflow/model-versions/get-download-uri", REGISTERED_MODEL_READ, NONE),
-    rule(GET, "/ajax-api/2.0/mlflow/model-versions/get-download-uri", REGISTERED_MODEL_READ, NONE),
+    rule(GET, "/api/2.0/mlflow/model-versions/get-download-uri", MODEL_VERSION_DOWNLOAD_URI, NONE),
+    rule(GET, "/ajax-api/2.0/mlflow/model-versions/get-download-uri", MODEL_VERSION_DOWNLOAD_URI, NONE),
     rule(POST, "/api/2.0/mlflow/registered-models/set-tag", REGISTERED_MODEL_UPDATE, NONE),
     rule(POST, "/ajax-api/2.0/mlflow/registered-models/set-tag", REGISTERED_MODEL_UPDATE, NONE),
     rule(POST, "/api/2.0/mlflow/model-versions/set-tag", REGISTERED_MODEL_UPDATE, NONE),
@@ -672,8 +730,8 @@ pub static RULES: &[RouteRule] = &[
     rule(POST, "/ajax-api/2.0/mlflow/registered-models/alias", REGISTERED_MODEL_UPDATE, NONE),
     rule(DELETE, "/api/2.0/mlflow/registered-models/alias", REGISTERED_MODEL_DELETE, NONE),
     rule(DELETE, "/ajax-api/2.0/mlflow/registered-models/alias", REGISTERED_MODEL_DELETE, NONE),
-    rule(GET, "/api/2.0/mlflow/registered-models/alias", REGISTERED_MODEL_READ, NONE),
-    rule(GET, "/ajax-api/2.0/mlflow/registered-models/alias", REGISTERED_MODEL_READ, NONE),
+    rule(GET, "/api/2.0/mlflow/registered-models/alias", REGISTERED_MODEL_LOOKUP, NONE),
+    rule(GET, "/ajax-api/2.0/mlflow/registered-models/alias", REGISTERED_MODEL_LOOKUP, NONE),
     rule(GET, "/api/2.0/mlflow-artifacts/artifacts/{*artifact_path}", ARTIFACT_READ, NONE),
     rule(GET, "/ajax-api/2.0/mlflow-artifacts/artifacts/{*artifact_path}", ARTIFACT_READ, NONE),
     rule(PUT, "/api/2.0/mlflow-artifacts/artifacts/{*artifact_path}", ARTIFACT_UPDATE, NONE),
@@ -722,7 +780,7 @@ pub static RULES: &[RouteRule] = &[
     rule(GET, "/version", AUTHENTICATED, NONE),
     // The handler reads `run_id`, else `run_uuid` (which the UI sends), from the query.
     rule(GET, "/get-artifact", RUN_READ, NONE),
-    rule(GET, "/model-versions/get-artifact", REGISTERED_MODEL_READ_BY_QUERY, NONE),
+    rule(GET, "/model-versions/get-artifact", MODEL_VERSION_ARTIFACT_READ, NONE),
     rule(GET, "/ajax-api/2.0/mlflow/metrics/get-history-bulk", RUNS_READ_BY_QUERY_RUN_ID, NONE),
     rule(POST, "/ajax-api/2.0/mlflow/experiments/search-datasets", EXPERIMENTS_READ, NONE),
     rule(POST, "/ajax-api/2.0/mlflow/runs/create-promptlab-run", EXPERIMENT_UPDATE_BY_BODY, NONE),
