@@ -113,6 +113,9 @@ enum Requirement {
     Nothing,
     /// READ on each of these experiments.
     ReadExperiments(Vec<String>),
+    /// A search over these experiments, narrowed to the readable ones as MLflow
+    /// narrows it (`mlflowSearchRuns`).
+    NarrowExperiments(Vec<String>),
     /// READ on the experiment of each of these runs.
     ReadRuns(Vec<String>),
     /// Not decidable before it runs; the reason is for logs.
@@ -127,6 +130,9 @@ struct RootSelection {
     response_key: Option<String>,
     field_name: Option<String>,
     requirement: Requirement,
+    /// For a narrowing field: its whole `input`, variables substituted, to send
+    /// again with only the readable ids.
+    input: Option<Map<String, Value>>,
 }
 
 /// The chosen operation and what each of its root selections needs.
@@ -382,12 +388,14 @@ fn requirement_of(
         (Query, "mlflowGetMetricHistoryBulkInterval") => {
             Requirement::ReadRuns(text_list_field(&input_of(field, scope)?, "runIds")?)
         }
-        (Query | Mutation, "mlflowSearchRuns") | (Mutation, "mlflowSearchDatasets") => {
-            Requirement::ReadExperiments(text_list_field(
-                &input_of(field, scope)?,
-                "experimentIds",
-            )?)
-        }
+        (Query | Mutation, "mlflowSearchRuns") => Requirement::NarrowExperiments(text_list_field(
+            &input_of(field, scope)?,
+            "experimentIds",
+        )?),
+        (Mutation, "mlflowSearchDatasets") => Requirement::ReadExperiments(text_list_field(
+            &input_of(field, scope)?,
+            "experimentIds",
+        )?),
         _ => return Err("a root field mlguard does not know"),
     })
 }
@@ -416,18 +424,26 @@ fn plan(
         .items
         .iter()
         .map(|selection| match selection {
-            ast::Selection::Field(field) => RootSelection {
-                response_key: Some(field.alias.unwrap_or(field.name).to_owned()),
-                field_name: Some(field.name.to_owned()),
-                requirement: requirement_of(kind, field, &scope)
-                    .unwrap_or_else(Requirement::Refused),
-            },
+            ast::Selection::Field(field) => {
+                let requirement =
+                    requirement_of(kind, field, &scope).unwrap_or_else(Requirement::Refused);
+                let input = matches!(requirement, Requirement::NarrowExperiments(_))
+                    .then(|| input_of(field, &scope).ok())
+                    .flatten();
+                RootSelection {
+                    response_key: Some(field.alias.unwrap_or(field.name).to_owned()),
+                    field_name: Some(field.name.to_owned()),
+                    requirement,
+                    input,
+                }
+            }
             // Which fields a root fragment selects is not checked field by field.
             ast::Selection::FragmentSpread(_) | ast::Selection::InlineFragment(_) => {
                 RootSelection {
                     response_key: None,
                     field_name: None,
                     requirement: Requirement::Refused("a fragment at the root"),
+                    input: None,
                 }
             }
         })
@@ -531,21 +547,125 @@ fn request_model_names(set: &mut SelectionSet<'_>) {
 /// The query MLflow gets: the operation with only the root selections in `keep`, the
 /// fragments and variables it still uses (graphql-core rejects unused ones), and the
 /// model name requested wherever model versions are. `None` when nothing is left.
+/// Variables mlguard adds for narrowed inputs; more narrowed fields in one
+/// operation than names here are refused.
+const NARROWED_INPUTS: [&str; 4] = [
+    "mlguardNarrowedInput0",
+    "mlguardNarrowedInput1",
+    "mlguardNarrowedInput2",
+    "mlguardNarrowedInput3",
+];
+/// The input type of `mlflowSearchRuns` in MLflow's schema.
+const SEARCH_RUNS_INPUT_TYPE: &str = "MlflowSearchRunsInput";
+
+/// What happens to one root selection.
+#[derive(Debug, Clone, PartialEq)]
+enum Fate {
+    Run,
+    Cut,
+    /// Run with this `input` instead of the caller's (`mlflowSearchRuns` narrowed).
+    RunWith(Map<String, Value>),
+}
+
+/// Points each narrowed field's `input` at a variable of its own, declared on the
+/// operation; returns the variables to send.
+fn narrow_inputs(
+    operation: &mut Operation<'_>,
+    fates: &[Fate],
+) -> Result<Map<String, Value>, ApiError> {
+    let narrowed: Vec<(usize, &Map<String, Value>)> = fates
+        .iter()
+        .enumerate()
+        .filter_map(|(index, fate)| match fate {
+            Fate::RunWith(input) => Some((index, input)),
+            Fate::Run | Fate::Cut => None,
+        })
+        .collect();
+    let mut variables = Map::new();
+    if narrowed.is_empty() {
+        return Ok(variables);
+    }
+    if narrowed.len() > NARROWED_INPUTS.len() {
+        return Err(ApiError::bad_request(
+            "Too many narrowed searches in one GraphQL operation.",
+        ));
+    }
+    // A shorthand `{ ... }` cannot declare variables: spell it as a query.
+    if let ast::OperationDefinition::SelectionSet(selection_set) = operation {
+        *operation = ast::OperationDefinition::Query(ast::Query {
+            position: selection_set.span.0,
+            name: None,
+            variable_definitions: Vec::new(),
+            directives: Vec::new(),
+            selection_set: selection_set.clone(),
+        });
+    }
+    for ((index, input), variable) in narrowed.into_iter().zip(NARROWED_INPUTS) {
+        let root = selection_set_mut(operation);
+        let Some(ast::Selection::Field(field)) = root.items.get_mut(index) else {
+            return Err(ApiError::internal(&"a narrowed selection is not a field"));
+        };
+        field.arguments.retain(|(name, _)| *name != "input");
+        field
+            .arguments
+            .push(("input", ast::Value::Variable(variable)));
+        let position = field.position;
+        if let Some(definitions) = variable_definitions_mut(operation) {
+            definitions.push(ast::VariableDefinition {
+                position,
+                name: variable,
+                var_type: ast::Type::NamedType(SEARCH_RUNS_INPUT_TYPE),
+                default_value: None,
+            });
+        }
+        variables.insert(variable.to_owned(), Value::Object(input.clone()));
+    }
+    Ok(variables)
+}
+
+/// What a search narrowed to nothing answers, for the fields the caller selected:
+/// no runs, and nothing else.
+fn empty_search_answer(document: &Document<'_>, plan: &Plan, index: usize) -> Value {
+    let mut answer = Map::new();
+    if let ast::Definition::Operation(operation) = &document.definitions[plan.operation_index] {
+        if let Some(ast::Selection::Field(field)) =
+            operation_parts(operation).selection_set.items.get(index)
+        {
+            for item in &field.selection_set.items {
+                if let ast::Selection::Field(inner) = item {
+                    let value = match inner.name {
+                        "runs" => Value::Array(Vec::new()),
+                        "__typename" => Value::String("MlflowSearchRunsResponse".to_owned()),
+                        _ => Value::Null,
+                    };
+                    answer.insert(inner.alias.unwrap_or(inner.name).to_owned(), value);
+                }
+            }
+        }
+    }
+    Value::Object(answer)
+}
+
+/// A printed query and the variables mlguard added to it.
+type Rewritten = (String, Map<String, Value>);
+
+/// The query to send, and the variables mlguard added; `None` when nothing runs.
 fn rewrite(
     document: &Document<'_>,
     plan: &Plan,
-    keep: &[bool],
-) -> Result<Option<String>, ApiError> {
+    fates: &[Fate],
+) -> Result<Option<Rewritten>, ApiError> {
     let ast::Definition::Operation(operation) = &document.definitions[plan.operation_index] else {
         return Err(ApiError::internal(
             &"the chosen definition is not an operation",
         ));
     };
     let mut operation = operation.clone();
+    let added_variables = narrow_inputs(&mut operation, fates)?;
     let root = selection_set_mut(&mut operation);
     let mut index = 0;
     root.items.retain(|_| {
-        let kept = keep.get(index).copied().unwrap_or(false);
+        let kept = fates.get(index).is_some_and(|fate| *fate != Fate::Cut);
         index += 1;
         kept
     });
@@ -602,7 +722,7 @@ fn rewrite(
         .map_err(|Unprintable| {
             ApiError::bad_request("The GraphQL query holds a value out of range.")
         })?;
-    Ok(Some(printer.out))
+    Ok(Some((printer.out, added_variables)))
 }
 
 /// A value the printer cannot write back faithfully (a float out of range).
@@ -917,7 +1037,7 @@ async fn allowed(
     match requirement {
         Requirement::Nothing => return Ok(true),
         Requirement::Refused(_) => return Ok(false),
-        Requirement::ReadExperiments(ids) => {
+        Requirement::ReadExperiments(ids) | Requirement::NarrowExperiments(ids) => {
             for id in ids {
                 // MLflow would read "007" as experiment 7; only the canonical form passes.
                 let Ok(id) = ExperimentId::parse(id) else {
@@ -946,6 +1066,36 @@ async fn allowed(
             .into_iter()
             .all(|ok| ok),
     )
+}
+
+/// The canonical ids among `ids` that the caller may read, in order.
+async fn readable_experiments(
+    state: &AppState,
+    caller: &Principal,
+    ids: &[String],
+) -> Result<Vec<String>, ApiError> {
+    let canonical: Vec<String> = ids
+        .iter()
+        .filter(|id| ExperimentId::parse(id).is_ok())
+        .cloned()
+        .collect();
+    let resources = canonical
+        .iter()
+        .map(|id| ExperimentId::parse(id).ok().map(Resource::Experiment))
+        .collect();
+    let verdicts = crate::authz::readable(state, caller, resources).await?;
+    Ok(canonical
+        .into_iter()
+        .zip(verdicts)
+        .filter_map(|(id, ok)| ok.then_some(id))
+        .collect())
+}
+
+/// Puts each narrowed-to-nothing search's answer under its key.
+fn merge_empty_answers(answer: &mut Map<String, Value>, empty: Vec<(String, Value)>) {
+    if let Some(Value::Object(data)) = answer.get_mut("data") {
+        data.extend(empty);
+    }
 }
 
 fn parse_document(query: &str) -> Result<Document<'_>, ApiError> {
@@ -977,10 +1127,29 @@ pub(crate) async fn authorize_and_forward(
         envelope.variables.as_ref().unwrap_or(&no_variables),
     )?;
 
-    let mut keep = Vec::with_capacity(plan.selections.len());
+    let mut fates = Vec::with_capacity(plan.selections.len());
     let mut denials = Vec::new();
-    for selection in &plan.selections {
+    // Searches narrowed to nothing: answered here, by response key.
+    let mut empty_searches = Vec::new();
+    for (index, selection) in plan.selections.iter().enumerate() {
         let ok = allowed(state, gateway, caller, &selection.requirement).await?;
+        if let (false, Requirement::NarrowExperiments(ids), Some(input)) =
+            (ok, &selection.requirement, &selection.input)
+        {
+            let kept = readable_experiments(state, caller, ids).await?;
+            if kept.is_empty() {
+                empty_searches.push((index, selection.response_key.clone()));
+                fates.push(Fate::Cut);
+            } else {
+                let mut input = input.clone();
+                input.insert(
+                    "experimentIds".to_owned(),
+                    Value::Array(kept.into_iter().map(Value::String).collect()),
+                );
+                fates.push(Fate::RunWith(input));
+            }
+            continue;
+        }
         if !ok {
             let reason = match selection.requirement {
                 Requirement::Refused(reason) => reason,
@@ -992,21 +1161,39 @@ pub(crate) async fn authorize_and_forward(
                 response_key: selection.response_key.clone(),
             });
         }
-        keep.push(ok);
+        fates.push(if ok { Fate::Run } else { Fate::Cut });
     }
+    let empty_answers: Vec<(String, Value)> = {
+        let document = parse_document(&envelope.query)?;
+        empty_searches
+            .into_iter()
+            .filter_map(|(index, key)| {
+                key.map(|key| (key, empty_search_answer(&document, &plan, index)))
+            })
+            .collect()
+    };
 
-    let Some(query) = rewrite(&parse_document(&envelope.query)?, &plan, &keep)? else {
+    let Some((query, added_variables)) = rewrite(&parse_document(&envelope.query)?, &plan, &fates)?
+    else {
         // Nothing may run: MLflow is not asked at all.
         let mut answer = Map::new();
         answer.insert("data".to_owned(), Value::Object(Map::new()));
         answer.insert("errors".to_owned(), Value::Null);
         merge_denials(&mut answer, &denials)?;
+        merge_empty_answers(&mut answer, empty_answers);
         return json_response(StatusCode::OK, axum::http::HeaderMap::new(), &answer);
+    };
+    let variables = if added_variables.is_empty() {
+        envelope.variables.clone()
+    } else {
+        let mut variables = envelope.variables.clone().unwrap_or_default();
+        variables.extend(added_variables);
+        Some(variables)
     };
 
     let forwarded = serde_json::json!({
         "query": query,
-        "variables": envelope.variables,
+        "variables": variables,
         "operationName": envelope.operation_name,
     });
     let forwarded = serde_json::to_vec(&forwarded).map_err(|e| ApiError::internal(&e))?;
@@ -1078,6 +1265,7 @@ pub(crate) async fn authorize_and_forward(
         drop_unreadable_model_versions(data, &readable_names);
     }
     merge_denials(&mut answer, &denials)?;
+    merge_empty_answers(&mut answer, empty_answers);
     json_response(response_parts.status, response_parts.headers, &answer)
 }
 
@@ -1118,6 +1306,10 @@ mod tests {
         Requirement::ReadExperiments(ids.iter().map(|id| (*id).to_owned()).collect())
     }
 
+    fn narrowed(ids: &[&str]) -> Requirement {
+        Requirement::NarrowExperiments(ids.iter().map(|id| (*id).to_owned()).collect())
+    }
+
     fn refused(requirement: &Requirement) -> bool {
         matches!(requirement, Requirement::Refused(_))
     }
@@ -1155,7 +1347,7 @@ mod tests {
             vec![
                 (key("a"), runs(&["r1"])),
                 (key("b"), runs(&["r1", "r2"])),
-                (key("c"), experiments(&["1", "2"])),
+                (key("c"), narrowed(&["1", "2"])),
                 (key("d"), Requirement::Nothing),
                 (key("e"), Requirement::Nothing),
             ]
@@ -1170,7 +1362,7 @@ mod tests {
             mutation,
             vec![
                 (key("mlflowSearchDatasets"), experiments(&["3"])),
-                (key("mlflowSearchRuns"), experiments(&["4"])),
+                (key("mlflowSearchRuns"), narrowed(&["4"])),
                 (key("testMutation"), Requirement::Nothing),
             ]
         );
@@ -1192,7 +1384,7 @@ mod tests {
                 (key("a"), runs(&["r1"])),
                 (key("b"), runs(&["r2"])),
                 (key("c"), experiments(&["5"])),
-                (key("d"), experiments(&["9"])),
+                (key("d"), narrowed(&["9"])),
             ]
         );
     }
@@ -1287,7 +1479,7 @@ mod tests {
         let none = Map::new();
         let b = plan(&document, Some("B"), &none).expect("B exists");
         assert_eq!(b.operation_index, 1);
-        assert_eq!(b.selections[0].requirement, experiments(&["1"]));
+        assert_eq!(b.selections[0].requirement, narrowed(&["1"]));
         let missing = plan(&document, None, &none).expect_err("ambiguous");
         assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
         let unknown = plan(&document, Some("C"), &none).expect_err("no such operation");
@@ -1328,7 +1520,13 @@ mod tests {
     fn rewritten(query: &str, operation: Option<&str>, keep: &[bool]) -> Option<String> {
         let document = ast::parse_query::<&str>(query).expect("parses");
         let plan = plan(&document, operation, &Map::new()).expect("plannable");
-        rewrite(&document, &plan, keep).expect("printable")
+        let fates: Vec<Fate> = keep
+            .iter()
+            .map(|ok| if *ok { Fate::Run } else { Fate::Cut })
+            .collect();
+        rewrite(&document, &plan, &fates)
+            .expect("printable")
+            .map(|(query, _)| query)
     }
 
     #[test]
