@@ -191,3 +191,58 @@ def test_delete_user(server, as_admin, login):
     with pytest.raises(MlflowException) as e:
         server.client().get_user(name)
     assert error_code(e) == "UNAUTHENTICATED"
+
+
+def test_signup_form_creates_users_for_admins_only(server):
+    """MLflow's HTML sign-up form: an admin opens it and posts it back with its CSRF
+    token; the new user can log in. Without the token, or as a non-admin, nothing is
+    created."""
+    import re
+
+    import requests
+
+    url = server.base_url
+    session = requests.Session()
+    session.auth = server.admin_auth()
+    form = session.get(f"{url}/signup", timeout=10)
+    assert form.status_code == 200, form.text
+    assert form.headers["Content-Type"].startswith("text/html")
+    assert "frame-ancestors 'none'" in form.headers["Content-Security-Policy"]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+    assert session.cookies.get("mlguard_signup_csrf") == token
+
+    name, password = unique("signup"), new_password()
+    server.secrets.add(password)
+    # A forged post: right fields, but not the token of this session's form.
+    forged = requests.post(f"{url}/api/2.0/mlflow/users/create-ui", auth=server.admin_auth(),
+                           data={"username": name, "password": password, "csrf_token": token},
+                           timeout=10)
+    assert forged.status_code == 400, forged.text
+    assert requests.get(f"{url}/api/2.0/mlflow/users/get", params={"username": name},
+                        auth=server.admin_auth(), timeout=10).status_code == 404
+
+    created = session.post(f"{url}/api/2.0/mlflow/users/create-ui",
+                           data={"username": name, "password": password, "csrf_token": token},
+                           timeout=10)
+    assert created.status_code == 200, created.text
+    assert f"Successfully signed up user: {name}" in created.text
+    me = requests.get(f"{url}/api/2.0/mlflow/users/get", params={"username": name},
+                      auth=(name, password), timeout=10)
+    assert me.status_code == 200 and me.json()["user"]["is_admin"] is False
+
+    # The same name again is refused on the page, not with a stack trace.
+    again = session.post(f"{url}/api/2.0/mlflow/users/create-ui",
+                         data={"username": name, "password": password, "csrf_token": token},
+                         timeout=10)
+    assert again.status_code == 400 and "already exists" in again.text, again.text
+    assert "Traceback" not in again.text and "INSERT" not in again.text
+
+    # A plain user may neither open the form nor post one.
+    plain = requests.Session()
+    plain.auth = (name, password)
+    assert plain.get(f"{url}/signup", timeout=10).status_code == 403
+    plain.cookies.set("mlguard_signup_csrf", token)
+    r = plain.post(f"{url}/api/2.0/mlflow/users/create-ui",
+                   data={"username": unique("x"), "password": new_password(), "csrf_token": token},
+                   timeout=10)
+    assert r.status_code == 403 and r.json()["error_code"] == "PERMISSION_DENIED"

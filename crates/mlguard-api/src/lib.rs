@@ -7,6 +7,7 @@ mod health;
 mod permissions;
 mod schema;
 mod secrets;
+mod signup;
 mod state;
 mod tokens;
 mod users;
@@ -123,7 +124,14 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// behind authentication, so an anonymous caller learns nothing about routes.
 pub fn app(state: AppState) -> Router {
     let (native, _) = api_routes().split_for_parts();
-    let native = native.route("/ajax-api/2.0/mlflow/users/list", get(users::list_users));
+    let native = native
+        .route("/ajax-api/2.0/mlflow/users/list", get(users::list_users))
+        // MLflow's HTML sign-up form: not JSON, so not in the OpenAPI document.
+        .route("/signup", get(signup::signup_form))
+        .route(
+            "/api/2.0/mlflow/users/create-ui",
+            axum::routing::post(signup::create_user_from_form),
+        );
     // Behind MLflow's --static-prefix, clients call the native API under it too.
     let protected = match state.static_prefix() {
         Some(prefix) => native.clone().nest(prefix, native),

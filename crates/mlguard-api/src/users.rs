@@ -12,7 +12,7 @@ use crate::schema::{
 };
 use crate::state::AppState;
 
-fn require_admin(caller: &Principal) -> Result<(), ApiError> {
+pub(crate) fn require_admin(caller: &Principal) -> Result<(), ApiError> {
     if caller.is_admin {
         Ok(())
     } else {

@@ -19,7 +19,9 @@ use mlguard_domain::secrets::{
     AdminBypass, BindingKey, Label, NewRoute, NewSecret, RouteId, SecretAccess, SecretCursor,
     SecretId, SecretName, SecretOperation, SecretValue, authorize_secret, visibility,
 };
-use mlguard_domain::{Permission, Principal, Username};
+use mlguard_domain::{Permission, Username};
+
+use crate::users::require_admin;
 use mlguard_extract::{ApiError, Caller, ErrorBody, MlflowParams};
 
 pub(crate) use backend::SecretsBackend;
@@ -128,14 +130,6 @@ fn permission(params: &MlflowParams) -> Result<Permission, ApiError> {
 
 fn username(params: &MlflowParams) -> Result<Username, ApiError> {
     Ok(Username::parse(params.required_str("username")?)?)
-}
-
-fn require_admin(caller: &Principal) -> Result<(), ApiError> {
-    if caller.is_admin {
-        Ok(())
-    } else {
-        Err(ApiError::permission_denied())
-    }
 }
 
 // ---------------------------------------------------------------------------

@@ -800,9 +800,11 @@ pub static RULES: &[RouteRule] = &[
     // MLflow: public.
     rule(GET, "/static-files/{*path}", AUTHENTICATED, NONE),
     rule(GET, "/", AUTHENTICATED, NONE),
-    rule(GET, "/signup", ADMIN, NONE),
-    // mlguard serves no signup form. MLflow: any user.
-    rule(POST, "/api/2.0/mlflow/users/create-ui", ADMIN, NONE),
+    // Served by mlguard, for admins, as MLflow's own form is.
+    rule(GET, "/signup", NATIVE, NONE),
+    // Served by mlguard, for admins, with a CSRF token. MLflow: any user holding a
+    // token from the admin-only form.
+    rule(POST, "/api/2.0/mlflow/users/create-ui", NATIVE, NONE),
     rule(POST, "/api/2.0/mlflow/users/create", NATIVE, NONE),
     rule(GET, "/api/2.0/mlflow/users/get", NATIVE, NONE),
     rule(GET, "/api/2.0/mlflow/users/list", NATIVE, NONE),
