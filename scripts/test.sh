@@ -18,6 +18,12 @@ if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
+# Headless Chromium and its driver, for the UI walk (tests/e2e/test_ui_walk.py).
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    apt-get install -y --no-install-recommends chromium chromium-driver
+fi
 
 step "PostgreSQL"
 if ! pg_isready -q -h 127.0.0.1 -p 5432; then
