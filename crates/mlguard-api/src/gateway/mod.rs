@@ -298,6 +298,7 @@ async fn handle(
         }
         Some(json)
     };
+    let rewritten = narrowed_json.is_some();
     let (body_bytes, body_json) = match narrowed_json {
         Some(json) => {
             let bytes = serde_json::to_vec(&json).map_err(|e| ApiError::internal(&e))?;
@@ -326,8 +327,19 @@ async fn handle(
     });
     // Everything the after-hook needs, resolved before the request leaves.
     let hook = hooks::prepare(rule.after, &inputs, gateway.lookup.as_ref()).await?;
-    let body = body_bytes.map_or(body, Body::from);
     let mut upstream_parts = parts;
+    if let (true, Some(bytes)) = (rewritten, &body_bytes) {
+        // The body sent is not the one received: its framing must say so.
+        let headers = &mut upstream_parts.headers;
+        headers.remove(header::TRANSFER_ENCODING);
+        headers.remove(header::CONTENT_ENCODING);
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+    }
+    let body = body_bytes.map_or(body, Body::from);
     if method == Method::HEAD {
         // MLflow's handlers parse HEAD like a POST and answer 400; ask for the GET it
         // was authorized as. The server drops the body of a HEAD answer.
