@@ -201,6 +201,7 @@ def test_models_and_registry(world, as_user, refused):
         # The challenger predicts the other way round, so that version 1 and the
         # alias can be told apart by what they predict.
         second = mlflow.sklearn.log_model(fit([1, 1, 0, 0]), name="challenger")
+        unregistered = mlflow.sklearn.log_model(fit(), name="never-registered")
     name = unique("classifier")
     v1 = mlflow.register_model(first.model_uri, name)
     v2 = mlflow.register_model(second.model_uri, name)
@@ -226,6 +227,20 @@ def test_models_and_registry(world, as_user, refused):
     versions = reader.search_model_versions(f"name = '{name}'")
     assert sorted(v.version for v in versions) == ["1", "2"]
     assert {v.run_id for v in versions} == {run.info.run_id}
+    if world.strict:
+        # The registered model's versions, and nothing else of the experiment: not
+        # the run's other files, not a model that was never registered.
+        artifacts = "/api/2.0/mlflow-artifacts/artifacts"
+        for path in (experiment_id, f"{experiment_id}/{run.info.run_id}",
+                     f"{experiment_id}/models/{unregistered.model_id}/artifacts"):
+            r = world.http("reader", "GET", artifacts, params={"path": path})
+            assert r.status_code == 403, (path, r.status_code, r.text)
+        r = world.http("reader", "GET",
+                       f"{artifacts}/{experiment_id}/models/{unregistered.model_id}/artifacts/MLmodel")
+        assert r.status_code == 403, r.text
+        r = world.http("reader", "GET",
+                       f"{artifacts}/{experiment_id}/models/{first.model_id}/artifacts/MLmodel")
+        assert r.status_code == 200 and "sklearn" in r.text, r.text
     # READ changes nothing.
     refused(lambda: reader.set_registered_model_alias(name, "champion", "1"))
     refused(lambda: reader.transition_model_version_stage(name, "1", "Production"))
