@@ -345,6 +345,7 @@ enum Expect {
     Admin,
     Native,
     GraphQl,
+    AdminElseAnswer,
     /// A required check: target kind and capability.
     Needs(&'static str, Capability),
 }
@@ -354,7 +355,7 @@ enum Expect {
 /// handlers and mlguard's design, not the table.
 #[rustfmt::skip]
 fn reference_model() -> Vec<(&'static str, &'static str, Vec<Expect>)> {
-    use Expect::{Admin, Authenticated, GraphQl, Native, Needs};
+    use Expect::{Admin, AdminElseAnswer, Authenticated, GraphQl, Native, Needs};
     vec![
         ("GET", "/api/2.0/mlflow/experiments/get", vec![Needs("experiment", Read)]),
         ("GET", "/api/2.0/mlflow/experiments/get-by-name", vec![Needs("experiment_by_name", Read)]),
@@ -438,6 +439,8 @@ fn reference_model() -> Vec<(&'static str, &'static str, Vec<Expect>)> {
         ("DELETE", "/api/3.0/mlflow/gateway/endpoints/permissions/delete", vec![Native]),
         ("POST", "/api/3.0/mlflow/workspaces/default/permissions", vec![Admin]),
         ("GET", "/signup", vec![Native]),
+        ("GET", "/ajax-api/3.0/mlflow/assistant/config", vec![AdminElseAnswer]),
+        ("PUT", "/ajax-api/3.0/mlflow/assistant/config", vec![Admin]),
         ("POST", "/api/2.0/mlflow/users/create-ui", vec![Native]),
         ("POST", "/api/2.0/mlflow/webhooks", vec![Admin]),
         ("GET", "/metrics", vec![Admin]),
@@ -486,6 +489,7 @@ fn as_expectations(access: &Access) -> Vec<Expect> {
         Access::Admin => vec![Expect::Admin],
         Access::Native => vec![Expect::Native],
         Access::GraphQl => vec![Expect::GraphQl],
+        Access::AdminElseAnswer(_) => vec![Expect::AdminElseAnswer],
         Access::Checks(checks) => checks
             .iter()
             .filter(|check| !check.optional)

@@ -165,7 +165,9 @@ fn reads_body(rule_access: &Access, after: &AfterHook, method: &Method) -> bool 
     let checks = match rule_access {
         Access::Checks(checks) => checks.iter().any(|c| target_reads(&c.target)),
         Access::GraphQl => true,
-        Access::Authenticated | Access::Admin | Access::Native => false,
+        Access::Authenticated | Access::Admin | Access::Native | Access::AdminElseAnswer(_) => {
+            false
+        }
     };
     let hook = match after {
         AfterHook::DeleteGrants(target) => target_reads(target),
@@ -221,6 +223,17 @@ async fn handle(
         // Served natively at exact paths; never forwarded under another prefix.
         Access::Native => return Err(ApiError::endpoint_not_found()),
         Access::Admin if !caller.is_admin => return Err(denied()),
+        Access::AdminElseAnswer(answer) if !caller.is_admin => {
+            return Ok((
+                StatusCode::OK,
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                answer,
+            )
+                .into_response());
+        }
         // Each requested field is authorized on its own; admins pass untouched.
         Access::GraphQl if !caller.is_admin => {
             return Ok(

@@ -256,6 +256,9 @@ pub enum Access {
     Checks(&'static [Check]),
     /// GraphQL: each requested field is authorized by its own arguments.
     GraphQl,
+    /// Admins reach MLflow; anyone else gets this JSON body (200) from mlguard, for
+    /// a UI probe of an admin-only feature that must not fail on every page.
+    AdminElseAnswer(&'static str),
 }
 
 /// Which list a search returns, for filtering its response.

@@ -357,6 +357,9 @@ const PROMPT_OPTIMIZATION_CREATE: Access = Access::Checks(&[
     Check::optional(Target::Dataset(Source::Body("/config/dataset_id")), Read),
 ]);
 
+/// The assistant's configuration as non-admins see it: nothing configured.
+const ASSISTANT_CONFIG: Access = Access::AdminElseAnswer(r#"{"providers":{},"projects":{}}"#);
+
 const NONE: AfterHook = AfterHook::None;
 const GRANT_CREATOR_EXPERIMENT: AfterHook = AfterHook::GrantCreator(CreatedKind::Experiment);
 const GRANT_CREATOR_REGISTERED_MODEL: AfterHook =
@@ -861,7 +864,11 @@ pub static RULES: &[RouteRule] = &[
     rule(GET, "/ajax-api/3.0/mlflow/assistant/sessions/{session_id}/stream", ADMIN, NONE),
     rule(PATCH, "/ajax-api/3.0/mlflow/assistant/sessions/{session_id}", ADMIN, NONE),
     rule(GET, "/ajax-api/3.0/mlflow/assistant/providers/{provider}/health", ADMIN, NONE),
-    rule(GET, "/ajax-api/3.0/mlflow/assistant/config", ADMIN, NONE),
+    // The UI reads this on every page. Others get an empty configuration, so the
+    // assistant shows as not set up: what it holds (providers, local project paths)
+    // is the server's, and MLflow's own guard (loopback callers only) cannot tell
+    // users apart behind mlguard, whose requests all come from loopback.
+    rule(GET, "/ajax-api/3.0/mlflow/assistant/config", ASSISTANT_CONFIG, NONE),
     rule(PUT, "/ajax-api/3.0/mlflow/assistant/config", ADMIN, NONE),
     rule(POST, "/ajax-api/3.0/mlflow/assistant/skills/install", ADMIN, NONE),
     // `* /*`, FastAPI's mount of the Flask app, has no rule: whatever matches no rule
