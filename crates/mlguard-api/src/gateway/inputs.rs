@@ -268,10 +268,11 @@ impl RequestInputs<'_> {
     }
 }
 
-/// Where, in the JSON body, the list a narrowing check read lives: the pointer to
-/// the spelling the request used. `None` when the list is not in the body (a query),
-/// which cannot be narrowed.
-pub(crate) fn narrowable_field(target: Target, inputs: &RequestInputs<'_>) -> Option<String> {
+/// Where, in the JSON body, the list a narrowing check read lives: a pointer to
+/// every spelling the request used (MLflow's parser keeps whichever comes last, so
+/// all are narrowed). `None` when the list is not in the body (a query), which
+/// cannot be narrowed.
+pub(crate) fn narrowable_fields(target: Target, inputs: &RequestInputs<'_>) -> Option<Vec<String>> {
     let Target::Experiments(source) = target else {
         return None;
     };
@@ -282,10 +283,14 @@ pub(crate) fn narrowable_field(target: Target, inputs: &RequestInputs<'_>) -> Op
     };
     let object = inputs.body?.pointer(parent)?;
     let camel = camel_case(name);
-    [name, camel.as_str()]
+    let fields: Vec<String> = [name, camel.as_str()]
         .into_iter()
-        .find(|key| object.get(*key).is_some_and(|v| !v.is_null()))
+        .filter(|key| object.get(*key).is_some_and(|v| !v.is_null()))
         .map(|key| format!("{parent}/{key}"))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    (!fields.is_empty()).then_some(fields)
 }
 
 /// Replaces the list at `pointer` with `values`.

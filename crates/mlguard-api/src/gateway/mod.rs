@@ -327,12 +327,15 @@ async fn handle(
         route: &route,
     };
 
-    // Only a filtered search re-fetches pages: admins and HEAD keep nothing.
-    let filters = matches!(rule.after, AfterHook::FilterList(_))
-        && !caller.is_admin
-        && method != Method::HEAD;
+    // Only a filtered search re-fetches pages; admins keep nothing. A HEAD is filtered
+    // as its GET: its length must not tell what the filter removed.
+    let filters = matches!(rule.after, AfterHook::FilterList(_)) && !caller.is_admin;
     let search = filters.then(|| filter::SearchRequest {
-        method: method.clone(),
+        method: if method == Method::HEAD {
+            Method::GET
+        } else {
+            method.clone()
+        },
         path: parts.uri.path().to_owned(),
         headers: parts.headers.clone(),
         query: query.clone(),
@@ -420,7 +423,8 @@ enum Verdict {
     Allowed,
     Denied,
     Absent,
-    Narrowed(String, Vec<String>),
+    /// Every spelling of the list in the body, and the ids kept.
+    Narrowed(Vec<String>, Vec<String>),
 }
 
 async fn authorize(
@@ -440,8 +444,10 @@ async fn authorize(
                     authorized.upstream_must_fail = true;
                     break;
                 }
-                Verdict::Narrowed(field, kept) => {
-                    authorized.narrowed.push((field, kept));
+                Verdict::Narrowed(fields, kept) => {
+                    authorized
+                        .narrowed
+                        .extend(fields.into_iter().map(|field| (field, kept.clone())));
                     break;
                 }
                 Verdict::Denied => match current.otherwise {
@@ -488,9 +494,9 @@ async fn evaluate(
         Quantifier::All if all => Verdict::Allowed,
         Quantifier::Any if allowed.iter().any(|ok| *ok) => Verdict::Allowed,
         Quantifier::Narrow if all => Verdict::Allowed,
-        Quantifier::Narrow => match inputs::narrowable_field(check.target, inputs) {
-            Some(field) => Verdict::Narrowed(
-                field,
+        Quantifier::Narrow => match inputs::narrowable_fields(check.target, inputs) {
+            Some(fields) => Verdict::Narrowed(
+                fields,
                 resources
                     .iter()
                     .zip(&allowed)
