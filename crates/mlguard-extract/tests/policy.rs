@@ -441,6 +441,8 @@ fn reference_model() -> Vec<(&'static str, &'static str, Vec<Expect>)> {
         ("GET", "/signup", vec![Native]),
         ("GET", "/ajax-api/3.0/mlflow/assistant/config", vec![AdminElseAnswer]),
         ("PUT", "/ajax-api/3.0/mlflow/assistant/config", vec![Admin]),
+        ("GET", "/ajax-api/2.0/mlflow/gateway-proxy", vec![Authenticated]),
+        ("POST", "/ajax-api/2.0/mlflow/gateway-proxy", vec![Admin]),
         ("POST", "/api/2.0/mlflow/users/create-ui", vec![Native]),
         ("POST", "/api/2.0/mlflow/webhooks", vec![Admin]),
         ("GET", "/metrics", vec![Admin]),
@@ -598,6 +600,8 @@ fn open_routes_are_an_explicit_short_list() {
         "/ajax-api/3.0/mlflow/gateway/provider-config",
         "/ajax-api/3.0/mlflow/gateway/secrets/config",
         "/ajax-api/3.0/mlflow/ui-telemetry",
+        // GET only: the deployments server's endpoint list, nothing else.
+        "/ajax-api/2.0/mlflow/gateway-proxy",
     ];
     for rule in RULES {
         if rule.access != Access::Authenticated {

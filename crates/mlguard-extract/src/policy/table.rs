@@ -787,9 +787,11 @@ pub static RULES: &[RouteRule] = &[
     rule(GET, "/ajax-api/2.0/mlflow/metrics/get-history-bulk", RUNS_READ_BY_QUERY_RUN_ID, NONE),
     rule(POST, "/ajax-api/2.0/mlflow/experiments/search-datasets", EXPERIMENTS_READ, NONE),
     rule(POST, "/ajax-api/2.0/mlflow/runs/create-promptlab-run", EXPERIMENT_UPDATE_BY_BODY, NONE),
-    // Gateway proxy (these two): admin only, it calls an external deployments server
-    // mlguard does not model. MLflow: always allowed.
-    rule(GET, "/ajax-api/2.0/mlflow/gateway-proxy", ADMIN, NONE),
+    // The runs table lists the deployments server's endpoints: MLflow lets a GET
+    // read nothing but that list (`gateway_path` must be `api/2.0/endpoints`).
+    rule(GET, "/ajax-api/2.0/mlflow/gateway-proxy", AUTHENTICATED, NONE),
+    // Admin only: it invokes an endpoint of the deployments server with the
+    // server's credentials, which mlguard does not model. MLflow: always allowed.
     rule(POST, "/ajax-api/2.0/mlflow/gateway-proxy", ADMIN, NONE),
     // MLflow checks `run_id` first, but the handler writes to `run_uuid`: mlguard checks `run_uuid`.
     rule(POST, "/ajax-api/2.0/mlflow/upload-artifact", RUN_UPDATE_BY_QUERY_RUN_UUID, NONE),
