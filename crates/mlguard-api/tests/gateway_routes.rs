@@ -77,7 +77,14 @@ impl TrackingLookup for FixedLookup {
         &'a self,
         id: &'a str,
     ) -> BoxFuture<'a, Result<Option<ExperimentId>, LookupError>> {
-        Box::pin(async move { Ok((id == "m-1").then(one)) })
+        // m-2 is a logged model of experiment 2, which nobody here holds.
+        Box::pin(async move {
+            Ok(match id {
+                "m-1" => Some(one()),
+                "m-2" => Some(ExperimentId::parse("2").expect("id")),
+                _ => None,
+            })
+        })
     }
     fn experiment_of_trace<'a>(
         &'a self,
@@ -393,6 +400,82 @@ async fn raw(
         .expect("infallible");
     let forwarded = setup.upstream.seen.lock().expect("lock").len() > before;
     (response.status(), forwarded)
+}
+
+/// A metric may name a logged model; writing it writes into that model, so another
+/// experiment's model is refused however the request spells it.
+#[tokio::test]
+async fn metrics_may_only_name_logged_models_the_caller_may_update() {
+    let setup = setup();
+    let json = Some("application/json");
+    for prefix in ["/api/2.0", "/ajax-api/2.0"] {
+        let metric = format!("{prefix}/mlflow/runs/log-metric");
+        let batch = format!("{prefix}/mlflow/runs/log-batch");
+        let allowed = [
+            (
+                &metric,
+                r#"{"run_id": "r1", "key": "m", "value": 1, "timestamp": 1, "model_id": "m-1"}"#,
+            ),
+            (
+                &metric,
+                r#"{"run_id": "r1", "key": "m", "value": 1, "timestamp": 1}"#,
+            ),
+            (
+                &batch,
+                r#"{"run_id": "r1", "metrics": [{"key": "m", "value": 1, "timestamp": 1, "model_id": "m-1"}, {"key": "n", "value": 2, "timestamp": 1}]}"#,
+            ),
+            (
+                &batch,
+                r#"{"run_id": "r1", "params": [{"key": "p", "value": "1"}]}"#,
+            ),
+        ];
+        for (uri, body) in allowed {
+            let result = raw(&setup, EVERYBODY, Method::POST, uri, json, body).await;
+            assert_eq!(result, (StatusCode::NOT_FOUND, true), "{uri} {body}");
+        }
+        let refused = [
+            (
+                &metric,
+                r#"{"run_id": "r1", "key": "m", "value": 1, "timestamp": 1, "model_id": "m-2"}"#,
+            ),
+            (
+                &metric,
+                r#"{"run_id": "r1", "key": "m", "value": 1, "timestamp": 1, "modelId": "m-2"}"#,
+            ),
+            (
+                &metric,
+                r#"{"run_id": "r1", "key": "m", "value": 1, "timestamp": 1, "model_id": "m-1", "modelId": "m-2"}"#,
+            ),
+            (
+                &metric,
+                r#"{"run_id": "r1", "key": "m", "value": 1, "timestamp": 1, "model_id": "m-unknown"}"#,
+            ),
+            (
+                &batch,
+                r#"{"run_id": "r1", "metrics": [{"key": "m", "value": 1, "timestamp": 1, "model_id": "m-1"}, {"key": "m", "value": 1, "timestamp": 1, "model_id": "m-2"}]}"#,
+            ),
+            (
+                &batch,
+                r#"{"run_id": "r1", "metrics": [{"key": "m", "value": 1, "timestamp": 1, "modelId": "m-2"}]}"#,
+            ),
+            (
+                &batch,
+                r#"{"run_id": "r1", "metrics": [{"key": "m", "value": 1, "timestamp": 1, "model_id": "m-1", "modelId": "m-2"}]}"#,
+            ),
+            (
+                &batch,
+                r#""{\"run_id\": \"r1\", \"metrics\": [{\"key\": \"m\", \"value\": 1, \"timestamp\": 1, \"model_id\": \"m-2\"}]}""#,
+            ),
+        ];
+        for (uri, body) in refused {
+            let (status, forwarded) = raw(&setup, EVERYBODY, Method::POST, uri, json, body).await;
+            assert!(!forwarded, "{uri} {body} reached MLflow");
+            assert!(
+                matches!(status, StatusCode::FORBIDDEN | StatusCode::BAD_REQUEST),
+                "{uri} {body}: {status}"
+            );
+        }
+    }
 }
 
 /// Ids spelled the way MLflow's own parsers also read them must be checked, never

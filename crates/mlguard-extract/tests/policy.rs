@@ -480,6 +480,7 @@ fn target_kind(target: &Target) -> &'static str {
         Target::GatewayEndpointByName(_) => "gateway_endpoint_by_name",
         Target::GatewayModelDefinition(_) => "gateway_model_definition",
         Target::GatewayModelDefinitions(_) => "gateway_model_definitions",
+        Target::LoggedModelsIn(_) => "logged_models_in",
     }
 }
 

@@ -392,6 +392,10 @@ pub(crate) async fn resolve(
             let ids = inputs.values(source, false)?;
             all_experiments(&ids, |id| lookup.experiment_of_logged_model(id)).await?
         }
+        Target::LoggedModelsIn(source) => {
+            let ids = model_ids_in(inputs.raw_json(source)?)?;
+            all_experiments(&ids, |id| lookup.experiment_of_logged_model(id)).await?
+        }
         Target::Trace(source) => {
             let ids = inputs.values(source, false)?;
             all_experiments(&ids, |id| lookup.experiment_of_trace(id)).await?
@@ -537,6 +541,34 @@ pub(crate) async fn resolve(
         // Model-definition lists only ever come from a JSON body.
         Target::GatewayModelDefinitions(_) => Resolved::Nothing,
     })
+}
+
+/// The distinct `model_id`s (or `modelId`s) of a JSON array of objects; an item
+/// spelling both differently is a conflict.
+fn model_ids_in(list: Option<&Value>) -> Result<Vec<String>, ApiError> {
+    let items = match list {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(items)) => items,
+        Some(_) => {
+            return Err(ApiError::invalid_parameter(
+                "Invalid value for a list of metrics: expected a list.",
+            ));
+        }
+    };
+    let mut ids: Vec<String> = Vec::new();
+    for item in items {
+        if !item.is_object() {
+            continue;
+        }
+        if let Some(id) = field(item, "model_id")?.map(|v| json_scalar(v, "model_id")) {
+            if let Some(id) = id?.filter(|id| !id.is_empty()) {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+        }
+    }
+    Ok(ids)
 }
 
 /// The name in `prompts:/<name>/<version>` or `prompts:/<name>@<alias>`.

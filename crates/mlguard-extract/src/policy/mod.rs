@@ -64,6 +64,9 @@ pub enum Target {
     Runs(Source),
     /// A logged model id, resolved to its experiment.
     LoggedModel(Source),
+    /// Every `model_id` (or `modelId`) in a JSON array of objects, e.g. the
+    /// `metrics` of `runs/log-batch`, each resolved to its experiment.
+    LoggedModelsIn(Source),
     /// A trace (request) id, resolved to its experiment.
     Trace(Source),
     /// A trace id the client chooses for a new trace. If it already names a trace,
@@ -130,6 +133,7 @@ impl Target {
             | Target::Run(s)
             | Target::Runs(s)
             | Target::LoggedModel(s)
+            | Target::LoggedModelsIn(s)
             | Target::Trace(s)
             | Target::TraceIfExists(s)
             | Target::SourceUri(s)

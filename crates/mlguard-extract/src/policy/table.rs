@@ -95,6 +95,15 @@ const EXPERIMENTS_UPDATE: Access =
     Access::Checks(&[Check::required(Target::Experiments(EXPERIMENT_IDS), Update)]);
 const RUN_READ: Access = Access::Checks(&[Check::required(Target::Run(RUN_ID), Read)]);
 const RUN_UPDATE: Access = Access::Checks(&[Check::required(Target::Run(RUN_ID), Update)]);
+/// A metric may name a logged model it is about: that model is written too.
+const RUN_LOG_METRIC: Access = Access::Checks(&[
+    Check::required(Target::Run(RUN_ID), Update),
+    Check::optional(Target::LoggedModel(Source::Param("model_id")), Update),
+]);
+const RUN_LOG_BATCH: Access = Access::Checks(&[
+    Check::required(Target::Run(RUN_ID), Update),
+    Check::optional(Target::LoggedModelsIn(Source::Body("/metrics")), Update),
+]);
 const RUN_DELETE: Access = Access::Checks(&[Check::required(Target::Run(RUN_ID), Delete)]);
 /// The upload handler writes to `run_uuid` and never reads `run_id`.
 const RUN_UPDATE_BY_QUERY_RUN_UUID: Access = Access::Checks(&[Check::required(
@@ -422,8 +431,9 @@ pub static RULES: &[RouteRule] = &[
     rule(POST, "/ajax-api/2.0/mlflow/runs/delete", RUN_DELETE, NONE),
     rule(POST, "/api/2.0/mlflow/runs/restore", RUN_DELETE, NONE),
     rule(POST, "/ajax-api/2.0/mlflow/runs/restore", RUN_DELETE, NONE),
-    rule(POST, "/api/2.0/mlflow/runs/log-metric", RUN_UPDATE, NONE),
-    rule(POST, "/ajax-api/2.0/mlflow/runs/log-metric", RUN_UPDATE, NONE),
+    // Also UPDATE on the logged model a metric names. MLflow: run only.
+    rule(POST, "/api/2.0/mlflow/runs/log-metric", RUN_LOG_METRIC, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow/runs/log-metric", RUN_LOG_METRIC, NONE),
     rule(POST, "/api/2.0/mlflow/runs/log-parameter", RUN_UPDATE, NONE),
     rule(POST, "/ajax-api/2.0/mlflow/runs/log-parameter", RUN_UPDATE, NONE),
     rule(POST, "/api/2.0/mlflow/experiments/set-experiment-tag", EXPERIMENT_UPDATE, NONE),
@@ -456,8 +466,9 @@ pub static RULES: &[RouteRule] = &[
     // MLflow: unprotected under /api, checked under /ajax-api.
     rule(GET, "/api/2.0/mlflow/metrics/get-history-bulk-interval", RUNS_READ_BY_QUERY_RUN_IDS, NONE),
     rule(GET, "/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval", RUNS_READ_BY_QUERY_RUN_IDS, NONE),
-    rule(POST, "/api/2.0/mlflow/runs/log-batch", RUN_UPDATE, NONE),
-    rule(POST, "/ajax-api/2.0/mlflow/runs/log-batch", RUN_UPDATE, NONE),
+    // Also UPDATE on every logged model its metrics name. MLflow: run only.
+    rule(POST, "/api/2.0/mlflow/runs/log-batch", RUN_LOG_BATCH, NONE),
+    rule(POST, "/ajax-api/2.0/mlflow/runs/log-batch", RUN_LOG_BATCH, NONE),
     rule(POST, "/api/2.0/mlflow/runs/log-model", RUN_UPDATE, NONE),
     rule(POST, "/ajax-api/2.0/mlflow/runs/log-model", RUN_UPDATE, NONE),
     // MLflow: unprotected.
