@@ -359,6 +359,9 @@ pub(crate) mod requests {
         /// At least 12 characters.
         #[schema(min_length = 12)]
         pub password: String,
+        /// The caller's current password. Required when the request is
+        /// authenticated with a bearer token (Basic already proves it).
+        pub current_password: Option<String>,
     }
 
     #[derive(Debug, ToSchema)]

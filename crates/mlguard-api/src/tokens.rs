@@ -90,6 +90,7 @@ fn require_self_or_admin(caller: &Principal, user_id: i64) -> Result<(), ApiErro
 pub(crate) async fn create_token(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    proof: Option<axum::Extension<crate::auth::Proof>>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let issuer = issuer(&state)?.clone();
     let user_id = caller.user_id;
@@ -105,7 +106,17 @@ pub(crate) async fn create_token(
         version: current.version,
         token_id: format!("{:032x}", rand::random::<u128>()),
         issued_at,
-        expires_at: issued_at.saturating_add(lifetime),
+        expires_at: match proof {
+            Some(axum::Extension(crate::auth::Proof::Password)) => {
+                issued_at.saturating_add(lifetime)
+            }
+            // A token minted with a token never outlives it; so a leaked token
+            // cannot renew itself forever.
+            Some(axum::Extension(crate::auth::Proof::Token { expires_at })) => {
+                issued_at.saturating_add(lifetime).min(expires_at)
+            }
+            None => return Err(ApiError::unauthenticated()),
+        },
     };
     let token = issuer.codec.issue(&claims).map_err(token_failure)?;
     tracing::info!(user.name = %caller.username, token.id = %claims.token_id, "token issued");

@@ -1,10 +1,13 @@
 //! `/api/2.0/mlflow/users/*`, as MLflow 3.10.1 serves them.
 
-use axum::Json;
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::{Extension, Json};
 use mlguard_domain::{Password, Principal, Username};
 use mlguard_extract::{ApiError, Caller, ErrorBody, MlflowParams};
 
+use crate::auth::Proof;
 use crate::schema::{
     EmptyResponse, ListUsersResponse, UserJson, UserListEntry, UserResponse,
     requests::CreateUserRequest, requests::UpdateAdminRequest, requests::UpdatePasswordRequest,
@@ -129,12 +132,32 @@ pub(crate) async fn list_users(
 pub(crate) async fn update_password(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    proof: Option<Extension<Proof>>,
+    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
     params: MlflowParams,
 ) -> Result<Json<EmptyResponse>, ApiError> {
     let raw = params.required_str("username")?;
     require_self_or_admin(&caller, raw)?;
     let username = Username::parse(raw)?;
     let password = Password::new(params.required_str("password")?)?;
+    // A bearer token is not the password: whoever holds one must also prove the
+    // caller's current password (MLflow 3.17's `current_password`). When given, it
+    // is checked whatever the proof.
+    let current = params.optional_str("current_password")?;
+    let by_password = matches!(proof, Some(Extension(Proof::Password)));
+    match current {
+        None if !by_password => {
+            return Err(ApiError::invalid_parameter(
+                "Changing a password with a token needs 'current_password', the caller's \
+                 current password.",
+            ));
+        }
+        None => {}
+        Some(current) => {
+            let address = connection.map(|Extension(ConnectInfo(address))| address.ip());
+            crate::auth::prove_password(&state, caller.username.as_str(), current, address).await?;
+        }
+    }
     state
         .blocking(move |store| store.set_password(&username, &password))
         .await??;

@@ -391,3 +391,93 @@ async fn repeated_failures_are_throttled_with_retry_after() {
         StatusCode::OK
     );
 }
+
+/// A token is not the password: it can neither set a new password without proving
+/// the current one, nor mint a successor that outlives it.
+#[tokio::test]
+async fn a_token_has_less_power_than_the_password() {
+    let app = app();
+    let (status, _, parent) = app
+        .call(
+            As::Basic(ALICE),
+            Method::POST,
+            "/api/2.0/mlguard/tokens/create",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{parent}");
+    let token = parent["token"].as_str().expect("token").to_owned();
+    // A second later, a successor minted with the token ends when its parent does.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, _, child) = app
+        .call(
+            As::Bearer(&token),
+            Method::POST,
+            "/api/2.0/mlguard/tokens/create",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{child}");
+    assert!(
+        child["expires_at"].as_i64() <= parent["expires_at"].as_i64(),
+        "child {child} outlives parent {parent}"
+    );
+    assert!(child["expires_at"].as_i64().is_some());
+
+    let update = "/api/2.0/mlflow/users/update-password";
+    let new_password = "alice-new-password-456";
+    let attempts = [
+        (
+            json!({"username": "alice", "password": new_password}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"username": "alice", "password": new_password, "current_password": "wrong-password-999"}),
+            StatusCode::FORBIDDEN,
+        ),
+    ];
+    for (body, expected) in attempts {
+        for uri in [update.to_owned(), update.replace("/api/", "/ajax-api/")] {
+            let (status, _, answer) = app
+                .call(As::Bearer(&token), Method::PATCH, &uri, Some(body.clone()))
+                .await;
+            if uri.starts_with("/ajax-api/") && status == StatusCode::NOT_FOUND {
+                continue; // not served under /ajax-api at all
+            }
+            assert_eq!(status, expected, "{uri} {body}: {answer}");
+        }
+    }
+    // The old password still works: nothing was changed.
+    assert_eq!(
+        app.status(As::Basic(ALICE), ALICE_SELF).await,
+        StatusCode::OK
+    );
+
+    // With the current password, the token may change it.
+    let (status, _, answer) = app
+        .call(
+            As::Bearer(&token),
+            Method::PATCH,
+            update,
+            Some(
+                json!({"username": "alice", "password": new_password, "current_password": ALICE.1}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(
+        app.status(As::Basic(("alice", new_password)), ALICE_SELF)
+            .await,
+        StatusCode::OK
+    );
+    // Basic proves the password already: no current_password needed.
+    let (status, _, answer) = app
+        .call(
+            As::Basic(BOB),
+            Method::PATCH,
+            update,
+            Some(json!({"username": "bob", "password": "bob-new-password-789"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+}

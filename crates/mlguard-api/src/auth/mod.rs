@@ -94,6 +94,64 @@ fn too_many_attempts(retry_after: Duration) -> Response {
     response
 }
 
+/// How the caller proved who they are, for handlers whose power depends on it: a
+/// token must not do what only the password may (change it, outlive itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Proof {
+    Password,
+    /// A bearer token, valid until `expires_at` (seconds since the epoch).
+    Token {
+        expires_at: i64,
+    },
+}
+
+/// Checks `password` as `username`'s current one, as a login would: throttled,
+/// bounded in concurrency, and counted as a failure when wrong. Answers 403 when it
+/// is not the current password.
+pub(crate) async fn prove_password(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    address: Option<IpAddr>,
+) -> Result<(), ApiError> {
+    let auth = Arc::clone(&state.auth);
+    let wrong = || {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "PERMISSION_DENIED",
+            "The current password is not correct.",
+        )
+    };
+    let password = Password::offered(password).map_err(|_| wrong())?;
+    auth.throttle.check(username, address).map_err(|_| {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "REQUEST_LIMIT_EXCEEDED",
+            "Too many failed login attempts. Try again later.",
+        )
+    })?;
+    let _permit = auth
+        .hashing
+        .acquire()
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    let name = username.to_owned();
+    let check = state
+        .blocking(move |store| store.verify_credentials(&name, &password))
+        .await??;
+    match check {
+        CredentialCheck::Valid(_) => {
+            auth.throttle.succeeded(username);
+            Ok(())
+        }
+        CredentialCheck::Invalid => {
+            auth.throttle.failed(username, address);
+            tracing::info!(user.name = %username, "current password not proven");
+            Err(wrong())
+        }
+    }
+}
+
 /// Authenticates every request it wraps, or answers 401 (429 when throttled).
 pub(crate) async fn authenticate(
     State(state): State<AppState>,
@@ -105,14 +163,17 @@ pub(crate) async fn authenticate(
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0.ip());
     let outcome = match parse_authorization(request.headers()) {
-        Ok(Some(Credentials::Basic(credentials))) => basic(&state, credentials, address).await,
+        Ok(Some(Credentials::Basic(credentials))) => basic(&state, credentials, address)
+            .await
+            .map(|principal| (principal, Proof::Password)),
         Ok(Some(Credentials::Bearer(token))) => bearer(&state, &token).await,
         Ok(None) | Err(_) => Err(ApiError::unauthenticated().into_response()),
     };
     match outcome {
-        Ok(principal) => {
+        Ok((principal, proof)) => {
             tracing::Span::current().record("user.name", principal.username.as_str());
             request.extensions_mut().insert(principal);
+            request.extensions_mut().insert(proof);
             next.run(request).await
         }
         Err(response) => response,
@@ -200,7 +261,7 @@ async fn basic(
     }
 }
 
-async fn bearer(state: &AppState, token: &str) -> Result<Principal, Response> {
+async fn bearer(state: &AppState, token: &str) -> Result<(Principal, Proof), Response> {
     let Some(tokens) = &state.auth.tokens else {
         return Err(unauthenticated());
     };
@@ -222,7 +283,12 @@ async fn bearer(state: &AppState, token: &str) -> Result<Principal, Response> {
         .map_err(IntoResponse::into_response)?
         .map_err(|e| ApiError::from(e).into_response())?;
     match current {
-        Some(current) if current.version == claims.version && !revoked => Ok(current.user.into()),
+        Some(current) if current.version == claims.version && !revoked => Ok((
+            current.user.into(),
+            Proof::Token {
+                expires_at: claims.expires_at,
+            },
+        )),
         _ => Err(unauthenticated()),
     }
 }
