@@ -342,3 +342,19 @@ def test_carol_never_sees_alices_run_in_any_shape(scene):
         r = scene.graphql("carol", query, variables=variables)
         assert r.status_code in (200, 400), (query, r.status_code, r.text)
         assert_nothing_of_alice(scene, r)
+
+
+def test_floods_are_refused_before_any_decision(scene):
+    """Thousands of aliased root fields, deep nesting or a huge query: 400 up front,
+    never forwarded field by field."""
+    flood = "{ " + " ".join(f'a{i}: mlflowGetRun(input: {{runId: "{scene.carol_run}"}}) '
+                            '{ run { info { runId } } }' for i in range(2000)) + " }"
+    deep = "{ __schema { " + "types { fields { type { " * 8 + "name" + " } } }" * 8 + " } }"
+    huge = "{ __typename " + "# padding\n" * 10000 + "}"
+    for query in (flood, deep, huge):
+        r = scene.graphql("carol", query)
+        assert r.status_code == 400, r.text[:300]
+        assert r.json()["error_code"] == "BAD_REQUEST"
+    # An ordinary query still works.
+    r = scene.graphql("carol", f'{{ mlflowGetRun(input: {{runId: "{scene.carol_run}"}}) {{ run {{ info {{ runId }} }} }} }}')
+    assert r.json()["data"]["mlflowGetRun"]["run"]["info"]["runId"] == scene.carol_run

@@ -22,7 +22,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use auth::{AuthSettings, CredentialCache, Fingerprint, ThrottleSettings};
-pub use gateway::{Forward, ForwardError, Gateway};
+pub use gateway::{Forward, ForwardError, Gateway, GraphQlLimits};
 use schema::{SecuritySchemes, document_shared_responses};
 pub use state::{AccessStore, AppState};
 

@@ -65,6 +65,10 @@ pub struct UpstreamSettings {
     pub max_body_bytes: usize,
     /// Entries of the run/trace/logged-model → experiment cache.
     pub lookup_cache_entries: usize,
+    /// GraphQL requests beyond these are refused (400) before any decision.
+    pub graphql_max_root_fields: usize,
+    pub graphql_max_depth: usize,
+    pub graphql_max_query_bytes: usize,
 }
 
 #[derive(Clone, Deserialize)]
@@ -270,6 +274,9 @@ pub const DEFAULTS: &[(&str, Option<&str>)] = &[
     ("upstream.timeout_secs", Some("120")),
     ("upstream.max_body_bytes", Some("67108864")),
     ("upstream.lookup_cache_entries", Some("100000")),
+    ("upstream.graphql_max_root_fields", Some("50")),
+    ("upstream.graphql_max_depth", Some("20")),
+    ("upstream.graphql_max_query_bytes", Some("65536")),
     ("auth.default_permission", Some("READ")),
     ("auth.admin_username", Some("admin")),
     ("auth.admin_password", None),

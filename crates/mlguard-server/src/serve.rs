@@ -1,7 +1,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mlguard_api::{Forward, ForwardError, Gateway};
+use mlguard_api::{Forward, ForwardError, Gateway, GraphQlLimits};
 use mlguard_domain::BoxFuture;
 use mlguard_domain::{Password, StoreError, UserStore, Username};
 use mlguard_storage::{PoolOptions, Store};
@@ -50,7 +50,12 @@ fn gateway(
         Arc::new(lookups),
         static_prefix,
         upstream.max_body_bytes,
-    ))
+    )
+    .with_graphql_limits(GraphQlLimits {
+        max_root_fields: upstream.graphql_max_root_fields,
+        max_depth: upstream.graphql_max_depth,
+        max_query_bytes: upstream.graphql_max_query_bytes,
+    }))
 }
 
 /// Connects to the database, retrying with back-off until the start-up timeout.

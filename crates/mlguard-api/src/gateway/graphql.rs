@@ -1098,6 +1098,67 @@ fn merge_empty_answers(answer: &mut Map<String, Value>, empty: Vec<(String, Valu
     }
 }
 
+/// The deepest nesting of selection sets under `set`, following fragment spreads;
+/// stops counting once past `limit` (so cycles and floods end early).
+fn depth_of(set: &SelectionSet<'_>, fragments: &[&FragmentDefinition<'_>], limit: usize) -> usize {
+    if limit == 0 {
+        return 1;
+    }
+    let mut deepest = 0;
+    for selection in &set.items {
+        let below = match selection {
+            ast::Selection::Field(field) if field.selection_set.items.is_empty() => 0,
+            ast::Selection::Field(field) => depth_of(&field.selection_set, fragments, limit - 1),
+            ast::Selection::InlineFragment(inline) => {
+                depth_of(&inline.selection_set, fragments, limit - 1)
+            }
+            ast::Selection::FragmentSpread(spread) => fragments
+                .iter()
+                .find(|fragment| fragment.name == spread.fragment_name)
+                .map_or(0, |fragment| {
+                    depth_of(&fragment.selection_set, fragments, limit - 1)
+                }),
+        };
+        deepest = deepest.max(below);
+        if deepest >= limit {
+            break;
+        }
+    }
+    deepest + 1
+}
+
+/// Refuses, before any decision, an operation beyond the configured bounds.
+fn within_limits(
+    document: &Document<'_>,
+    plan: &Plan,
+    limits: &super::GraphQlLimits,
+) -> Result<(), ApiError> {
+    if plan.selections.len() > limits.max_root_fields {
+        return Err(ApiError::bad_request(format!(
+            "The GraphQL operation has more than {} root fields.",
+            limits.max_root_fields
+        )));
+    }
+    let fragments: Vec<&FragmentDefinition<'_>> = document
+        .definitions
+        .iter()
+        .filter_map(|definition| match definition {
+            ast::Definition::Fragment(fragment) => Some(fragment),
+            ast::Definition::Operation(_) => None,
+        })
+        .collect();
+    if let ast::Definition::Operation(operation) = &document.definitions[plan.operation_index] {
+        let root = operation_parts(operation).selection_set;
+        if depth_of(root, &fragments, limits.max_depth + 1) > limits.max_depth {
+            return Err(ApiError::bad_request(format!(
+                "The GraphQL operation nests deeper than {} levels.",
+                limits.max_depth
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn parse_document(query: &str) -> Result<Document<'_>, ApiError> {
     ast::parse_query::<&str>(query)
         .map_err(|_| ApiError::bad_request("The GraphQL query could not be parsed."))
@@ -1117,15 +1178,27 @@ pub(crate) async fn authorize_and_forward(
         .await
         .map_err(|_| ApiError::payload_too_large())?;
     let envelope = parse_envelope(&bytes)?;
+    let limits = gateway.graphql_limits;
+    if envelope.query.len() > limits.max_query_bytes {
+        return Err(ApiError::bad_request(format!(
+            "The GraphQL query is longer than {} bytes.",
+            limits.max_query_bytes
+        )));
+    }
     let no_variables = Map::new();
     // The parsed document borrows the query and is parsed again for the rewrite
     // rather than kept across the awaits: rustc cannot prove such a future `Send`
     // (the library's AST is generic over its string type).
-    let plan = plan(
-        &parse_document(&envelope.query)?,
-        envelope.operation_name.as_deref(),
-        envelope.variables.as_ref().unwrap_or(&no_variables),
-    )?;
+    let plan = {
+        let document = parse_document(&envelope.query)?;
+        let plan = plan(
+            &document,
+            envelope.operation_name.as_deref(),
+            envelope.variables.as_ref().unwrap_or(&no_variables),
+        )?;
+        within_limits(&document, &plan, &limits)?;
+        plan
+    };
 
     let mut fates = Vec::with_capacity(plan.selections.len());
     let mut denials = Vec::new();
@@ -1312,6 +1385,43 @@ mod tests {
 
     fn refused(requirement: &Requirement) -> bool {
         matches!(requirement, Requirement::Refused(_))
+    }
+
+    fn limited(query: &str, limits: &super::super::GraphQlLimits) -> Result<(), ApiError> {
+        let document = ast::parse_query::<&str>(query).expect("parses");
+        let plan = plan(&document, None, &Map::new()).expect("plannable");
+        within_limits(&document, &plan, limits)
+    }
+
+    #[test]
+    fn floods_of_root_fields_and_deep_nesting_are_refused_up_front() {
+        let limits = super::super::GraphQlLimits {
+            max_root_fields: 3,
+            max_depth: 4,
+            max_query_bytes: 1 << 16,
+        };
+        let fields = |n: usize| {
+            (0..n)
+                .map(|i| format!("a{i}: __typename"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert!(limited(&format!("{{ {} }}", fields(3)), &limits).is_ok());
+        let flood = limited(&format!("{{ {} }}", fields(4)), &limits).expect_err("flood");
+        assert_eq!(flood.status(), StatusCode::BAD_REQUEST);
+        // Depth 4 passes, 5 does not, also when the depth hides in fragments.
+        let ok = "{ mlflowGetRun(input: {runId: \"r\"}) { run { info { runId } } } }";
+        assert!(limited(ok, &limits).is_ok());
+        let deep = "{ mlflowGetRun(input: {runId: \"r\"}) { run { data { metrics { key } } } } }";
+        assert!(limited(deep, &limits).is_err());
+        let hidden = "query { mlflowGetRun(input: {runId: \"r\"}) { ...R } }
+            fragment R on MlflowGetRunResponse { run { ...D } }
+            fragment D on MlflowRun { data { metrics { key } } }";
+        assert!(limited(hidden, &limits).is_err());
+        // A cycle of fragments ends at the limit instead of looping.
+        let cycle = "query { mlflowGetRun(input: {runId: \"r\"}) { ...A } }
+            fragment A on MlflowGetRunResponse { run { ...A } }";
+        assert!(limited(cycle, &limits).is_err());
     }
 
     #[test]

@@ -56,6 +56,26 @@ pub struct Gateway {
     static_prefix: Option<String>,
     /// Largest request body read to find ids (JSON API bodies).
     max_body_bytes: usize,
+    graphql_limits: GraphQlLimits,
+}
+
+/// Bounds on a non-admin's GraphQL request, checked before any field is decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GraphQlLimits {
+    pub max_root_fields: usize,
+    /// Nesting of selection sets, fragments followed.
+    pub max_depth: usize,
+    pub max_query_bytes: usize,
+}
+
+impl Default for GraphQlLimits {
+    fn default() -> Self {
+        Self {
+            max_root_fields: 50,
+            max_depth: 20,
+            max_query_bytes: 64 * 1024,
+        }
+    }
 }
 
 impl std::fmt::Debug for Gateway {
@@ -82,7 +102,14 @@ impl Gateway {
             lookup,
             static_prefix,
             max_body_bytes,
+            graphql_limits: GraphQlLimits::default(),
         }
+    }
+
+    /// Replaces the default GraphQL bounds.
+    pub fn with_graphql_limits(mut self, limits: GraphQlLimits) -> Self {
+        self.graphql_limits = limits;
+        self
     }
 
     pub(crate) fn static_prefix(&self) -> Option<&str> {
