@@ -458,3 +458,60 @@ def test_the_stock_client_works_with_mlflow_tracking_token(world, alice_run, mon
     with pytest.raises(Exception) as e:
         client.get_run(alice_run["run_id"])
     assert "401" in str(e.value) or "UNAUTHENTICATED" in str(e.value)
+
+
+def test_trace_files_and_experiment_files_stay_where_mlflow_put_them(world, as_user, alice_run):
+    """A user may not point their own trace's `mlflow.artifactLocation` tag, nor a new
+    experiment's `artifact_location`, at someone else's files; a trace whose tag was
+    moved anyway (by an admin, or before mlguard) serves nothing to non-admins."""
+    import mlflow
+
+    as_user("alice")
+    mlflow.set_experiment(experiment_id=alice_run["experiment_id"])
+    with mlflow.start_span("alice-secret") as span:
+        span.set_inputs({"q": "alice's secret input"})
+    alice_trace = span.trace_id
+    got = world.http("alice", "GET", "/ajax-api/3.0/mlflow/get-trace-artifact",
+                     params={"request_id": alice_trace})
+    assert got.status_code == 200 and "alice's secret input" in got.text, got.text
+    alice_location = world.http("admin", "GET", f"/api/3.0/mlflow/traces/{alice_trace}").json()[
+        "trace"]["trace_info"]["tags"]["mlflow.artifactLocation"]
+
+    # bob's own experiment and trace.
+    bob = as_user("bob")
+    bob_experiment = bob.create_experiment(unique("bob-traces"))
+    mlflow.set_experiment(experiment_id=bob_experiment)
+    with mlflow.start_span("bob") as span:
+        span.set_inputs({"q": "bob"})
+    bob_trace = span.trace_id
+    for prefix in ("/api/2.0", "/ajax-api/2.0", "/api/3.0", "/ajax-api/3.0"):
+        r = world.http("bob", "PATCH", f"{prefix}/mlflow/traces/{bob_trace}/tags",
+                       json={"key": "mlflow.artifactLocation", "value": alice_location})
+        assert r.status_code == 403, (prefix, r.text)
+        r = world.http("bob", "DELETE", f"{prefix}/mlflow/traces/{bob_trace}/tags",
+                       params={"key": "mlflow.artifactLocation"})
+        assert r.status_code == 403, (prefix, r.text)
+    # An ordinary tag is fine.
+    r = world.http("bob", "PATCH", f"/api/3.0/mlflow/traces/{bob_trace}/tags",
+                   json={"key": "note", "value": "mine"})
+    assert r.status_code == 200, r.text
+
+    # A tag moved by someone who may (the admin): bob's trace now serves nothing.
+    r = world.http("admin", "PATCH", f"/api/3.0/mlflow/traces/{bob_trace}/tags",
+                   json={"key": "mlflow.artifactLocation", "value": alice_location})
+    assert r.status_code == 200, r.text
+    for method in ("GET", "HEAD"):
+        r = world.http("bob", method, "/ajax-api/3.0/mlflow/get-trace-artifact",
+                       params={"request_id": bob_trace})
+        assert r.status_code == 403, (method, r.text)
+        assert "alice's secret input" not in r.text
+
+    # A new experiment's files go where the server says.
+    for location in (f"mlflow-artifacts:/{alice_run['experiment_id']}", "file:///etc"):
+        for field in ("artifact_location", "artifactLocation"):
+            r = world.http("bob", "POST", "/api/2.0/mlflow/experiments/create",
+                           json={"name": unique("moved"), field: location})
+            assert r.status_code == 403, (field, location, r.text)
+    r = world.http("bob", "POST", "/api/2.0/mlflow/experiments/create",
+                   json={"name": unique("plain"), "artifact_location": ""})
+    assert r.status_code == 200, r.text

@@ -27,7 +27,8 @@ use http_body_util::BodyExt;
 use mlguard_api::{AppState, AuthSettings, CredentialCache, Forward, ForwardError, Gateway};
 use mlguard_domain::{
     BoxFuture, ExperimentId, GrantStore, LookupError, OpaqueId, Password, Permission, Resource,
-    TokenCodec, TokenStore, TrackingLookup, UserStore, Username, VersionFiles, VersionOrigin,
+    TokenCodec, TokenStore, TraceFiles, TrackingLookup, UserStore, Username, VersionFiles,
+    VersionOrigin,
 };
 use mlguard_storage::{PoolOptions, Store};
 use mlguard_tokens::{JwtCodec, KeySource};
@@ -122,6 +123,18 @@ impl TrackingLookup for NoLookups {
         &'a self,
         _: &'a str,
     ) -> BoxFuture<'a, Result<Option<OpaqueId>, LookupError>> {
+        Box::pin(async { unexpected_lookup() })
+    }
+    fn trace_files<'a>(
+        &'a self,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<Option<TraceFiles>, LookupError>> {
+        Box::pin(async { unexpected_lookup() })
+    }
+    fn experiment_artifact_root<'a>(
+        &'a self,
+        _: &'a ExperimentId,
+    ) -> BoxFuture<'a, Result<Option<String>, LookupError>> {
         Box::pin(async { unexpected_lookup() })
     }
     fn registered_model_exists<'a>(

@@ -22,9 +22,9 @@ use http_body_util::BodyExt;
 use mlguard_api::{AppState, Forward, ForwardError, Gateway};
 use mlguard_domain::{
     BoxFuture, ExperimentId, GrantStore, LookupError, ModelName, OpaqueId, Permission, Resource,
-    TrackingLookup, Username, VersionFiles, VersionOrigin,
+    TraceFiles, TrackingLookup, Username, VersionFiles, VersionOrigin,
 };
-use mlguard_extract::policy::{Access, Quantifier, RULES, RouteRule};
+use mlguard_extract::policy::{Access, Quantifier, RULES, RouteRule, Target};
 use serde_json::json;
 use tower::ServiceExt;
 
@@ -91,6 +91,32 @@ impl TrackingLookup for FixedLookup {
         id: &'a str,
     ) -> BoxFuture<'a, Result<Option<ExperimentId>, LookupError>> {
         Box::pin(async move { Ok((id == "tr-1").then(one)) })
+    }
+    /// tr-1's files are where MLflow puts them; tr-moved's tag was pointed at
+    /// experiment 2's; tr-file's at a server directory.
+    fn trace_files<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<TraceFiles>, LookupError>> {
+        Box::pin(async move {
+            let location = match id {
+                "tr-1" => "mlflow-artifacts:/1/traces/tr-1/artifacts",
+                "tr-moved" => "mlflow-artifacts:/2/traces/tr-2/artifacts",
+                "tr-file" => "file:///etc",
+                "tr-dots" => "mlflow-artifacts:/1/traces/tr-dots/artifacts/../../../2",
+                _ => return Ok(None),
+            };
+            Ok(Some(TraceFiles {
+                experiment: one(),
+                artifact_location: Some(location.to_owned()),
+            }))
+        })
+    }
+    fn experiment_artifact_root<'a>(
+        &'a self,
+        experiment: &'a ExperimentId,
+    ) -> BoxFuture<'a, Result<Option<String>, LookupError>> {
+        Box::pin(async move { Ok(Some(format!("mlflow-artifacts:/{}", experiment.as_str()))) })
     }
     fn experiment_by_name<'a>(
         &'a self,
@@ -207,7 +233,7 @@ fn fill(pattern: &str) -> String {
 const QUERY: &str = "experiment_id=1&experiment_ids=1&run_id=r1&run_ids=r1&name=model1\
 &path=1/abc&experiment_name=exp1&model_id=m-1&trace_id=tr-1&request_id=tr-1&trace_ids=tr-1\
 &secret_id=s-1&endpoint_id=e-1&model_definition_id=md-1&scorer_name=model1&dataset_id=d-1\
-&run_uuid=r1&version=1";
+&run_uuid=r1&version=1&key=note";
 
 fn body() -> serde_json::Value {
     json!({
@@ -216,7 +242,7 @@ fn body() -> serde_json::Value {
         "trace_id": "tr-1", "request_id": "tr-1", "trace_ids": ["tr-1"], "request_ids": ["tr-1"],
         "secret_id": "s-1", "endpoint_id": "e-1", "model_definition_id": "md-1",
         "scorer_name": "model1", "dataset_id": "d-1", "source": "runs:/r1/model",
-        "source_run_id": "r1", "model": "ep", "version": "1",
+        "source_run_id": "r1", "model": "ep", "version": "1", "key": "note",
         "source_prompt_uri": "prompts:/model1/1",
         "model_configs": [{"model_definition_id": "md-1"}],
         "model_config": {"model_definition_id": "md-1"}, "run_uuid": "r1",
@@ -298,6 +324,17 @@ fn methods(rule: &RouteRule) -> Vec<Method> {
     }
 }
 
+/// Whether every check of the rule only forbids a field this test does not send
+/// (an artifact location, a reserved tag): such a route is open to anyone.
+fn needs_no_grant(rule: &RouteRule) -> bool {
+    let Access::Checks(checks) = rule.access else {
+        return false;
+    };
+    checks.iter().all(|check| {
+        check.optional && matches!(check.target, Target::Unset(_) | Target::WithoutTag { .. })
+    })
+}
+
 /// Whether the rule narrows a list that this test sends in the body.
 fn narrowed_in_body(rule: &RouteRule, method: &Method) -> bool {
     let Access::Checks(checks) = rule.access else {
@@ -320,7 +357,7 @@ async fn a_user_without_grants_reaches_only_the_open_routes() {
             for path in spellings(rule.path) {
                 let (status, forwarded, body) = send(&setup, NOBODY, &method, &path).await;
                 checked += 1;
-                let may_pass = matches!(rule.access, Access::Authenticated);
+                let may_pass = matches!(rule.access, Access::Authenticated) || needs_no_grant(rule);
                 if forwarded != may_pass {
                     wrong.push(format!(
                         "{method} {path}: forwarded={forwarded} ({status} {body})"
@@ -334,6 +371,7 @@ async fn a_user_without_grants_reaches_only_the_open_routes() {
                         ));
                     }
                 } else if matches!(rule.access, Access::Checks(_) | Access::Admin)
+                    && !needs_no_grant(rule)
                     && status != StatusCode::FORBIDDEN
                 {
                     wrong.push(format!("{method} {path}: {status}, not 403"));
@@ -400,6 +438,142 @@ async fn raw(
         .expect("infallible");
     let forwarded = setup.upstream.seen.lock().expect("lock").len() > before;
     (response.status(), forwarded)
+}
+
+/// MLflow serves a trace's files from its `mlflow.artifactLocation` tag and puts an
+/// experiment's files where its `artifact_location` says: neither may be chosen by a
+/// non-admin, and a trace whose tag points elsewhere serves nothing.
+#[tokio::test]
+async fn file_locations_are_the_servers_to_choose() {
+    let setup = setup();
+    let json = Some("application/json");
+    let location = "mlflow-artifacts:/2/traces/tr-2/artifacts";
+    for version in ["2.0", "3.0"] {
+        for prefix in ["/api", "/ajax-api"] {
+            let tags = format!("{prefix}/{version}/mlflow/traces/tr-1/tags");
+            let set = |key: &str| format!(r#"{{"key": "{key}", "value": "{location}"}}"#);
+            let ok = raw(&setup, EVERYBODY, Method::PATCH, &tags, json, &set("note")).await;
+            assert_eq!(ok, (StatusCode::NOT_FOUND, true), "{tags}");
+            let refused = [
+                (
+                    Method::PATCH,
+                    tags.clone(),
+                    json,
+                    set("mlflow.artifactLocation"),
+                ),
+                // Double-encoded, as older clients send it.
+                (
+                    Method::PATCH,
+                    tags.clone(),
+                    json,
+                    format!("{:?}", set("mlflow.artifactLocation")),
+                ),
+                (
+                    Method::DELETE,
+                    format!("{tags}?key=mlflow.artifactLocation"),
+                    None,
+                    String::new(),
+                ),
+                (
+                    Method::DELETE,
+                    tags.clone(),
+                    Some("text/plain"),
+                    r#"{"key": "mlflow.artifactLocation"}"#.to_owned(),
+                ),
+            ];
+            for (method, uri, content_type, body) in refused {
+                let (status, forwarded) =
+                    raw(&setup, EVERYBODY, method.clone(), &uri, content_type, &body).await;
+                assert!(!forwarded, "{method} {uri} {body} reached MLflow");
+                assert_eq!(status, StatusCode::FORBIDDEN, "{method} {uri} {body}");
+            }
+        }
+    }
+    // Creating or ending a trace with the tag.
+    let start_v3 = format!(
+        r#"{{"trace": {{"trace_info": {{"trace_id": "tr-new", "trace_location": {{"mlflow_experiment": {{"experiment_id": "1"}}}}, "tags": {{"mlflow.artifactLocation": "{location}"}}}}}}}}"#
+    );
+    let start_v2 = format!(
+        r#"{{"experiment_id": "1", "trace": {{"trace_info": {{"trace_location": {{"mlflow_experiment": {{"experiment_id": "1"}}}}}}}}, "tags": [{{"key": "mlflow.artifactLocation", "value": "{location}"}}]}}"#
+    );
+    let end_v2 =
+        format!(r#"{{"tags": [{{"key": "mlflow.artifactLocation", "value": "{location}"}}]}}"#);
+    for (uri, body) in [
+        ("/api/3.0/mlflow/traces", start_v3.as_str()),
+        ("/ajax-api/3.0/mlflow/traces", start_v3.as_str()),
+        ("/api/2.0/mlflow/traces", start_v2.as_str()),
+    ] {
+        let (status, forwarded) = raw(&setup, EVERYBODY, Method::POST, uri, json, body).await;
+        assert_eq!(
+            (status, forwarded),
+            (StatusCode::FORBIDDEN, false),
+            "{uri} {body}"
+        );
+    }
+    let (status, forwarded) = raw(
+        &setup,
+        EVERYBODY,
+        Method::PATCH,
+        "/api/2.0/mlflow/traces/tr-1",
+        json,
+        &end_v2,
+    )
+    .await;
+    assert_eq!((status, forwarded), (StatusCode::FORBIDDEN, false));
+
+    // Reading: only from the location MLflow assigned.
+    for path in [
+        "/ajax-api/2.0/mlflow/get-trace-artifact",
+        "/ajax-api/3.0/mlflow/get-trace-artifact",
+    ] {
+        for method in [Method::GET, Method::HEAD] {
+            let ok = raw(
+                &setup,
+                EVERYBODY,
+                method.clone(),
+                &format!("{path}?request_id=tr-1"),
+                None,
+                "",
+            )
+            .await;
+            assert_eq!(ok, (StatusCode::NOT_FOUND, true), "{method} {path}");
+            for trace in ["tr-moved", "tr-file", "tr-dots", "tr-unknown"] {
+                let uri = format!("{path}?request_id={trace}");
+                let (status, forwarded) =
+                    raw(&setup, EVERYBODY, method.clone(), &uri, None, "").await;
+                assert_eq!(
+                    (status, forwarded),
+                    (StatusCode::FORBIDDEN, false),
+                    "{method} {uri}"
+                );
+            }
+        }
+    }
+
+    // An experiment's artifact location is the server's choice, in any spelling.
+    for prefix in ["/api/2.0", "/ajax-api/2.0"] {
+        let create = format!("{prefix}/mlflow/experiments/create");
+        for body in [
+            r#"{"name": "e"}"#,
+            r#"{"name": "e", "artifact_location": ""}"#,
+        ] {
+            let ok = raw(&setup, NOBODY, Method::POST, &create, json, body).await;
+            assert_eq!(ok, (StatusCode::NOT_FOUND, true), "{create} {body}");
+        }
+        for body in [
+            r#"{"name": "e", "artifact_location": "mlflow-artifacts:/2"}"#,
+            r#"{"name": "e", "artifact_location": "file:///etc"}"#,
+            r#"{"name": "e", "artifactLocation": "/var/lib/mlflow/artifacts/2"}"#,
+        ] {
+            let (status, forwarded) =
+                raw(&setup, EVERYBODY, Method::POST, &create, json, body).await;
+            assert_eq!(
+                (status, forwarded),
+                (StatusCode::FORBIDDEN, false),
+                "{create} {body}"
+            );
+        }
+    }
 }
 
 /// A metric may name a logged model; writing it writes into that model, so another

@@ -32,7 +32,7 @@ use http_body_util::BodyExt;
 use mlguard_api::{AppState, Forward, ForwardError, Gateway};
 use mlguard_domain::{
     BoxFuture, ExperimentId, GrantStore, LookupError, ModelName, OpaqueId, Permission, Resource,
-    TrackingLookup, Username, VersionFiles, VersionOrigin,
+    TraceFiles, TrackingLookup, Username, VersionFiles, VersionOrigin,
 };
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -599,6 +599,18 @@ impl TrackingLookup for Lookup {
         name: &'a str,
     ) -> BoxFuture<'a, Result<Option<ExperimentId>, LookupError>> {
         Box::pin(async move { Ok(self.0.state().experiment_named(name).map(experiment_id)) })
+    }
+    fn trace_files<'a>(
+        &'a self,
+        _id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<TraceFiles>, LookupError>> {
+        Box::pin(async { Ok(None) })
+    }
+    fn experiment_artifact_root<'a>(
+        &'a self,
+        _experiment: &'a ExperimentId,
+    ) -> BoxFuture<'a, Result<Option<String>, LookupError>> {
+        Box::pin(async { Ok(None) })
     }
     fn experiments_of_dataset<'a>(
         &'a self,

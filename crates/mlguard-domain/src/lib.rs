@@ -11,7 +11,7 @@ mod tokens;
 mod user;
 
 pub use decision::{Decision, decide, effective_permission};
-pub use lookup::{BoxFuture, LookupError, TrackingLookup, VersionFiles, VersionOrigin};
+pub use lookup::{BoxFuture, LookupError, TraceFiles, TrackingLookup, VersionFiles, VersionOrigin};
 pub use names::{ExperimentId, ModelName, NameError, OpaqueId, Password, Username};
 pub use permission::{Capability, Permission, UnknownPermission};
 pub use ports::{CredentialCheck, GrantStore, StoreError, UserStore};

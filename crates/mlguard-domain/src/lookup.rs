@@ -69,12 +69,34 @@ pub trait TrackingLookup: Send + Sync {
         version: &'a str,
     ) -> BoxFuture<'a, Result<Option<String>, LookupError>>;
 
+    /// Where a trace's files are: its experiment and the `mlflow.artifactLocation`
+    /// tag MLflow reads them from (`None` when the tag is absent); `None` when the
+    /// trace does not exist. Never cached: tags change.
+    fn trace_files<'a>(
+        &'a self,
+        trace_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<TraceFiles>, LookupError>>;
+
+    /// An experiment's artifact root (`artifact_location`); `None` when the
+    /// experiment does not exist.
+    fn experiment_artifact_root<'a>(
+        &'a self,
+        experiment: &'a ExperimentId,
+    ) -> BoxFuture<'a, Result<Option<String>, LookupError>>;
+
     /// The registered model versions made from this run or logged model, each with
     /// the URI its files are downloaded from (MLflow's `get-download-uri`).
     fn model_versions_from<'a>(
         &'a self,
         origin: VersionOrigin<'a>,
     ) -> BoxFuture<'a, Result<Vec<VersionFiles>, LookupError>>;
+}
+
+/// A trace's experiment and the location its files are read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceFiles {
+    pub experiment: ExperimentId,
+    pub artifact_location: Option<String>,
 }
 
 /// What a registered model version was made from.

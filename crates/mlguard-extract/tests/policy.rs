@@ -359,7 +359,8 @@ fn reference_model() -> Vec<(&'static str, &'static str, Vec<Expect>)> {
     vec![
         ("GET", "/api/2.0/mlflow/experiments/get", vec![Needs("experiment", Read)]),
         ("GET", "/api/2.0/mlflow/experiments/get-by-name", vec![Needs("experiment_by_name", Read)]),
-        ("POST", "/api/2.0/mlflow/experiments/create", vec![Authenticated]),
+        // Only an optional check: a chosen artifact location is refused.
+        ("POST", "/api/2.0/mlflow/experiments/create", vec![]),
         ("POST", "/api/2.0/mlflow/experiments/update", vec![Needs("experiment", Update)]),
         ("POST", "/api/2.0/mlflow/experiments/delete", vec![Needs("experiment", Delete)]),
         ("POST", "/api/2.0/mlflow/experiments/restore", vec![Needs("experiment", Delete)]),
@@ -388,7 +389,9 @@ fn reference_model() -> Vec<(&'static str, &'static str, Vec<Expect>)> {
         ("GET", "/api/3.0/mlflow/traces/tr-1", vec![Needs("trace", Read)]),
         ("GET", "/api/2.0/mlflow/traces/tr-1/info", vec![Needs("trace", Read)]),
         ("PATCH", "/api/2.0/mlflow/traces/tr-1", vec![Needs("trace", Update)]),
-        ("DELETE", "/api/3.0/mlflow/traces/tr-1/tags", vec![Needs("trace", Update)]),
+        // Never the tag MLflow reads a trace's files from.
+        ("DELETE", "/api/3.0/mlflow/traces/tr-1/tags", vec![Needs("trace", Update), Needs("without_tag", Update)]),
+        ("PATCH", "/api/2.0/mlflow/traces/tr-1/tags", vec![Needs("trace", Update), Needs("without_tag", Update)]),
         ("GET", "/api/3.0/mlflow/traces/get", vec![Needs("trace", Read)]),
         ("GET", "/api/3.0/mlflow/traces/batchGet", vec![Needs("traces", Read)]),
         ("POST", "/api/3.0/mlflow/traces/search", vec![Authenticated]),
@@ -398,7 +401,8 @@ fn reference_model() -> Vec<(&'static str, &'static str, Vec<Expect>)> {
         ("GET", "/api/3.0/mlflow/traces/tr-1/assessments/a-1", vec![Needs("trace", Read)]),
         ("POST", "/api/3.0/mlflow/traces/tr-1/assessments", vec![Needs("trace", Update)]),
         ("DELETE", "/api/3.0/mlflow/traces/tr-1/assessments/a-1", vec![Needs("trace", Update)]),
-        ("GET", "/ajax-api/3.0/mlflow/get-trace-artifact", vec![Needs("trace", Read)]),
+        // The trace's files, only from the location MLflow assigned.
+        ("GET", "/ajax-api/3.0/mlflow/get-trace-artifact", vec![Needs("trace_files", Read)]),
         ("POST", "/v1/traces", vec![Needs("experiment", Update)]),
         ("POST", "/api/3.0/mlflow/datasets/create", vec![Needs("experiments", Update)]),
         ("GET", "/api/3.0/mlflow/datasets/d-1", vec![Needs("dataset", Read)]),
@@ -481,6 +485,9 @@ fn target_kind(target: &Target) -> &'static str {
         Target::GatewayModelDefinition(_) => "gateway_model_definition",
         Target::GatewayModelDefinitions(_) => "gateway_model_definitions",
         Target::LoggedModelsIn(_) => "logged_models_in",
+        Target::TraceFiles(_) => "trace_files",
+        Target::WithoutTag { .. } => "without_tag",
+        Target::Unset(_) => "unset",
     }
 }
 
@@ -566,7 +573,11 @@ fn writes_need_a_write_capability() {
         let Access::Checks(checks) = rule.access else {
             continue;
         };
-        if rule.method == "GET" {
+        // Open to anyone (experiment creation): the checks only forbid fields.
+        let forbids_only = checks
+            .iter()
+            .all(|check| matches!(check.target, Target::Unset(_) | Target::WithoutTag { .. }));
+        if rule.method == "GET" || forbids_only {
             continue;
         }
         let queries_only = rule.method == "POST"

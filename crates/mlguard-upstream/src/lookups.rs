@@ -1,6 +1,7 @@
 use axum::http::StatusCode;
 use mlguard_domain::{
-    BoxFuture, ExperimentId, LookupError, OpaqueId, TrackingLookup, VersionFiles, VersionOrigin,
+    BoxFuture, ExperimentId, LookupError, OpaqueId, TraceFiles, TrackingLookup, VersionFiles,
+    VersionOrigin,
 };
 use serde_json::Value;
 
@@ -197,6 +198,46 @@ impl TrackingLookup for TrackingLookups {
                 .fetch(&path)
                 .await?
                 .is_some_and(|json| json.pointer("/registered_model/name").is_some()))
+        })
+    }
+
+    fn trace_files<'a>(
+        &'a self,
+        trace_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<TraceFiles>, LookupError>> {
+        Box::pin(async move {
+            let path = format!("/api/3.0/mlflow/traces/{}", encode(trace_id));
+            let Some(json) = self.fetch(&path).await? else {
+                return Ok(None);
+            };
+            let info = json.pointer("/trace/trace_info");
+            let experiment = info.and_then(|info| {
+                experiment_at(info, "/trace_location/mlflow_experiment/experiment_id")
+            });
+            Ok(experiment.map(|experiment| TraceFiles {
+                experiment,
+                artifact_location: info
+                    .and_then(|info| info.pointer("/tags/mlflow.artifactLocation"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            }))
+        })
+    }
+
+    fn experiment_artifact_root<'a>(
+        &'a self,
+        experiment: &'a ExperimentId,
+    ) -> BoxFuture<'a, Result<Option<String>, LookupError>> {
+        Box::pin(async move {
+            let path = format!(
+                "/api/2.0/mlflow/experiments/get?experiment_id={}",
+                encode(experiment.as_str())
+            );
+            Ok(self.fetch(&path).await?.and_then(|json| {
+                json.pointer("/experiment/artifact_location")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            }))
         })
     }
 

@@ -392,6 +392,28 @@ pub(crate) async fn resolve(
             let ids = inputs.values(source, false)?;
             all_experiments(&ids, |id| lookup.experiment_of_logged_model(id)).await?
         }
+        Target::TraceFiles(source) => match one(inputs.values(source, false)?) {
+            None => Resolved::Missing,
+            Some(trace_id) => trace_files(&trace_id, lookup).await?,
+        },
+        Target::WithoutTag { tags, key } => match inputs.raw_json(tags)? {
+            Some(value) if names_tag(value, key) => Resolved::Nothing,
+            Some(_) => Resolved::Resources(Vec::new()),
+            // A key read from the query (DELETE without a body, GET).
+            None => match inputs.values(tags, false)?.into_iter().next() {
+                Some(named) if named == key => Resolved::Nothing,
+                Some(_) => Resolved::Resources(Vec::new()),
+                None => Resolved::Missing,
+            },
+        },
+        Target::Unset(source) => match inputs.raw_json(source)? {
+            None | Some(Value::Null) => match inputs.values(source, false)?.into_iter().next() {
+                Some(value) if !value.is_empty() => Resolved::Nothing,
+                _ => Resolved::Missing,
+            },
+            Some(Value::String(value)) if value.is_empty() => Resolved::Missing,
+            Some(_) => Resolved::Nothing,
+        },
         Target::LoggedModelsIn(source) => {
             let ids = model_ids_in(inputs.raw_json(source)?)?;
             all_experiments(&ids, |id| lookup.experiment_of_logged_model(id)).await?
@@ -569,6 +591,54 @@ fn model_ids_in(list: Option<&Value>) -> Result<Vec<String>, ApiError> {
         }
     }
     Ok(ids)
+}
+
+/// Whether tags (a key, a `{key: value}` map, or a list of `{key, value}`) name `key`.
+/// Anything else (a number, say) is treated as naming it: fail closed.
+fn names_tag(tags: &Value, key: &str) -> bool {
+    match tags {
+        Value::Null => false,
+        Value::String(named) => named == key,
+        Value::Object(map) => map.contains_key(key),
+        Value::Array(items) => items.iter().any(|item| match item {
+            Value::Object(tag) => match tag.get("key") {
+                None | Some(Value::Null) => false,
+                Some(Value::String(named)) => named == key,
+                Some(_) => true,
+            },
+            _ => true,
+        }),
+        _ => true,
+    }
+}
+
+/// A trace's experiment, when its files are where MLflow put them.
+async fn trace_files(trace_id: &str, lookup: &dyn TrackingLookup) -> Result<Resolved, ApiError> {
+    let Some(files) = lookup.trace_files(trace_id).await.map_err(lookup_failed)? else {
+        return Ok(Resolved::Nothing);
+    };
+    let Some(location) = files.artifact_location else {
+        // MLflow reads no files without the tag: it answers the error itself.
+        return Ok(Resolved::Resources(vec![Resource::Experiment(
+            files.experiment,
+        )]));
+    };
+    let Some(root) = lookup
+        .experiment_artifact_root(&files.experiment)
+        .await
+        .map_err(lookup_failed)?
+    else {
+        return Ok(Resolved::Nothing);
+    };
+    let assigned = format!("{}/traces/{trace_id}/artifacts", root.trim_end_matches('/'));
+    if location == assigned {
+        Ok(Resolved::Resources(vec![Resource::Experiment(
+            files.experiment,
+        )]))
+    } else {
+        tracing::info!("trace files outside the trace's own location");
+        Ok(Resolved::Nothing)
+    }
 }
 
 /// The name in `prompts:/<name>/<version>` or `prompts:/<name>@<alias>`.

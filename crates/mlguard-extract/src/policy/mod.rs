@@ -45,6 +45,9 @@ pub enum Source {
 /// serves files for them (see [`Target::ModelVersionFiles`]).
 pub const PROMPT_PLACEHOLDER_SOURCES: &[&str] = &["dummy-source", "prompt-template"];
 
+/// The trace tag MLflow reads a trace's files from.
+pub const ARTIFACT_LOCATION_TAG: &str = "mlflow.artifactLocation";
+
 /// The version tag that marks a registered model version as a prompt version.
 pub const PROMPT_TAG: &str = "mlflow.prompt.is_prompt";
 
@@ -75,6 +78,21 @@ pub enum Target {
     TraceIfExists(Source),
     /// Every trace id of a list, each resolved to its experiment.
     Traces(Source),
+    /// A trace whose files are served: its experiment, provided the stored
+    /// `mlflow.artifactLocation` tag is the one MLflow assigns in that experiment
+    /// (`<artifact root>/traces/<trace_id>/artifacts`). Any other location names
+    /// nothing, so it is admin-only.
+    TraceFiles(Source),
+    /// Tags (a key, a `{key: value}` map, or a list of `{key, value}`) that must not
+    /// hold `key`: a present reserved key names nothing (denied), anything else needs
+    /// nothing. For tags MLflow reads to locate files.
+    WithoutTag {
+        tags: Source,
+        key: &'static str,
+    },
+    /// A field non-admins may not set (present and non-empty names nothing); absent
+    /// or empty needs nothing. For fields MLflow reads to locate files.
+    Unset(Source),
     /// An evaluation dataset id, resolved to the experiments it is linked to;
     /// the check must pass on every one, and a dataset linked to none is admin-only.
     Dataset(Source),
@@ -138,6 +156,8 @@ impl Target {
             | Target::TraceIfExists(s)
             | Target::SourceUri(s)
             | Target::Traces(s)
+            | Target::TraceFiles(s)
+            | Target::Unset(s)
             | Target::Dataset(s)
             | Target::RegisteredModel(s)
             | Target::ArtifactPath(s)
@@ -150,6 +170,7 @@ impl Target {
             | Target::GatewayModelDefinitions(s) => vec![s],
             Target::Scorer { experiment, name } => vec![experiment, name],
             Target::VersionSourceUri { source, tags } => vec![source, tags],
+            Target::WithoutTag { tags, .. } => vec![tags],
             Target::ModelVersionFiles { name, version } => vec![name, version],
         }
     }

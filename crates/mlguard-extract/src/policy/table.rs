@@ -20,7 +20,10 @@
 
 use mlguard_domain::Capability::{Delete, Read, Update, Use};
 
-use super::{Access, AfterHook, Check, CreatedKind, ListKind, RouteRule, Source, Target};
+use super::{
+    ARTIFACT_LOCATION_TAG, Access, AfterHook, Check, CreatedKind, ListKind, RouteRule, Source,
+    Target,
+};
 
 const GET: &str = "GET";
 const POST: &str = "POST";
@@ -58,6 +61,14 @@ const MODEL_DEFINITION_ID: Source = Source::Param("model_definition_id");
 /// Start-trace v3 names its experiment inside the trace's location.
 const TRACE_V3_EXPERIMENT_ID: Source =
     Source::Body("/trace/trace_info/trace_location/mlflow_experiment/experiment_id");
+const NO_LOCATION_IN_TAGS: Target = Target::WithoutTag {
+    tags: Source::Param("tags"),
+    key: ARTIFACT_LOCATION_TAG,
+};
+const NO_LOCATION_IN_V3_TAGS: Target = Target::WithoutTag {
+    tags: Source::Body("/trace/trace_info/tags"),
+    key: ARTIFACT_LOCATION_TAG,
+};
 const SCORER: Target = Target::Scorer {
     experiment: EXPERIMENT_ID,
     name: Source::Param("name"),
@@ -78,6 +89,11 @@ const EXPERIMENT_DELETE: Access =
 /// The prompt-lab handler reads `request.json` directly, whatever the method.
 const EXPERIMENT_UPDATE_BY_BODY: Access = Access::Checks(&[Check::required(
     Target::Experiment(Source::Body("/experiment_id")),
+    Update,
+)]);
+/// Anyone may create an experiment; where its files go is the server's choice.
+const EXPERIMENT_CREATE: Access = Access::Checks(&[Check::optional(
+    Target::Unset(Source::Param("artifact_location")),
     Update,
 )]);
 /// A name that names nothing gets MLflow's 404: `set_experiment` creates on it.
@@ -129,6 +145,24 @@ const TRACE_START: Access = Access::Checks(&[
         Target::TraceIfExists(Source::Body("/trace/trace_info/trace_id")),
         Update,
     ),
+    // MLflow serves a trace's files from this tag: it is the server's to set.
+    Check::optional(NO_LOCATION_IN_V3_TAGS, Update),
+    Check::optional(NO_LOCATION_IN_TAGS, Update),
+]);
+const TRACE_END: Access = Access::Checks(&[
+    Check::required(Target::Trace(TRACE_ID_IN_PATH), Update),
+    Check::optional(NO_LOCATION_IN_TAGS, Update),
+]);
+/// Set or delete one trace tag (`key`), never the one that locates its files.
+const TRACE_TAG_UPDATE: Access = Access::Checks(&[
+    Check::required(Target::Trace(TRACE_ID_IN_PATH), Update),
+    Check::required(
+        Target::WithoutTag {
+            tags: Source::Param("key"),
+            key: ARTIFACT_LOCATION_TAG,
+        },
+        Update,
+    ),
 ]);
 const TRACE_READ: Access =
     Access::Checks(&[Check::required(Target::Trace(TRACE_ID_IN_PATH), Read)]);
@@ -142,9 +176,10 @@ const TRACE_UPDATE_BY_PARAM: Access = Access::Checks(&[Check::required(
     Target::Trace(Source::Param("trace_id")),
     Update,
 )]);
-/// The trace-artifact handler reads `request.args` directly.
-const TRACE_READ_BY_QUERY_REQUEST_ID: Access = Access::Checks(&[Check::required(
-    Target::Trace(Source::Query("request_id")),
+/// The trace-artifact handler reads `request.args` directly, and the files from the
+/// trace's location tag, which must be the one MLflow assigned.
+const TRACE_FILES_READ_BY_QUERY_REQUEST_ID: Access = Access::Checks(&[Check::required(
+    Target::TraceFiles(Source::Query("request_id")),
     Read,
 )]);
 const TRACES_READ: Access = Access::Checks(&[Check::required(
@@ -409,8 +444,10 @@ pub static RULES: &[RouteRule] = &[
     rule(GET, "/build/{*filename}", AUTHENTICATED, NONE),
     rule(GET, "/api/2.0/mlflow/experiments/get-by-name", EXPERIMENT_BY_NAME_READ, NONE),
     rule(GET, "/ajax-api/2.0/mlflow/experiments/get-by-name", EXPERIMENT_BY_NAME_READ, NONE),
-    rule(POST, "/api/2.0/mlflow/experiments/create", AUTHENTICATED, GRANT_CREATOR_EXPERIMENT),
-    rule(POST, "/ajax-api/2.0/mlflow/experiments/create", AUTHENTICATED, GRANT_CREATOR_EXPERIMENT),
+    // An artifact location of the caller's choosing is admin-only: it could be
+    // another experiment's files. MLflow: any user.
+    rule(POST, "/api/2.0/mlflow/experiments/create", EXPERIMENT_CREATE, GRANT_CREATOR_EXPERIMENT),
+    rule(POST, "/ajax-api/2.0/mlflow/experiments/create", EXPERIMENT_CREATE, GRANT_CREATOR_EXPERIMENT),
     rule(POST, "/api/2.0/mlflow/experiments/search", AUTHENTICATED, FILTER_EXPERIMENTS),
     rule(POST, "/ajax-api/2.0/mlflow/experiments/search", AUTHENTICATED, FILTER_EXPERIMENTS),
     rule(GET, "/api/2.0/mlflow/experiments/search", AUTHENTICATED, FILTER_EXPERIMENTS),
@@ -443,15 +480,15 @@ pub static RULES: &[RouteRule] = &[
     rule(POST, "/api/2.0/mlflow/runs/set-tag", RUN_UPDATE, NONE),
     rule(POST, "/ajax-api/2.0/mlflow/runs/set-tag", RUN_UPDATE, NONE),
     // MLflow: unprotected.
-    rule(PATCH, "/api/2.0/mlflow/traces/{trace_id}/tags", TRACE_UPDATE, NONE),
-    rule(PATCH, "/ajax-api/2.0/mlflow/traces/{trace_id}/tags", TRACE_UPDATE, NONE),
-    rule(PATCH, "/api/3.0/mlflow/traces/{trace_id}/tags", TRACE_UPDATE, NONE),
-    rule(PATCH, "/ajax-api/3.0/mlflow/traces/{trace_id}/tags", TRACE_UPDATE, NONE),
+    rule(PATCH, "/api/2.0/mlflow/traces/{trace_id}/tags", TRACE_TAG_UPDATE, NONE),
+    rule(PATCH, "/ajax-api/2.0/mlflow/traces/{trace_id}/tags", TRACE_TAG_UPDATE, NONE),
+    rule(PATCH, "/api/3.0/mlflow/traces/{trace_id}/tags", TRACE_TAG_UPDATE, NONE),
+    rule(PATCH, "/ajax-api/3.0/mlflow/traces/{trace_id}/tags", TRACE_TAG_UPDATE, NONE),
     // MLflow: unprotected.
-    rule(DELETE, "/api/2.0/mlflow/traces/{trace_id}/tags", TRACE_UPDATE, NONE),
-    rule(DELETE, "/ajax-api/2.0/mlflow/traces/{trace_id}/tags", TRACE_UPDATE, NONE),
-    rule(DELETE, "/api/3.0/mlflow/traces/{trace_id}/tags", TRACE_UPDATE, NONE),
-    rule(DELETE, "/ajax-api/3.0/mlflow/traces/{trace_id}/tags", TRACE_UPDATE, NONE),
+    rule(DELETE, "/api/2.0/mlflow/traces/{trace_id}/tags", TRACE_TAG_UPDATE, NONE),
+    rule(DELETE, "/ajax-api/2.0/mlflow/traces/{trace_id}/tags", TRACE_TAG_UPDATE, NONE),
+    rule(DELETE, "/api/3.0/mlflow/traces/{trace_id}/tags", TRACE_TAG_UPDATE, NONE),
+    rule(DELETE, "/ajax-api/3.0/mlflow/traces/{trace_id}/tags", TRACE_TAG_UPDATE, NONE),
     rule(POST, "/api/2.0/mlflow/runs/delete-tag", RUN_UPDATE, NONE),
     rule(POST, "/ajax-api/2.0/mlflow/runs/delete-tag", RUN_UPDATE, NONE),
     rule(GET, "/api/2.0/mlflow/runs/get", RUN_READ, NONE),
@@ -491,8 +528,8 @@ pub static RULES: &[RouteRule] = &[
     rule(POST, "/api/2.0/mlflow/traces", TRACE_START, NONE),
     rule(POST, "/ajax-api/2.0/mlflow/traces", TRACE_START, NONE),
     // MLflow: unprotected.
-    rule(PATCH, "/api/2.0/mlflow/traces/{trace_id}", TRACE_UPDATE, NONE),
-    rule(PATCH, "/ajax-api/2.0/mlflow/traces/{trace_id}", TRACE_UPDATE, NONE),
+    rule(PATCH, "/api/2.0/mlflow/traces/{trace_id}", TRACE_END, NONE),
+    rule(PATCH, "/ajax-api/2.0/mlflow/traces/{trace_id}", TRACE_END, NONE),
     // MLflow: unprotected.
     rule(GET, "/api/2.0/mlflow/traces/{trace_id}/info", TRACE_READ, NONE),
     rule(GET, "/ajax-api/2.0/mlflow/traces/{trace_id}/info", TRACE_READ, NONE),
@@ -807,8 +844,8 @@ pub static RULES: &[RouteRule] = &[
     // MLflow checks `run_id` first, but the handler writes to `run_uuid`: mlguard checks `run_uuid`.
     rule(POST, "/ajax-api/2.0/mlflow/upload-artifact", RUN_UPDATE_BY_QUERY_RUN_UUID, NONE),
     // MLflow: unprotected under 3.0.
-    rule(GET, "/ajax-api/3.0/mlflow/get-trace-artifact", TRACE_READ_BY_QUERY_REQUEST_ID, NONE),
-    rule(GET, "/ajax-api/2.0/mlflow/get-trace-artifact", TRACE_READ_BY_QUERY_REQUEST_ID, NONE),
+    rule(GET, "/ajax-api/3.0/mlflow/get-trace-artifact", TRACE_FILES_READ_BY_QUERY_REQUEST_ID, NONE),
+    rule(GET, "/ajax-api/2.0/mlflow/get-trace-artifact", TRACE_FILES_READ_BY_QUERY_REQUEST_ID, NONE),
     // MLflow: unprotected.
     rule(GET, "/ajax-api/2.0/mlflow/logged-models/{model_id}/artifacts/files", LOGGED_MODEL_READ, NONE),
     rule(GET, "/ajax-api/3.0/mlflow/ui-telemetry", AUTHENTICATED, NONE),
