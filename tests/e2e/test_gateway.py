@@ -515,3 +515,19 @@ def test_trace_files_and_experiment_files_stay_where_mlflow_put_them(world, as_u
     r = world.http("bob", "POST", "/api/2.0/mlflow/experiments/create",
                    json={"name": unique("plain"), "artifact_location": ""})
     assert r.status_code == 200, r.text
+
+
+def test_the_kek_state_is_an_admins_business(world):
+    """Whether MLflow's gateway secrets use the default KEK passphrase is shown to
+    admins only; everyone keeps the 'secrets available' flag the UI needs."""
+    path = "/ajax-api/3.0/mlflow/gateway/secrets/config"
+    admin = world.http("admin", "GET", path)
+    assert admin.status_code == 200 and "using_default_passphrase" in admin.json(), admin.text
+    for method in ("GET", "HEAD"):
+        r = world.http("carol", method, path)
+        assert r.status_code == 200, r.text
+        if method == "GET":
+            assert "using_default_passphrase" not in r.json(), r.text
+            assert r.json()["secrets_available"] == admin.json()["secrets_available"]
+        else:
+            assert int(r.headers["Content-Length"]) == len(world.http("carol", "GET", path).content)

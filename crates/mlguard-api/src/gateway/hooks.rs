@@ -23,6 +23,7 @@ pub(crate) enum Prepared {
     GrantCreator(CreatedKind, Option<Resource>),
     DeleteGrants(Resource),
     Rename { from: ModelName, to: ModelName },
+    Redact(&'static [&'static str]),
 }
 
 fn one(inputs: &RequestInputs<'_>, source: Source) -> Result<Option<String>, ApiError> {
@@ -51,6 +52,7 @@ pub(crate) async fn prepare(
 ) -> Result<Prepared, ApiError> {
     Ok(match after {
         AfterHook::None | AfterHook::FilterList(_) => Prepared::Nothing,
+        AfterHook::RedactForNonAdmins(fields) => Prepared::Redact(fields),
         AfterHook::GrantCreator(CreatedKind::Scorer) => {
             let scorer = named(
                 Target::Scorer {
@@ -144,6 +146,27 @@ pub(crate) async fn run(
 ) -> Result<Response<Body>, ApiError> {
     match prepared {
         Prepared::Nothing => Ok(response),
+        Prepared::Redact(_) if caller.is_admin => Ok(response),
+        Prepared::Redact(fields) => {
+            let (mut parts, body) = response.into_parts();
+            let bytes = http_body_util::Limited::new(body, MAX_CREATED_BYTES)
+                .collect()
+                .await
+                .map_err(|e| hook_failed(&format!("reading an answer to redact: {e}")))?
+                .to_bytes();
+            // An answer that cannot be redacted is not passed on.
+            let mut json: Value = serde_json::from_slice(&bytes)
+                .map_err(|e| hook_failed(&format!("an answer to redact is not JSON: {e}")))?;
+            if let Some(object) = json.as_object_mut() {
+                for field in fields {
+                    object.remove(*field);
+                }
+            }
+            let bytes = serde_json::to_vec(&json).map_err(|e| hook_failed(&e))?;
+            parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+            parts.headers.remove(axum::http::header::CONTENT_ENCODING);
+            Ok(super::rebuilt(parts, bytes.into()))
+        }
         Prepared::GrantCreator(kind, from_request) => {
             let (parts, body) = response.into_parts();
             let bytes = http_body_util::Limited::new(body, MAX_CREATED_BYTES)

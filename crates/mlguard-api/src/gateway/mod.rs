@@ -202,7 +202,7 @@ fn reads_body(rule_access: &Access, after: &AfterHook, method: &Method) -> bool 
         AfterHook::GrantCreator(kind) => {
             matches!(kind, mlguard_extract::policy::CreatedKind::Scorer)
         }
-        AfterHook::None => false,
+        AfterHook::None | AfterHook::RedactForNonAdmins(_) => false,
     };
     checks || hook
 }

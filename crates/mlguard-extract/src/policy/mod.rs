@@ -333,6 +333,9 @@ pub enum AfterHook {
     DeleteGrants(Target),
     /// Move registered-model grants from `name` to `new_name`.
     RenameRegisteredModel,
+    /// Remove these top-level fields from the JSON answer for non-admins: server
+    /// facts that are an admin's business.
+    RedactForNonAdmins(&'static [&'static str]),
 }
 
 /// One row of the policy table.

@@ -405,6 +405,7 @@ const PROMPT_OPTIMIZATION_CREATE: Access = Access::Checks(&[
 const ASSISTANT_CONFIG: Access = Access::AdminElseAnswer(r#"{"providers":{},"projects":{}}"#);
 
 const NONE: AfterHook = AfterHook::None;
+const REDACT_KEK_STATE: AfterHook = AfterHook::RedactForNonAdmins(&["using_default_passphrase"]);
 const GRANT_CREATOR_EXPERIMENT: AfterHook = AfterHook::GrantCreator(CreatedKind::Experiment);
 const GRANT_CREATOR_REGISTERED_MODEL: AfterHook =
     AfterHook::GrantCreator(CreatedKind::RegisteredModel);
@@ -819,7 +820,9 @@ pub static RULES: &[RouteRule] = &[
     rule(GET, "/ajax-api/3.0/mlflow/gateway/supported-providers", AUTHENTICATED, NONE),
     rule(GET, "/ajax-api/3.0/mlflow/gateway/supported-models", AUTHENTICATED, NONE),
     rule(GET, "/ajax-api/3.0/mlflow/gateway/provider-config", AUTHENTICATED, NONE),
-    rule(GET, "/ajax-api/3.0/mlflow/gateway/secrets/config", AUTHENTICATED, NONE),
+    // Whether the default KEK passphrase is in use is an admin's business; the
+    // UI's "secrets available" flag stays. MLflow: any user sees both.
+    rule(GET, "/ajax-api/3.0/mlflow/gateway/secrets/config", AUTHENTICATED, REDACT_KEK_STATE),
     // Runs server-side jobs over arbitrary trace ids. MLflow: always allowed.
     rule(POST, "/ajax-api/3.0/mlflow/scorer/invoke", ADMIN, NONE),
     // Demo data (these two): admin only, server-wide side effects. MLflow: any user
