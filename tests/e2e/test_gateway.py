@@ -328,8 +328,12 @@ def test_odd_encodings_and_conflicting_ids_are_refused(world, alice_run):
 def test_unknown_routes_are_admin_only(world):
     r = world.http("carol", "GET", "/api/2.0/mlflow/not-a-route")
     assert r.status_code == 403 and r.json()["error_code"] == "PERMISSION_DENIED"
-    r = world.http("admin", "GET", "/api/2.0/mlflow/not-a-route")
-    assert r.status_code == 404
+    # MLflow answers an unknown path with Flask's HTML page; clients get its JSON shape.
+    for path in ("/api/2.0/mlflow/not-a-route", "/ajax-api/3.0/mlflow/not-a-route"):
+        r = world.http("admin", "GET", path)
+        assert r.status_code == 404, r.text
+        assert r.headers["Content-Type"].startswith("application/json"), r.headers
+        assert r.json()["error_code"] == "ENDPOINT_NOT_FOUND" and "<" not in r.text
     r = requests.get(world.url + "/api/2.0/mlflow/experiments/search", timeout=10)
     assert r.status_code == 401
 
