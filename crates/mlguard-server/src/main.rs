@@ -3,6 +3,7 @@
 mod cli;
 mod config;
 mod healthcheck;
+mod http;
 mod import;
 mod secrets;
 mod serve;

@@ -199,11 +199,7 @@ pub fn serve(settings: Settings) -> Result<(), CliError> {
         let listener = tokio::net::TcpListener::bind(settings.server.listen).await?;
         tracing::info!(listen = %listener.local_addr()?, upstream = %settings.upstream.url, "mlguard listening");
         let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
-        let app = mlguard_api::app(state)
-            .into_make_service_with_connect_info::<std::net::SocketAddr>();
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal(grace))
-            .await?;
+        crate::http::serve(listener, mlguard_api::app(state), shutdown_signal(grace)).await?;
         tracing::info!("mlguard stopped");
         Ok(())
     })

@@ -1,0 +1,612 @@
+//! The listener: hyper with explicit limits, and a guard on every connection that
+//! reads each HTTP/1 request head before hyper does.
+//!
+//! The guard refuses what hyper would accept but a proxy must not: `Content-Length`
+//! next to `Transfer-Encoding` (hyper drops the length and reads chunks; MLflow's
+//! server behind us might frame it otherwise), more than one `Content-Length`, more
+//! than one `Transfer-Encoding`, or one that is not exactly `chunked`. hyper gets
+//! such a head cut short by bytes it cannot parse, so it never reaches the app, let
+//! alone MLflow. hyper answers what it cannot parse (and too many or too large headers) with
+//! an empty 4xx body and closes the connection; the guard replaces that answer with
+//! MLflow's JSON error shape. Every answer of the app carries `x-request-id`, hyper's
+//! own ones do not, which is how the guard tells them apart.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+
+/// Header lines in one request head; more is a 431 (hyper's default, made explicit).
+pub const MAX_HEADERS: usize = 100;
+/// Bytes of one request head (request line and headers); more is a 431.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// hyper's read buffer; bounds how much of an unterminated head it keeps.
+const MAX_BUF_BYTES: usize = 2 * MAX_HEAD_BYTES;
+/// One chunk-size line or trailer line of a chunked body.
+const MAX_LINE_BYTES: usize = 4096;
+
+/// Serves `app` on `listener` until `shutdown` resolves, then lets open connections
+/// finish.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .max_headers(MAX_HEADERS)
+        .max_buf_size(MAX_BUF_BYTES);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors, say: back off instead of spinning.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            app.clone().oneshot(request.map(Body::new))
+        });
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(Guarded::new(stream)), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, client = %peer, "connection ended with an error");
+            }
+        });
+    }
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// Where the guard is in the byte stream of one connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Track {
+    /// Collecting a request head.
+    Head,
+    /// Inside a body of known length: bytes left.
+    Body(u64),
+    /// Collecting a chunk-size line.
+    ChunkSize,
+    /// Inside a chunk: bytes left.
+    ChunkData(u64),
+    /// The line break after a chunk's data.
+    ChunkEnd,
+    /// Trailer lines after the last chunk, up to the empty line.
+    Trailers,
+    /// No longer reading: a refused head (the connection is closing), HTTP/2, an
+    /// upgrade, or bytes hyper will refuse itself.
+    Off,
+}
+
+/// Why a request was refused: status and message of the JSON answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Refusal {
+    status: u16,
+    message: &'static str,
+}
+
+const MALFORMED: Refusal = Refusal {
+    status: 400,
+    message: "Malformed HTTP request",
+};
+
+/// A connection with its request framing checked; see the module documentation.
+pub struct Guarded<T> {
+    inner: T,
+    track: Track,
+    /// The head or line being collected.
+    pending: Vec<u8>,
+    /// Set once a head was refused or could not be parsed.
+    refusal: Option<Refusal>,
+    /// hyper's automatic answers are rewritten (not on HTTP/2 or upgraded streams).
+    rewrite: bool,
+    /// Bytes hyper reads next instead of the connection's.
+    inject: Vec<u8>,
+    /// The JSON answer still to be written, from `written` on.
+    out: Vec<u8>,
+    written: usize,
+}
+
+impl<T> Guarded<T> {
+    pub fn new(inner: T) -> Self {
+        Self {
+            inner,
+            track: Track::Head,
+            pending: Vec::new(),
+            refusal: None,
+            rewrite: true,
+            inject: Vec::new(),
+            out: Vec::new(),
+            written: 0,
+        }
+    }
+
+    /// Follows the request stream through `data` (bytes just read, not yet seen by
+    /// hyper). When a head is refused: how many of these bytes hyper may still see
+    /// (those before the head); what follows them is then `self.inject`.
+    fn inspect(&mut self, data: &[u8]) -> Option<usize> {
+        let mut at = 0;
+        while at < data.len() {
+            match self.track {
+                Track::Off => return None,
+                Track::Body(left) | Track::ChunkData(left) => {
+                    let take = left.min((data.len() - at) as u64);
+                    at += take as usize; // take <= data.len() - at
+                    let left = left - take;
+                    self.track = match (self.track, left) {
+                        (Track::Body(_), 0) => Track::Head,
+                        (Track::Body(_), _) => Track::Body(left),
+                        (_, 0) => Track::ChunkEnd,
+                        (_, _) => Track::ChunkData(left),
+                    };
+                }
+                Track::Head => {
+                    let before = self.pending.len();
+                    self.pending.extend_from_slice(&data[at..]);
+                    match inspect_head(&self.pending) {
+                        Head::Partial => {
+                            if self.pending.len() > MAX_HEAD_BYTES {
+                                self.refuse(Refusal {
+                                    status: 431,
+                                    message: "Request headers too large",
+                                });
+                                return Some(at);
+                            }
+                            return None;
+                        }
+                        Head::Unparseable(refusal) => {
+                            // hyper parses the same bytes with the same parser and
+                            // refuses them itself.
+                            self.refuse(refusal);
+                            return None;
+                        }
+                        Head::Passthrough => {
+                            self.track = Track::Off;
+                            self.rewrite = false;
+                            return None;
+                        }
+                        Head::Refused { refusal, .. } => {
+                            self.refuse(refusal);
+                            return Some(at);
+                        }
+                        Head::Complete { len, next } => {
+                            at += len.saturating_sub(before).max(1);
+                            self.pending.clear();
+                            self.track = next;
+                        }
+                    }
+                }
+                Track::ChunkSize | Track::ChunkEnd | Track::Trailers => {
+                    let rest = &data[at..];
+                    let Some(newline) = rest.iter().position(|&b| b == b'\n') else {
+                        self.pending.extend_from_slice(rest);
+                        if self.pending.len() > MAX_LINE_BYTES {
+                            // hyper refuses such a chunk itself.
+                            self.track = Track::Off;
+                        }
+                        return None;
+                    };
+                    self.pending.extend_from_slice(&rest[..=newline]);
+                    at += newline + 1;
+                    let line = std::mem::take(&mut self.pending);
+                    self.track = match self.track {
+                        Track::ChunkSize => match httparse::parse_chunk_size(&line) {
+                            Ok(httparse::Status::Complete((_, 0))) => Track::Trailers,
+                            Ok(httparse::Status::Complete((_, size))) => Track::ChunkData(size),
+                            // hyper fails the body and closes the connection.
+                            _ => Track::Off,
+                        },
+                        Track::ChunkEnd if line == b"\r\n" => Track::ChunkSize,
+                        Track::Trailers if line == b"\r\n" || line == b"\n" => Track::Head,
+                        Track::Trailers => Track::Trailers,
+                        _ => Track::Off,
+                    };
+                }
+            }
+        }
+        None
+    }
+
+    fn refuse(&mut self, refusal: Refusal) {
+        tracing::info!(
+            status = refusal.status,
+            reason = refusal.message,
+            "refused a request head"
+        );
+        self.refusal = Some(refusal);
+        self.track = Track::Off;
+        self.pending = Vec::new();
+        // Whatever hyper holds of the head so far, a NUL makes it unparseable (it is
+        // invalid anywhere in a head), and the blank line after it makes hyper parse
+        // now instead of waiting for the end of the head.
+        self.inject = b"\0\n\n".to_vec();
+    }
+
+    /// Replaces hyper's automatic answer, if `buf` is one, with the JSON one.
+    fn replace(&mut self, buf: &[u8]) -> bool {
+        if !self.rewrite || !self.out.is_empty() {
+            return false;
+        }
+        let Some(status) = automatic_answer(buf) else {
+            return false;
+        };
+        let refusal = match &self.refusal {
+            Some(refusal) => refusal.clone(),
+            None if status == 431 => Refusal {
+                status,
+                message: "Request headers too large",
+            },
+            None if status == 414 => Refusal {
+                status,
+                message: "Request URI too long",
+            },
+            None => MALFORMED,
+        };
+        self.out = json_answer(&refusal);
+        self.written = 0;
+        true
+    }
+}
+
+impl<T: AsyncWrite + Unpin> Guarded<T> {
+    /// Writes what is left of the JSON answer.
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.written < self.out.len() {
+            let n = ready!(Pin::new(&mut self.inner).poll_write(cx, &self.out[self.written..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.written += n;
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Guarded<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.inject.is_empty() {
+            let before = buf.filled().len();
+            ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
+            match this.inspect(&buf.filled()[before..]) {
+                None => return Poll::Ready(Ok(())),
+                Some(keep) => buf.set_filled(before + keep),
+            }
+        }
+        let n = this.inject.len().min(buf.remaining());
+        buf.put_slice(&this.inject[..n]);
+        this.inject.drain(..n);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Guarded<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        ready!(this.poll_drain(cx))?;
+        if this.replace(buf) {
+            // hyper's bytes count as written; ours go out instead.
+            ready!(this.poll_drain(cx))?;
+            return Poll::Ready(Ok(buf.len()));
+        }
+        Pin::new(&mut this.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        ready!(this.poll_drain(cx))?;
+        let first = bufs.iter().find(|b| !b.is_empty());
+        if first.is_some_and(|first| this.replace(first)) {
+            ready!(this.poll_drain(cx))?;
+            return Poll::Ready(Ok(bufs.iter().map(|b| b.len()).sum()));
+        }
+        Pin::new(&mut this.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_drain(cx))?;
+        Pin::new(&mut this.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_drain(cx))?;
+        Pin::new(&mut this.inner).poll_shutdown(cx)
+    }
+}
+
+/// What one collected head means.
+#[derive(Debug, PartialEq, Eq)]
+enum Head {
+    Partial,
+    /// A request head of `len` bytes, followed by `next`.
+    Complete {
+        len: usize,
+        next: Track,
+    },
+    /// A well-formed head whose framing is refused.
+    Refused {
+        len: usize,
+        refusal: Refusal,
+    },
+    /// Not a head hyper will accept.
+    Unparseable(Refusal),
+    /// HTTP/2 or an upgrade: no longer HTTP/1 framing.
+    Passthrough,
+}
+
+fn inspect_head(bytes: &[u8]) -> Head {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut headers);
+    let len = match request.parse(bytes) {
+        Ok(httparse::Status::Partial) => return Head::Partial,
+        Ok(httparse::Status::Complete(len)) => len,
+        Err(_) if bytes.starts_with(b"PRI * HTTP/2.0") => return Head::Passthrough,
+        Err(httparse::Error::TooManyHeaders) => {
+            return Head::Unparseable(Refusal {
+                status: 431,
+                message: "Too many request headers",
+            });
+        }
+        Err(_) => return Head::Unparseable(MALFORMED),
+    };
+    if len > MAX_HEAD_BYTES {
+        return Head::Refused {
+            len,
+            refusal: Refusal {
+                status: 431,
+                message: "Request headers too large",
+            },
+        };
+    }
+    let refused = |message| Head::Refused {
+        len,
+        refusal: Refusal {
+            status: 400,
+            message,
+        },
+    };
+    let lengths = values(request.headers, "content-length");
+    let encodings = values(request.headers, "transfer-encoding");
+    let upgrade =
+        request.method == Some("CONNECT") || !values(request.headers, "upgrade").is_empty();
+    let next = match (lengths.as_slice(), encodings.as_slice()) {
+        ([], []) => Track::Head,
+        (_, [_, ..]) if !lengths.is_empty() => {
+            return refused("Content-Length and Transfer-Encoding must not both be present");
+        }
+        ([], [encoding]) => {
+            if request.version != Some(1) {
+                return refused("Transfer-Encoding is not allowed in HTTP/1.0");
+            }
+            if !encoding.trim_ascii().eq_ignore_ascii_case(b"chunked") {
+                return refused("Transfer-Encoding must be chunked");
+            }
+            Track::ChunkSize
+        }
+        ([], _) => return refused("Transfer-Encoding must appear once"),
+        ([length], []) => {
+            let digits = length.trim_ascii();
+            let parsed = (!digits.is_empty() && digits.iter().all(u8::is_ascii_digit))
+                .then(|| std::str::from_utf8(digits).ok()?.parse::<u64>().ok())
+                .flatten();
+            match parsed {
+                Some(0) => Track::Head,
+                Some(n) => Track::Body(n),
+                None => return refused("Content-Length is not a number"),
+            }
+        }
+        (_, _) => return refused("Content-Length must appear once"),
+    };
+    if upgrade {
+        return Head::Passthrough;
+    }
+    Head::Complete { len, next }
+}
+
+fn values<'h>(headers: &[httparse::Header<'h>], name: &str) -> Vec<&'h [u8]> {
+    headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| h.value)
+        .collect()
+}
+
+/// The status of hyper's own answer to an unparseable request: a 4xx head with an
+/// empty body and no request id.
+fn automatic_answer(buf: &[u8]) -> Option<u16> {
+    let end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = buf[..end].to_ascii_lowercase();
+    if !(head.starts_with(b"http/1.1 4") || head.starts_with(b"http/1.0 4")) {
+        return None;
+    }
+    let has = |needle: &[u8]| head.windows(needle.len()).any(|w| w == needle);
+    if has(b"\r\nx-request-id:") || !has(b"\r\ncontent-length: 0") {
+        return None;
+    }
+    std::str::from_utf8(head.get(9..12)?).ok()?.parse().ok()
+}
+
+/// A complete HTTP/1.1 answer in MLflow's JSON error shape; the connection closes.
+fn json_answer(refusal: &Refusal) -> Vec<u8> {
+    let body = serde_json::json!({
+        "error_code": "BAD_REQUEST",
+        "message": refusal.message,
+    })
+    .to_string();
+    let reason = axum::http::StatusCode::from_u16(refusal.status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Bad Request");
+    let request_id: String = {
+        use rand::Rng;
+        rand::rng()
+            .sample_iter(rand::distr::Alphanumeric)
+            .take(24)
+            .map(char::from)
+            .collect()
+    };
+    format!(
+        "HTTP/1.1 {} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+         connection: close\r\nx-request-id: {request_id}\r\n\r\n{body}",
+        refusal.status,
+        body.len(),
+    )
+    .into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(raw: &str) -> Head {
+        inspect_head(raw.as_bytes())
+    }
+
+    #[test]
+    fn framing_is_read_like_hyper_reads_it() {
+        assert_eq!(
+            head("GET / HTTP/1.1\r\nhost: x\r\n\r\n"),
+            Head::Complete {
+                len: 27,
+                next: Track::Head
+            }
+        );
+        assert!(matches!(
+            head("POST / HTTP/1.1\r\ncontent-length: 5\r\n\r\nhello"),
+            Head::Complete {
+                next: Track::Body(5),
+                ..
+            }
+        ));
+        assert!(matches!(
+            head("POST / HTTP/1.1\r\ntransfer-encoding: Chunked\r\n\r\n"),
+            Head::Complete {
+                next: Track::ChunkSize,
+                ..
+            }
+        ));
+        assert_eq!(head("POST / HTTP/1.1\r\nhost: x\r\n"), Head::Partial);
+        assert_eq!(head("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), Head::Passthrough);
+    }
+
+    #[test]
+    fn ambiguous_framing_is_refused() {
+        for raw in [
+            "POST / HTTP/1.1\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n",
+            "POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\ncontent-length: 5\r\n\r\n",
+            "POST / HTTP/1.1\r\ncontent-length: 5\r\ncontent-length: 5\r\n\r\n",
+            "POST / HTTP/1.1\r\ncontent-length: 5\r\ncontent-length: 6\r\n\r\n",
+            "POST / HTTP/1.1\r\ncontent-length: 5, 5\r\n\r\n",
+            "POST / HTTP/1.1\r\ncontent-length: +5\r\n\r\n",
+            "POST / HTTP/1.1\r\ntransfer-encoding: gzip, chunked\r\n\r\n",
+            "POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\ntransfer-encoding: chunked\r\n\r\n",
+            "POST / HTTP/1.0\r\ntransfer-encoding: chunked\r\n\r\n",
+        ] {
+            assert!(
+                matches!(
+                    head(raw),
+                    Head::Refused {
+                        refusal: Refusal { status: 400, .. },
+                        ..
+                    }
+                ),
+                "{raw:?}"
+            );
+        }
+        assert!(matches!(
+            head("GET / HTTP/1.1\r\nx: a\r\n folded\r\n\r\n"),
+            Head::Unparseable(Refusal { status: 400, .. })
+        ));
+        let many: String = (0..=MAX_HEADERS).map(|i| format!("x-{i}: v\r\n")).collect();
+        assert!(matches!(
+            head(&format!("GET / HTTP/1.1\r\n{many}\r\n")),
+            Head::Unparseable(Refusal { status: 431, .. })
+        ));
+    }
+
+    #[test]
+    fn bodies_are_skipped_and_the_next_head_is_checked() {
+        let mut guard = Guarded::new(());
+        let stream = b"POST / HTTP/1.1\r\ncontent-length: 4\r\n\r\nabcd\
+            POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\nt: v\r\n\r\n\
+            GET / HTTP/1.1\r\ncontent-length: 1\r\ncontent-length: 1\r\n\r\n"
+            .to_vec();
+        // Byte by byte, as the worst network would deliver it.
+        let len = stream.len();
+        for i in 0..len {
+            let keep = guard.inspect(&stream[i..=i]);
+            assert_eq!(keep.is_some(), i == len - 1, "at {i}");
+        }
+        assert_eq!(guard.track, Track::Off);
+        assert_eq!(guard.refusal.as_ref().map(|r| r.status), Some(400));
+        assert_eq!(guard.inject, b"\0\n\n");
+    }
+
+    #[test]
+    fn only_hypers_own_answers_are_replaced() {
+        assert_eq!(
+            automatic_answer(b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\ndate: x\r\n\r\n"),
+            Some(431)
+        );
+        assert_eq!(
+            automatic_answer(
+                b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nx-request-id: a\r\n\r\n"
+            ),
+            None
+        );
+        assert_eq!(
+            automatic_answer(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"),
+            None
+        );
+        let answer = String::from_utf8(json_answer(&MALFORMED)).expect("ascii");
+        assert!(
+            answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+            "{answer}"
+        );
+        assert!(
+            answer.ends_with(r#"{"error_code":"BAD_REQUEST","message":"Malformed HTTP request"}"#)
+        );
+    }
+}
