@@ -481,3 +481,223 @@ async fn a_token_has_less_power_than_the_password() {
         .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
 }
+
+/// Limits for the burst tests: the delay outlasts the test, so every answer after
+/// the budget is spent is a 429, whatever order the requests run in.
+fn burst_limits(per_user: u32, per_address: u32) -> ThrottleSettings {
+    ThrottleSettings {
+        max_failures_per_user: per_user,
+        max_failures_per_address: per_address,
+        base_delay: Duration::from_secs(60),
+        max_delay: Duration::from_secs(300),
+        window: Duration::from_secs(600),
+    }
+}
+
+/// One Basic request to `uri`, optionally from a client address (as the listener
+/// records it), answered with its status.
+async fn basic_from(
+    router: &Router,
+    (user, password): (&str, &str),
+    address: Option<std::net::SocketAddr>,
+    uri: &str,
+) -> StatusCode {
+    let mut request = Request::builder()
+        .uri(uri)
+        .header(
+            header::AUTHORIZATION,
+            format!("Basic {}", STANDARD.encode(format!("{user}:{password}"))),
+        )
+        .body(Body::empty())
+        .expect("request");
+    if let Some(address) = address {
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(address));
+    }
+    router
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("infallible")
+        .status()
+}
+
+/// Fires all of `requests` at once on the multi-threaded runtime; their statuses.
+async fn burst(
+    router: &Router,
+    requests: Vec<(String, String, Option<std::net::SocketAddr>)>,
+) -> Vec<StatusCode> {
+    let mut set = tokio::task::JoinSet::new();
+    let start = Arc::new(tokio::sync::Barrier::new(requests.len()));
+    for (user, password, address) in requests {
+        let (router, start) = (router.clone(), Arc::clone(&start));
+        set.spawn(async move {
+            start.wait().await;
+            basic_from(&router, (&user, &password), address, ALICE_SELF).await
+        });
+    }
+    set.join_all().await
+}
+
+fn count(statuses: &[StatusCode], wanted: StatusCode) -> usize {
+    statuses.iter().filter(|s| **s == wanted).count()
+}
+
+/// An attacker firing guesses in parallel gets no more of them checked than one
+/// firing them in turn: the budget is taken before the hash, not after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_parallel_guesses_gets_at_most_the_limit_checked() {
+    let app = app_with(burst_limits(3, 1000));
+    let bob_self = "/api/2.0/mlflow/users/get?username=bob";
+    // Bob's login is verified (and cached) before the attack.
+    assert_eq!(
+        basic_from(&app.router, BOB, None, bob_self).await,
+        StatusCode::OK
+    );
+    let guesses = (0..16)
+        .map(|i| ("alice".to_owned(), format!("wrong-guess-{i:02}"), None))
+        .collect();
+    let statuses = burst(&app.router, guesses).await;
+    assert_eq!(
+        count(&statuses, StatusCode::UNAUTHORIZED),
+        3,
+        "verified guesses: {statuses:?}"
+    );
+    assert_eq!(
+        count(&statuses, StatusCode::TOO_MANY_REQUESTS),
+        13,
+        "{statuses:?}"
+    );
+    // The right password does not get through while alice is throttled...
+    assert_eq!(
+        basic_from(&app.router, ALICE, None, ALICE_SELF).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // ...and nobody else is touched: bob's cached login, and a fresh one for admin.
+    assert_eq!(
+        basic_from(
+            &app.router,
+            BOB,
+            None,
+            "/api/2.0/mlflow/users/get?username=bob"
+        )
+        .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        basic_from(&app.router, ADMIN, None, ALICE_SELF).await,
+        StatusCode::OK
+    );
+}
+
+/// One client address spraying many usernames at once is held to the per-address
+/// limit; the same accounts from another address are unaffected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_parallel_spray_from_one_address_gets_at_most_the_address_limit_checked() {
+    let app = app_with(burst_limits(1000, 4));
+    let attacker: std::net::SocketAddr = "198.51.100.7:40000".parse().expect("addr");
+    let other: std::net::SocketAddr = "203.0.113.9:40000".parse().expect("addr");
+    let spray = (0..16)
+        .map(|i| {
+            (
+                format!("user{i:02}"),
+                "wrong-password-1".to_owned(),
+                Some(attacker),
+            )
+        })
+        .collect();
+    let statuses = burst(&app.router, spray).await;
+    assert_eq!(
+        count(&statuses, StatusCode::UNAUTHORIZED),
+        4,
+        "verified guesses: {statuses:?}"
+    );
+    assert_eq!(
+        count(&statuses, StatusCode::TOO_MANY_REQUESTS),
+        12,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        basic_from(&app.router, ALICE, Some(attacker), ALICE_SELF).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        basic_from(&app.router, ALICE, Some(other), ALICE_SELF).await,
+        StatusCode::OK
+    );
+}
+
+/// `current_password` (a token changing the password) is a password check too: a
+/// burst of wrong ones gets at most the limit checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_wrong_current_passwords_gets_at_most_the_limit_checked() {
+    let app = app_with(burst_limits(3, 1000));
+    let token = app.token(ALICE).await;
+    let mut set = tokio::task::JoinSet::new();
+    let start = Arc::new(tokio::sync::Barrier::new(16));
+    for i in 0..16 {
+        let (router, start, token) = (app.router.clone(), Arc::clone(&start), token.clone());
+        set.spawn(async move {
+            let body = json!({
+                "username": "alice",
+                "password": "alice-new-password-456",
+                "current_password": format!("wrong-guess-{i:02}"),
+            });
+            let request = Request::builder()
+                .method(Method::PATCH)
+                .uri("/api/2.0/mlflow/users/update-password")
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string()))
+                .expect("request");
+            start.wait().await;
+            router.oneshot(request).await.expect("infallible").status()
+        });
+    }
+    let statuses = set.join_all().await;
+    assert_eq!(
+        count(&statuses, StatusCode::FORBIDDEN),
+        3,
+        "verified guesses: {statuses:?}"
+    );
+    assert_eq!(
+        count(&statuses, StatusCode::TOO_MANY_REQUESTS),
+        13,
+        "{statuses:?}"
+    );
+}
+
+/// A login name with a line break or other control characters can never be an
+/// account's: it is refused like any wrong login, without a hash, and without
+/// eating into the real user's budget.
+#[tokio::test]
+async fn a_login_name_with_control_characters_is_refused_without_a_check() {
+    let app = app_with(burst_limits(1, 1000));
+    for forged in [
+        "alice\n2026-12-01T00:00:00Z INFO forged admin login",
+        "alice\r\nforged",
+        "alice\u{1b}[2K",
+    ] {
+        assert_eq!(
+            basic_from(&app.router, (forged, ALICE.1), None, ALICE_SELF).await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        basic_from(&app.router, ALICE, None, ALICE_SELF).await,
+        StatusCode::OK
+    );
+}
+
+/// The reservation does not turn away the real user: a client opening many
+/// connections at once with the right password is not throttled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_first_logins_with_the_right_password_all_get_through() {
+    let app = app_with(burst_limits(3, 1000));
+    let logins = (0..16)
+        .map(|_| (ALICE.0.to_owned(), ALICE.1.to_owned(), None))
+        .collect();
+    let statuses = burst(&app.router, logins).await;
+    assert_eq!(count(&statuses, StatusCode::OK), 16, "{statuses:?}");
+}

@@ -55,8 +55,10 @@ pub(crate) struct TokenIssuer {
 
 pub(crate) struct AuthServices {
     cache: CredentialCache,
-    throttle: Throttle,
-    hashing: Semaphore,
+    throttle: Arc<Throttle>,
+    /// Held by the blocking check itself, so the bound survives a caller that goes
+    /// away while its hash runs.
+    hashing: Arc<Semaphore>,
     pub(crate) tokens: Option<TokenIssuer>,
 }
 
@@ -73,8 +75,8 @@ impl AuthServices {
     pub(crate) fn new(settings: &AuthSettings, tokens: Option<TokenIssuer>) -> Self {
         Self {
             cache: CredentialCache::new(settings.cache_entries, settings.cache_ttl),
-            throttle: Throttle::new(settings.throttle.clone()),
-            hashing: Semaphore::new(settings.max_concurrent_hashes.max(1)),
+            throttle: Arc::new(Throttle::new(settings.throttle.clone())),
+            hashing: Arc::new(Semaphore::new(settings.max_concurrent_hashes.max(1))),
             tokens,
         }
     }
@@ -105,9 +107,9 @@ pub(crate) enum Proof {
     },
 }
 
-/// Checks `password` as `username`'s current one, as a login would: throttled,
-/// bounded in concurrency, and counted as a failure when wrong. Answers 403 when it
-/// is not the current password.
+/// Checks `password` as `username`'s current one, as a login would: throttled (the
+/// attempt is reserved before the hash runs), bounded in concurrency, and counted as
+/// a failure when wrong. Answers 403 when it is not the current password.
 pub(crate) async fn prove_password(
     state: &AppState,
     username: &str,
@@ -123,29 +125,38 @@ pub(crate) async fn prove_password(
         )
     };
     let password = Password::offered(password).map_err(|_| wrong())?;
-    auth.throttle.check(username, address).map_err(|_| {
-        ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "REQUEST_LIMIT_EXCEEDED",
-            "Too many failed login attempts. Try again later.",
-        )
-    })?;
-    let _permit = auth
-        .hashing
-        .acquire()
+    let attempt = auth
+        .throttle
+        .reserve(username, address)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "REQUEST_LIMIT_EXCEEDED",
+                "Too many failed login attempts. Try again later.",
+            )
+        })?;
+    let permit = Arc::clone(&auth.hashing)
+        .acquire_owned()
         .await
         .map_err(|e| ApiError::internal(&e))?;
     let name = username.to_owned();
+    // The attempt is settled where the hash runs, so it counts even when the
+    // caller goes away before the answer.
     let check = state
-        .blocking(move |store| store.verify_credentials(&name, &password))
+        .blocking(move |store| {
+            let _permit = permit;
+            let check = store.verify_credentials(&name, &password)?;
+            match &check {
+                CredentialCheck::Valid(_) => attempt.succeeded(),
+                CredentialCheck::Invalid => attempt.failed(),
+            }
+            Ok::<_, mlguard_domain::StoreError>(check)
+        })
         .await??;
     match check {
-        CredentialCheck::Valid(_) => {
-            auth.throttle.succeeded(username);
-            Ok(())
-        }
+        CredentialCheck::Valid(_) => Ok(()),
         CredentialCheck::Invalid => {
-            auth.throttle.failed(username, address);
             tracing::info!(user.name = %username, "current password not proven");
             Err(wrong())
         }
@@ -190,6 +201,13 @@ async fn basic(
     address: Option<IpAddr>,
 ) -> Result<Principal, Response> {
     let auth = Arc::clone(&state.auth);
+    // A name that could never be an account's (control characters, a `:`,
+    // surrounding space, too long) is refused before it costs a hash or reaches a
+    // log line.
+    if Username::parse(&credentials.username).is_err() {
+        tracing::info!("authentication failed: not a valid username");
+        return Err(unauthenticated());
+    }
     let password = Password::offered(&credentials.password).map_err(|_| unauthenticated())?;
     let fingerprint = auth
         .cache
@@ -208,19 +226,23 @@ async fn basic(
         }
     }
 
-    // Slow path: one argon2 check, throttled and bounded in concurrency.
+    // Slow path: one argon2 check, throttled and bounded in concurrency. The
+    // attempt is reserved before the hash (so a burst cannot outrun the limit) and
+    // settled where the hash runs (so it counts even if the caller goes away).
     let username = credentials.username;
-    auth.throttle
-        .check(&username, address)
+    let attempt = auth
+        .throttle
+        .reserve(&username, address)
+        .await
         .map_err(too_many_attempts)?;
-    let _permit = auth
-        .hashing
-        .acquire()
+    let permit = Arc::clone(&auth.hashing)
+        .acquire_owned()
         .await
         .map_err(|e| ApiError::internal(&e).into_response())?;
     let name = username.clone();
     let verified = state
         .blocking(move |store| {
+            let _permit = permit;
             // The version is read before and after the check: if the password
             // changed in between, the answer is used once but not remembered.
             let id = Username::parse(&name)
@@ -233,8 +255,10 @@ async fn basic(
             };
             let check = store.verify_credentials(&name, &password)?;
             let CredentialCheck::Valid(user) = check else {
+                attempt.failed();
                 return Ok(None);
             };
+            attempt.succeeded();
             let after = store.credential_state(user.id)?;
             Ok::<_, mlguard_domain::StoreError>(after.map(|after| {
                 let stable = before == Some(after.version);
@@ -246,7 +270,6 @@ async fn basic(
         .map_err(|e| ApiError::from(e).into_response())?;
     match verified {
         Some((current, stable)) => {
-            auth.throttle.succeeded(&username);
             if stable {
                 auth.cache
                     .insert(fingerprint, current.user.id, current.version);
@@ -254,7 +277,6 @@ async fn basic(
             Ok(current.user.into())
         }
         None => {
-            auth.throttle.failed(&username, address);
             tracing::info!(user.name = %username, "authentication failed");
             Err(unauthenticated())
         }

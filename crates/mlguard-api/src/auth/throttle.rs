@@ -2,12 +2,24 @@
 //! client address are refused with 429 for a delay that doubles with every further
 //! failure. Only the slow path (a password not already verified) is throttled, so
 //! users whose credentials are cached, and other users, are unaffected.
+//!
+//! The budget is taken *before* the hash runs: [`Throttle::reserve`] counts the
+//! attempt as in flight, and in-flight attempts count against both limits, so a
+//! burst of simultaneous guesses gets at most the limit verified, never more. An
+//! attempt beyond the budget waits for the running ones to settle rather than being
+//! refused at once: if they failed, it is throttled; if one was the right password
+//! (a client opening several connections at once), it goes ahead. The [`Attempt`]
+//! it returns is settled by the verification: a wrong password turns it into a
+//! failure, a correct one refunds it; dropped unsettled (a store error, a request
+//! that went away before the hash) it is refunded without counting.
 
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
 
 /// Limits, all configurable.
 #[derive(Debug, Clone)]
@@ -38,12 +50,41 @@ impl Default for ThrottleSettings {
 #[derive(Debug, Clone, Copy)]
 struct Failures {
     count: u32,
+    /// Attempts reserved whose verification has not finished.
+    in_flight: u32,
     last: Instant,
     blocked_until: Option<Instant>,
 }
 
-/// Bound on tracked keys; beyond it, stale ones go, then (rarely) all of them.
+impl Failures {
+    fn is_empty(&self) -> bool {
+        self.count == 0 && self.in_flight == 0
+    }
+}
+
+/// Bound on tracked keys; beyond it, stale ones go, then (rarely) all of them
+/// without an attempt in flight.
 const MAX_TRACKED: usize = 100_000;
+
+/// Why an attempt may not run now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// Throttled for this long.
+    Blocked(Duration),
+    /// The budget is held by checks still running: wait for them.
+    Busy,
+}
+
+/// How a reserved attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// Wrong password: the reservation becomes a failure.
+    Failed,
+    /// Correct password: the reservation is refunded and the failures forgotten.
+    Cleared,
+    /// No verdict (or a correct password for an address): only the refund.
+    Refunded,
+}
 
 #[derive(Debug)]
 struct Counter<K> {
@@ -65,23 +106,21 @@ impl<K: Eq + Hash + Clone> Counter<K> {
             .unwrap_or_else(|poison| poison.into_inner())
     }
 
-    fn blocked_for(&self, key: &K, now: Instant) -> Option<Duration> {
-        let entries = self.lock();
-        let until = entries.get(key)?.blocked_until?;
-        (until > now).then(|| until - now)
-    }
-
-    fn fail(&self, key: &K, now: Instant, settings: &ThrottleSettings) {
+    /// Takes one attempt from `key`'s budget, or says how long to wait. Below the
+    /// limit the budget is what is left of it; at or past the limit (once the delay
+    /// has run out) it is one attempt at a time.
+    fn reserve(&self, key: &K, now: Instant, settings: &ThrottleSettings) -> Result<(), Refusal> {
         let mut entries = self.lock();
         if entries.len() >= MAX_TRACKED && !entries.contains_key(key) {
-            entries.retain(|_, f| now.duration_since(f.last) <= settings.window);
+            entries.retain(|_, f| f.in_flight > 0 || now.duration_since(f.last) <= settings.window);
             if entries.len() >= MAX_TRACKED {
                 tracing::warn!("login throttle table full; forgetting all failures");
-                entries.clear();
+                entries.retain(|_, f| f.in_flight > 0);
             }
         }
         let failures = entries.entry(key.clone()).or_insert(Failures {
             count: 0,
+            in_flight: 0,
             last: now,
             blocked_until: None,
         });
@@ -89,20 +128,47 @@ impl<K: Eq + Hash + Clone> Counter<K> {
             failures.count = 0;
             failures.blocked_until = None;
         }
-        failures.count = failures.count.saturating_add(1);
-        failures.last = now;
-        if failures.count >= self.limit {
-            let doublings = (failures.count - self.limit).min(30);
-            let delay = settings
-                .base_delay
-                .saturating_mul(1u32 << doublings)
-                .min(settings.max_delay);
-            failures.blocked_until = Some(now + delay);
+        if let Some(until) = failures.blocked_until
+            && until > now
+        {
+            return Err(Refusal::Blocked(until - now));
         }
+        let budget = self.limit.saturating_sub(failures.count).max(1);
+        if failures.in_flight >= budget {
+            return Err(Refusal::Busy);
+        }
+        failures.in_flight += 1;
+        Ok(())
     }
 
-    fn clear(&self, key: &K) {
-        self.lock().remove(key);
+    fn settle(&self, key: &K, outcome: Outcome, now: Instant, settings: &ThrottleSettings) {
+        let mut entries = self.lock();
+        let Some(failures) = entries.get_mut(key) else {
+            return;
+        };
+        failures.in_flight = failures.in_flight.saturating_sub(1);
+        match outcome {
+            Outcome::Refunded => {}
+            Outcome::Cleared => {
+                failures.count = 0;
+                failures.blocked_until = None;
+            }
+            Outcome::Failed => {
+                failures.count = failures.count.saturating_add(1);
+                failures.last = now;
+                if failures.count >= self.limit {
+                    let doublings = (failures.count - self.limit).min(30);
+                    let delay = settings
+                        .base_delay
+                        .saturating_mul(1u32 << doublings)
+                        .min(settings.max_delay);
+                    failures.blocked_until = Some(now + delay);
+                }
+            }
+        }
+        if failures.is_empty() {
+            entries.remove(key);
+        }
     }
 }
 
@@ -111,6 +177,8 @@ pub(crate) struct Throttle {
     settings: ThrottleSettings,
     users: Counter<String>,
     addresses: Counter<IpAddr>,
+    /// Woken whenever an attempt settles, for the ones waiting on a busy budget.
+    settled: Notify,
 }
 
 impl Throttle {
@@ -118,33 +186,104 @@ impl Throttle {
         Self {
             users: Counter::new(settings.max_failures_per_user.max(1)),
             addresses: Counter::new(settings.max_failures_per_address.max(1)),
+            settled: Notify::new(),
             settings,
         }
     }
 
-    /// `Err(retry_after)` when this attempt must not even be checked.
-    pub(crate) fn check(&self, username: &str, address: Option<IpAddr>) -> Result<(), Duration> {
-        let now = Instant::now();
-        let user = self.users.blocked_for(&username.to_owned(), now);
-        let address = address.and_then(|a| self.addresses.blocked_for(&a, now));
-        match user.into_iter().chain(address).max() {
-            Some(wait) => Err(wait),
-            None => Ok(()),
+    /// Reserves one password check for `username` from `address`, before it runs,
+    /// waiting while the budget is held by checks still running; `Err(retry_after)`
+    /// when it must not run at all.
+    pub(crate) async fn reserve(
+        self: &Arc<Self>,
+        username: &str,
+        address: Option<IpAddr>,
+    ) -> Result<Attempt, Duration> {
+        loop {
+            let settled = self.settled.notified();
+            let mut settled = std::pin::pin!(settled);
+            // Registered before looking, so a settle in between is not missed.
+            settled.as_mut().enable();
+            match self.try_reserve(username, address) {
+                Ok(attempt) => return Ok(attempt),
+                Err(Refusal::Blocked(wait)) => return Err(wait),
+                Err(Refusal::Busy) => settled.await,
+            }
         }
     }
 
-    pub(crate) fn failed(&self, username: &str, address: Option<IpAddr>) {
+    /// [`Throttle::reserve`] without the waiting.
+    pub(crate) fn try_reserve(
+        self: &Arc<Self>,
+        username: &str,
+        address: Option<IpAddr>,
+    ) -> Result<Attempt, Refusal> {
         let now = Instant::now();
-        self.users.fail(&username.to_owned(), now, &self.settings);
+        let user = username.to_owned();
+        self.users.reserve(&user, now, &self.settings)?;
+        if let Some(address) = address
+            && let Err(wait) = self.addresses.reserve(&address, now, &self.settings)
+        {
+            self.users
+                .settle(&user, Outcome::Refunded, now, &self.settings);
+            return Err(wait);
+        }
+        Ok(Attempt {
+            throttle: Arc::clone(self),
+            user,
+            address,
+            settled: false,
+        })
+    }
+
+    fn settle(&self, user: &String, address: Option<IpAddr>, verdict: Option<bool>) {
+        let now = Instant::now();
+        let (for_user, for_address) = match verdict {
+            Some(false) => (Outcome::Failed, Outcome::Failed),
+            // A correct password clears the username's failures (not the
+            // address's: an attacker must not reset its own count with one
+            // account it owns).
+            Some(true) => (Outcome::Cleared, Outcome::Refunded),
+            None => (Outcome::Refunded, Outcome::Refunded),
+        };
+        self.users.settle(user, for_user, now, &self.settings);
         if let Some(address) = address {
-            self.addresses.fail(&address, now, &self.settings);
+            self.addresses
+                .settle(&address, for_address, now, &self.settings);
         }
+        self.settled.notify_waiters();
+    }
+}
+
+/// One reserved password check. Settle it with [`Attempt::failed`] or
+/// [`Attempt::succeeded`]; dropping it unsettled refunds it without a failure.
+#[derive(Debug)]
+pub(crate) struct Attempt {
+    throttle: Arc<Throttle>,
+    user: String,
+    address: Option<IpAddr>,
+    settled: bool,
+}
+
+impl Attempt {
+    /// The password was wrong: the reservation counts as a failure.
+    pub(crate) fn failed(mut self) {
+        self.settled = true;
+        self.throttle.settle(&self.user, self.address, Some(false));
     }
 
-    /// A correct password clears the username's failures (not the address's: an
-    /// attacker must not reset its own count with one account it owns).
-    pub(crate) fn succeeded(&self, username: &str) {
-        self.users.clear(&username.to_owned());
+    /// The password was right: refunded, and the username's failures forgotten.
+    pub(crate) fn succeeded(mut self) {
+        self.settled = true;
+        self.throttle.settle(&self.user, self.address, Some(true));
+    }
+}
+
+impl Drop for Attempt {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.throttle.settle(&self.user, self.address, None);
+        }
     }
 }
 
@@ -162,50 +301,192 @@ mod tests {
         }
     }
 
+    fn throttle() -> Arc<Throttle> {
+        Arc::new(Throttle::new(settings()))
+    }
+
     const ADDR: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1)));
+
+    fn blocked(refusal: Refusal) -> Duration {
+        match refusal {
+            Refusal::Blocked(wait) => wait,
+            Refusal::Busy => panic!("busy, not blocked"),
+        }
+    }
+
+    fn fail(throttle: &Arc<Throttle>, user: &str, address: Option<IpAddr>) {
+        throttle
+            .try_reserve(user, address)
+            .expect("not throttled")
+            .failed();
+    }
 
     #[test]
     fn backs_off_exponentially_per_username() {
-        let throttle = Throttle::new(settings());
-        for _ in 0..2 {
-            throttle.failed("alice", None);
-            assert!(throttle.check("alice", None).is_ok());
+        let throttle = throttle();
+        for _ in 0..3 {
+            fail(&throttle, "alice", None);
         }
-        throttle.failed("alice", None);
-        let first = throttle.check("alice", None).expect_err("throttled");
+        let first = blocked(throttle.try_reserve("alice", None).expect_err("throttled"));
         assert!(first <= Duration::from_millis(100));
-        throttle.failed("alice", None);
-        let second = throttle.check("alice", None).expect_err("throttled");
+        std::thread::sleep(first);
+        fail(&throttle, "alice", None);
+        let second = blocked(throttle.try_reserve("alice", None).expect_err("throttled"));
         assert!(second > Duration::from_millis(100) && second <= Duration::from_millis(200));
-        for _ in 0..10 {
-            throttle.failed("alice", None);
-        }
-        let capped = throttle.check("alice", None).expect_err("throttled");
-        assert!(capped <= Duration::from_millis(350));
         // Other users are unaffected; success clears alice.
-        assert!(throttle.check("bob", None).is_ok());
-        throttle.succeeded("alice");
-        assert!(throttle.check("alice", None).is_ok());
+        throttle.try_reserve("bob", None).expect("bob").succeeded();
+        std::thread::sleep(second);
+        throttle
+            .try_reserve("alice", None)
+            .expect("delay over")
+            .succeeded();
+        for _ in 0..3 {
+            throttle
+                .try_reserve("alice", None)
+                .expect("cleared")
+                .failed();
+        }
+    }
+
+    #[test]
+    fn the_delay_is_capped() {
+        let throttle = throttle();
+        for _ in 0..3 {
+            fail(&throttle, "alice", None);
+        }
+        for _ in 0..3 {
+            let wait = blocked(throttle.try_reserve("alice", None).expect_err("throttled"));
+            std::thread::sleep(wait);
+            fail(&throttle, "alice", None);
+        }
+        let capped = blocked(throttle.try_reserve("alice", None).expect_err("throttled"));
+        assert!(capped <= Duration::from_millis(350));
+    }
+
+    #[test]
+    fn checks_in_flight_use_up_the_budget() {
+        let throttle = throttle();
+        let held: Vec<_> = (0..3)
+            .map(|_| {
+                throttle
+                    .try_reserve("alice", None)
+                    .expect("within the budget")
+            })
+            .collect();
+        assert!(
+            throttle.try_reserve("alice", None).is_err(),
+            "the budget is taken"
+        );
+        assert!(
+            throttle.try_reserve("bob", None).is_ok(),
+            "others are unaffected"
+        );
+        // Refunds (no verdict) give the budget back without a failure.
+        drop(held);
+        let held: Vec<_> = (0..3)
+            .map(|_| throttle.try_reserve("alice", None).expect("refunded"))
+            .collect();
+        for attempt in held {
+            attempt.failed();
+        }
+        assert!(
+            throttle.try_reserve("alice", None).is_err(),
+            "three failures"
+        );
+    }
+
+    #[test]
+    fn past_the_limit_one_check_at_a_time() {
+        let throttle = throttle();
+        for _ in 0..3 {
+            fail(&throttle, "alice", None);
+        }
+        std::thread::sleep(Duration::from_millis(110));
+        let one = throttle.try_reserve("alice", None).expect("delay over");
+        assert_eq!(
+            throttle.try_reserve("alice", None).unwrap_err(),
+            Refusal::Busy,
+            "one at a time"
+        );
+        one.failed();
+        assert!(
+            throttle.try_reserve("alice", None).is_err(),
+            "doubled delay"
+        );
     }
 
     #[test]
     fn throttles_one_address_spraying_many_usernames() {
-        let throttle = Throttle::new(settings());
+        let throttle = throttle();
         for i in 0..5 {
-            throttle.failed(&format!("user{i}"), ADDR);
+            fail(&throttle, &format!("user{i}"), ADDR);
         }
-        assert!(throttle.check("someone-else", ADDR).is_err());
-        assert!(throttle.check("someone-else", None).is_ok());
+        assert!(throttle.try_reserve("someone-else", ADDR).is_err());
+        assert!(throttle.try_reserve("someone-else", None).is_ok());
+    }
+
+    #[test]
+    fn an_address_in_flight_counts_and_its_refusal_refunds_the_user() {
+        let throttle = throttle();
+        let held: Vec<_> = (0..5)
+            .map(|i| {
+                throttle
+                    .try_reserve(&format!("user{i}"), ADDR)
+                    .expect("budget")
+            })
+            .collect();
+        assert!(throttle.try_reserve("victim", ADDR).is_err());
+        // The refused attempt did not keep victim's budget.
+        for _ in 0..3 {
+            fail(&throttle, "victim", None);
+        }
+        // A correct password refunds the address without clearing its count.
+        for attempt in held {
+            attempt.succeeded();
+        }
+        fail(&throttle, "x", ADDR);
+        assert!(throttle.try_reserve("y", ADDR).is_ok());
     }
 
     #[test]
     fn the_delay_runs_out() {
-        let throttle = Throttle::new(settings());
+        let throttle = throttle();
         for _ in 0..3 {
-            throttle.failed("alice", None);
+            fail(&throttle, "alice", None);
         }
-        assert!(throttle.check("alice", None).is_err());
+        assert!(throttle.try_reserve("alice", None).is_err());
         std::thread::sleep(Duration::from_millis(120));
-        assert!(throttle.check("alice", None).is_ok());
+        assert!(throttle.try_reserve("alice", None).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_wait_on_a_busy_budget_ends_with_its_outcome() {
+        let throttle = throttle();
+        // Held by a right password: the waiter goes ahead.
+        let held: Vec<_> = (0..3)
+            .map(|_| throttle.try_reserve("alice", None).expect("budget"))
+            .collect();
+        let waiter = {
+            let throttle = Arc::clone(&throttle);
+            tokio::spawn(async move { throttle.reserve("alice", None).await.map(drop) })
+        };
+        tokio::task::yield_now().await;
+        let mut held = held.into_iter();
+        held.next().expect("one").succeeded();
+        assert!(waiter.await.expect("task").is_ok());
+        // Held by wrong ones: the waiter is throttled once they have failed.
+        drop(held);
+        let held: Vec<_> = (0..3)
+            .map(|_| throttle.try_reserve("bob", None).expect("budget"))
+            .collect();
+        let waiter = {
+            let throttle = Arc::clone(&throttle);
+            tokio::spawn(async move { throttle.reserve("bob", None).await.map(drop) })
+        };
+        tokio::task::yield_now().await;
+        for attempt in held {
+            attempt.failed();
+        }
+        assert!(waiter.await.expect("task").is_err());
     }
 }

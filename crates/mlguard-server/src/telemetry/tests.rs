@@ -1,0 +1,231 @@
+//! Log forging from the caller's side: request-derived values (a login name, a
+//! path, a request id) never start a line of their own in the text format.
+
+use std::io::{Read as _, Write as _};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use mlguard_api::{AppState, AuthSettings, Forward, ForwardError, Gateway};
+use mlguard_domain::{BoxFuture, Password, Permission, UserStore, Username};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
+
+use super::text_subscriber;
+
+/// The timestamp of a line mlguard did not write.
+const FORGED: &str = "2026-12-01T00:00:00Z INFO forged";
+const LOGIN: &str = "alice\n2026-12-01T00:00:00Z INFO forged admin login";
+
+/// Log output kept in memory.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    fn text(&self) -> String {
+        let bytes = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Captured {
+    type Writer = Self;
+
+    fn make_writer(&'a self) -> Self {
+        self.clone()
+    }
+}
+
+fn subscriber(logs: &Captured) -> impl tracing::Subscriber + Send + Sync + 'static {
+    text_subscriber(EnvFilter::new("trace"), logs.clone(), false)
+}
+
+/// Every line is one event mlguard wrote: it starts with mlguard's own timestamp
+/// (with fractions of a second) and none starts with the forged text.
+fn assert_no_forged_lines(text: &str) {
+    for line in text.lines() {
+        assert!(!line.starts_with(FORGED), "forged line: {line:?}\n{text}");
+        assert!(
+            line.len() > 27 && line.as_bytes()[19] == b'.' && line.starts_with("20"),
+            "not an event line: {line:?}\n{text}"
+        );
+    }
+    for c in ['\r', '\u{1b}', '\u{2028}', '\u{202e}', '\u{85}'] {
+        assert!(!text.contains(c), "{c:?} written as it is:\n{text}");
+    }
+}
+
+#[test]
+fn request_values_can_neither_break_a_line_nor_pose_as_a_field() {
+    let logs = Captured::default();
+    tracing::subscriber::with_default(subscriber(&logs), || {
+        let path = "/x\r\n2026-12-01T00:00:00Z INFO forged path";
+        let span =
+            tracing::info_span!("request", http.path = %path, user.name = tracing::field::Empty);
+        let _entered = span.enter();
+        span.record("user.name", "bob\u{2028}2026-12-01T00:00:00Z INFO forged");
+        tracing::info!(user.name = %LOGIN, "authentication failed");
+        tracing::info!(target.user = %"mallory is_admin=true", "user created");
+        tracing::info!(graphql.field = ?"a\nb", note = "\u{202e}\u{1b}[2K\u{85}", "denied");
+        tracing::info!(
+            "{}",
+            "a message\r\n2026-12-01T00:00:00Z INFO forged message"
+        );
+    });
+    let text = logs.text();
+    assert_eq!(text.lines().count(), 4, "one line per event:\n{text}");
+    assert_no_forged_lines(&text);
+    assert!(text.contains(r#"user.name="alice\n2026-12-01T00:00:00Z INFO forged admin login""#));
+    assert!(text.contains(r#"http.path="/x\r\n2026-12-01T00:00:00Z INFO forged path""#));
+    assert!(
+        text.contains(r#"target.user="mallory is_admin=true""#),
+        "{text}"
+    );
+    assert!(text.contains(r#"note="\u{202e}\u{1b}[2K\u{85}""#), "{text}");
+    // Plain values stay as they were.
+    assert!(
+        text.contains(": authentication failed user.name="),
+        "{text}"
+    );
+}
+
+/// Forwards nothing: the requests here are all refused before that.
+struct NoUpstream;
+
+impl Forward for NoUpstream {
+    fn forward(
+        &self,
+        _: axum::extract::Request,
+        _: Option<std::net::IpAddr>,
+    ) -> BoxFuture<'static, Result<axum::response::Response, ForwardError>> {
+        Box::pin(async { Err(ForwardError::Unreachable("no upstream in this test".into())) })
+    }
+}
+
+/// One raw HTTP/1.1 request, as an attacker would send it; the status code.
+fn send(address: SocketAddr, head: &str) -> u16 {
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    stream
+        .write_all(format!("{head}Host: mlguard\r\nConnection: close\r\n\r\n").as_bytes())
+        .expect("send");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {answer:?}"))
+}
+
+fn basic(user: &str, password: &str) -> String {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    format!("Authorization: Basic {encoded}\r\n")
+}
+
+#[tokio::test]
+async fn a_forged_login_name_or_path_writes_no_line_of_its_own() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("mlguard.db").display());
+    let store =
+        mlguard_storage::Store::connect(&url, mlguard_storage::PoolOptions::default()).expect("db");
+    store.run_migrations().expect("migrations");
+    store
+        .create_user(
+            &Username::parse("alice").expect("name"),
+            &Password::new("alice-password-123").expect("password"),
+            false,
+        )
+        .expect("alice");
+    let lookups = mlguard_upstream::TrackingLookups::new(
+        mlguard_upstream::UpstreamClient::new(&mlguard_upstream::UpstreamOptions {
+            base_url: "http://127.0.0.1:9".into(),
+            connect_timeout: Duration::from_secs(1),
+            response_timeout: Duration::from_secs(1),
+            max_idle_per_host: 1,
+        })
+        .expect("client"),
+        16,
+    );
+    let state = AppState::new(Arc::new(store), Permission::Read)
+        .with_auth(&AuthSettings::default(), None, Duration::from_secs(60))
+        .with_gateway(Gateway::new(
+            Arc::new(NoUpstream),
+            Arc::new(lookups),
+            None,
+            1 << 20,
+        ));
+
+    let logs = Captured::default();
+    // This thread's subscriber: the server runs on it (a current-thread runtime).
+    let _default = tracing::subscriber::set_default(subscriber(&logs));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let app = mlguard_api::app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let alice = basic("alice", "alice-password-123");
+    let requests = [
+        (
+            format!(
+                "GET /api/2.0/mlflow/users/get?username=alice HTTP/1.1\r\n{}",
+                basic(LOGIN, "alice-password-123")
+            ),
+            401,
+        ),
+        (
+            format!(
+                "GET /api/2.0/mlflow/users/get?username=alice HTTP/1.1\r\n{}",
+                basic(
+                    "alice\r\n2026-12-01T00:00:00Z INFO forged",
+                    "wrong-password-1"
+                )
+            ),
+            401,
+        ),
+        (
+            format!(
+                "GET /forged%0D%0A2026-12-01T00:00:00Z%20INFO%20forged%20path HTTP/1.1\r\n{alice}"
+            ),
+            // The gateway refuses a path with control characters outright.
+            400,
+        ),
+        (
+            format!(
+                "GET /api/2.0/mlflow/users/get?username=alice HTTP/1.1\r\n{alice}X-Request-Id: a\tb=c d\r\n"
+            ),
+            200,
+        ),
+    ];
+    for (head, expected) in requests {
+        let status = tokio::task::spawn_blocking(move || send(address, &head))
+            .await
+            .expect("client");
+        assert_eq!(status, expected);
+    }
+    server.abort();
+
+    let text = logs.text();
+    assert_no_forged_lines(&text);
+    assert!(text.contains("not a valid username"), "{text}");
+    assert!(text.contains(r#"request_id="a\tb=c d""#), "{text}");
+}
