@@ -340,6 +340,27 @@ def test_ingress_and_autoscaler_target_the_gateway(helm):
     assert backend == {"name": f"{RELEASE}-mlguard", "port": {"name": "http"}}
 
 
+def test_mlguard_answers_its_service_and_ingress_names(helm):
+    """mlguard refuses Host names it does not know (DNS-rebinding guard): the chart
+    lists its Service's names and the Ingress hosts, and the probes (which the
+    kubelet sends to the pod's IP) say Host: localhost."""
+    service = f"{RELEASE}-mlguard"
+    names = [service, f"{service}.ml.svc", f"{service}.ml.svc.cluster.local"]
+    docs = render(helm, CHART / "ci" / "ingress-hpa-values.yaml")
+    deployment = mlguard_deployment(docs)
+    hosts = container_env(docs, deployment)["MLGUARD_SERVER__ALLOWED_HOSTS"].split(",")
+    assert hosts == names + ["mlflow.example.com"]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        assert container[probe]["httpGet"]["httpHeaders"] == [{"name": "Host", "value": "localhost"}]
+    docs = render(helm, CHART / "ci" / "default-values.yaml")
+    hosts = container_env(docs, mlguard_deployment(docs))["MLGUARD_SERVER__ALLOWED_HOSTS"]
+    assert hosts.split(",") == names
+    docs = render(helm, CHART / "ci" / "all-settings-values.yaml")
+    hosts = container_env(docs, mlguard_deployment(docs))["MLGUARD_SERVER__ALLOWED_HOSTS"]
+    assert hosts.endswith(",mlguard.internal.example,*.corp.example"), hosts
+
+
 def test_bundled_mlflow_is_reachable_only_from_mlguard(helm):
     docs = render(helm, CHART / "ci" / "with-mlflow-values.yaml")
     name = f"{RELEASE}-mlguard-mlflow"

@@ -511,3 +511,122 @@ def test_concurrent_duplicates_resolve_to_one_winner(server, admin):
         for r in responses:
             if r.status_code == 400:
                 check(r, 400, "RESOURCE_ALREADY_EXISTS")
+
+
+# -- Host and Origin (DNS rebinding, cross-site requests) ------------------------------
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory):
+    """mlguard in front of a recording stand-in for MLflow, with one foreign origin
+    allowed: (server, the requests the stand-in received)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from conftest import Mlguard
+
+    seen: list[tuple[str, str]] = []
+
+    class Recorder(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def answer(self):
+            seen.append((self.command, self.path))
+            if self.headers.get("transfer-encoding", "").lower() == "chunked":
+                while self.rfile.readline() not in (b"0\r\n", b""):
+                    pass
+                self.rfile.readline()
+            else:
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = answer
+
+        def log_message(self, *args):
+            pass
+
+    upstream = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    server = Mlguard(
+        tmp_path_factory.mktemp("mlguard-origins"),
+        extra_env={
+            "MLGUARD_UPSTREAM__URL": f"http://127.0.0.1:{upstream.server_address[1]}",
+            "MLGUARD_SERVER__CORS_ALLOWED_ORIGINS": "https://ui.example.com",
+        },
+    )
+    server.start()
+    try:
+        yield server, seen
+    finally:
+        if server.proc is not None:
+            server.stop()
+        upstream.shutdown()
+        server.assert_no_secret_in_logs()
+
+
+INVOCATIONS = "/gateway/chat/mlflow/invocations"
+
+
+def test_a_foreign_host_is_refused_on_every_path(guarded):
+    """A DNS-rebinding page reaches mlguard under the attacker's name."""
+    server, seen = guarded
+    port = server.port
+    for host in ["evil.example", f"evil.example:{port}", f"127.0.0.1.evil.example:{port}", ""]:
+        for method, path in [("GET", "/health"), ("GET", "/ready"), ("POST", INVOCATIONS),
+                             ("GET", f"{USERS}/get?username=admin")]:
+            before = len(seen)
+            r = requests.request(method, server.base_url + path, headers={"Host": host},
+                                 data="{}", auth=server.admin_auth(), timeout=10)
+            check(r, 400, "BAD_REQUEST")
+            assert "Host" in r.json()["message"]
+            assert len(seen) == before, seen[before:]
+    for host in [f"localhost:{port}", f"127.0.0.1:{port}", "localhost", f"[::1]:{port}"]:
+        check(requests.get(server.base_url + "/health", headers={"Host": host}, timeout=10), 200)
+
+
+def test_a_cross_site_state_change_is_refused(guarded):
+    """A page elsewhere makes the logged-in browser send a CORS "simple request": a
+    text/plain POST needs no preflight, so only the Origin tells it apart."""
+    server, seen = guarded
+    own = server.base_url
+    cross_site = [
+        {"Origin": "https://evil.example"},
+        {"Origin": own.replace("127.0.0.1", "localhost")},  # another origin, same machine
+        {"Origin": f"http://127.0.0.1:{server.port + 1}"},
+        {"Origin": "null"},
+        {"Origin": "https://ui.example.com.evil.example"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Origin": "https://evil.example", "Sec-Fetch-Site": "same-origin"},
+    ]
+    for headers in cross_site:
+        for method in ["POST", "PUT", "PATCH", "DELETE"]:
+            before = len(seen)
+            r = requests.request(method, own + INVOCATIONS, data='{"messages": []}',
+                                 headers={"Content-Type": "text/plain", **headers},
+                                 auth=server.admin_auth(), timeout=10)
+            check(r, 403, "PERMISSION_DENIED")
+            assert len(seen) == before, (headers, seen[before:])
+        # Native endpoints too.
+        r = requests.post(own + f"{USERS}/create", json={"username": unique("x"), "password": new_password()},
+                          headers=headers, auth=server.admin_auth(), timeout=10)
+        check(r, 403, "PERMISSION_DENIED")
+    # mlguard's own origin, a configured one, and clients that send no Origin (the
+    # Python client, curl) go through; so do reads from anywhere.
+    for headers in [{"Origin": own}, {"Origin": "https://ui.example.com"},
+                    {"Sec-Fetch-Site": "same-origin", "Origin": own}, {}]:
+        before = len(seen)
+        r = requests.post(own + INVOCATIONS, data='{"messages": []}',
+                          headers={"Content-Type": "application/json", **headers},
+                          auth=server.admin_auth(), timeout=10)
+        check(r, 200)
+        assert seen[before:] == [("POST", INVOCATIONS)], (headers, seen[before:])
+    before = len(seen)
+    r = requests.get(own + "/api/2.0/mlflow/experiments/get?experiment_id=0",
+                     headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+                     auth=server.admin_auth(), timeout=10)
+    check(r, 200)
+    assert len(seen) == before + 1

@@ -4,6 +4,7 @@ mod auth;
 mod authz;
 mod gateway;
 mod health;
+mod origin;
 mod permissions;
 mod schema;
 mod secrets;
@@ -23,6 +24,7 @@ use utoipa_axum::routes;
 
 pub use auth::{AuthSettings, CredentialCache, Fingerprint, ThrottleSettings};
 pub use gateway::{Forward, ForwardError, Gateway, GraphQlLimits};
+pub use origin::RequestOrigins;
 use schema::{SecuritySchemes, document_shared_responses};
 pub use state::{AccessStore, AppState};
 
@@ -150,6 +152,12 @@ pub fn app(state: AppState) -> Router {
         .split_for_parts();
 
     open.merge(protected)
+        // Before anything else, health endpoints included: a foreign Host or a
+        // cross-site state change is refused.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            origin::check,
+        ))
         .with_state(state)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(

@@ -18,6 +18,9 @@ pub struct AppState {
     pub(crate) auth: Arc<crate::auth::AuthServices>,
     /// The secret store; without it, the secrets endpoints answer FEATURE_DISABLED.
     pub(crate) secrets: Option<crate::secrets::SecretsBackend>,
+    /// Accepted `Host` values and foreign origins; by default any `Host`, no
+    /// foreign origin.
+    pub(crate) origins: Arc<crate::origin::RequestOrigins>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -39,7 +42,15 @@ impl AppState {
                 None,
             )),
             secrets: None,
+            origins: Arc::default(),
         }
+    }
+
+    /// Answers only to the `Host` values `origins` accepts, and takes state changes
+    /// from browsers only from mlguard's own origin and the ones it lists.
+    pub fn with_request_origins(mut self, origins: crate::origin::RequestOrigins) -> Self {
+        self.origins = Arc::new(origins);
+        self
     }
 
     /// Tunes authentication and enables bearer tokens signed by `codec`, issued for

@@ -30,6 +30,42 @@ pub struct ServerSettings {
     pub static_prefix: Option<String>,
     /// Seconds in-flight requests get to finish after SIGTERM.
     pub shutdown_grace_secs: u64,
+    /// `Host` values answered, comma-separated (`name`, `name:port`, `*.domain`,
+    /// `*`); unset: the listen address's host. `localhost`, `127.0.0.1` and `[::1]`
+    /// are always answered.
+    pub allowed_hosts: Option<String>,
+    /// Origins (`scheme://host[:port]`, or `*`) besides mlguard's own whose browser
+    /// requests may change state, comma-separated; unset: none.
+    pub cors_allowed_origins: Option<String>,
+}
+
+impl ServerSettings {
+    /// The `Host` and `Origin` checks these settings ask for.
+    pub fn request_origins(&self) -> Result<mlguard_api::RequestOrigins, ConfigError> {
+        let list = |value: &Option<String>| -> Vec<String> {
+            value
+                .as_deref()
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        let hosts = match &self.allowed_hosts {
+            Some(_) => list(&self.allowed_hosts),
+            // The loopback names are always in; an unspecified address (0.0.0.0)
+            // names no host.
+            None => match self.listen.ip() {
+                ip if ip.is_unspecified() || ip.is_loopback() => Vec::new(),
+                std::net::IpAddr::V4(ip) => vec![ip.to_string()],
+                std::net::IpAddr::V6(ip) => vec![format!("[{ip}]")],
+            },
+        };
+        mlguard_api::RequestOrigins::new(hosts, list(&self.cors_allowed_origins)).map_err(|e| {
+            ConfigError::Invalid(format!("server.allowed_hosts/cors_allowed_origins: {e}"))
+        })
+    }
 }
 
 #[derive(Clone, Deserialize)]
@@ -264,6 +300,8 @@ pub enum ConfigError {
 pub const DEFAULTS: &[(&str, Option<&str>)] = &[
     ("server.listen", Some("127.0.0.1:8080")),
     ("server.shutdown_grace_secs", Some("30")),
+    ("server.allowed_hosts", None),
+    ("server.cors_allowed_origins", None),
     ("database.url", Some("sqlite://mlguard.db")),
     ("database.max_connections", Some("10")),
     ("database.connect_timeout_secs", Some("5")),
@@ -340,6 +378,7 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        self.server.request_origins()?;
         self.auth.default_permission()?;
         self.auth.jwt_keys()?;
         mlguard_domain::Username::parse(&self.auth.admin_username)
@@ -425,6 +464,8 @@ mod tests {
             ("MLGUARD_UPSTREAM__URL", "https://mlflow:5000"),
             ("MLGUARD_AUTH__DEFAULT_PERMISION", "READ"),
             ("MLGUARD_SERVER__LISTEN", "not-an-address"),
+            ("MLGUARD_SERVER__ALLOWED_HOSTS", "a host"),
+            ("MLGUARD_SERVER__CORS_ALLOWED_ORIGINS", "ui.example.com"),
         ] {
             assert!(
                 Settings::load(None, env(&[bad])).is_err(),
@@ -440,6 +481,8 @@ mod tests {
             let value = match *key {
                 "server.listen" => "127.0.0.1:1",
                 "server.static_prefix" => "/mlflow",
+                "server.allowed_hosts" => "mlflow.example.com, *.corp.example,gw:8080",
+                "server.cors_allowed_origins" => "https://ui.example.com",
                 "secrets.enabled" => "false",
                 "secrets.kek" | "secrets.previous_keks" => TEST_KEK,
                 "auth.default_permission" => "MANAGE",

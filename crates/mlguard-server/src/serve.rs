@@ -191,7 +191,8 @@ pub fn serve(settings: Settings) -> Result<(), CliError> {
             &settings.upstream,
             settings.server.static_prefix.clone(),
         )?);
-    let state = crate::secrets::attach(state, secrets);
+    let state = crate::secrets::attach(state, secrets)
+        .with_request_origins(settings.server.request_origins()?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -83,6 +83,21 @@ chart owns: the listen address, and the database URL when it is the SQLite file.
 {{- end }}
 {{- end }}
 {{- end }}
+{{- /* mlguard answers only the Host names it knows (DNS-rebinding guard): its
+Service's names, the Ingress hosts, and whatever config.server.allowed_hosts adds. */}}
+{{- $service := include "mlguard.fullname" . }}
+{{- $hosts := list $service (printf "%s.%s.svc" $service .Release.Namespace) (printf "%s.%s.svc.cluster.local" $service .Release.Namespace) }}
+{{- if .Values.ingress.enabled }}
+{{- range .Values.ingress.hosts }}
+{{- if .host }}
+{{- $hosts = append $hosts .host }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- with .Values.config.server.allowed_hosts }}
+{{- $hosts = append $hosts . }}
+{{- end }}
+{{- $_ := set $env "MLGUARD_SERVER__ALLOWED_HOSTS" (join "," $hosts) }}
 {{- if .Values.mlflow.enabled }}
 {{- $_ := set $env "MLGUARD_UPSTREAM__URL" (printf "http://%s:%v" (include "mlguard.mlflow.fullname" .) .Values.mlflow.port) }}
 {{- end }}
