@@ -246,27 +246,20 @@ impl<T> Guarded<T> {
         self.inject = b"\0\n\n".to_vec();
     }
 
-    /// Replaces hyper's automatic answer, if `buf` is one, with the JSON one.
+    /// Replaces hyper's automatic answer, if `buf` is one, with the JSON one. Only
+    /// once a head was refused: before, a response body that looks like such an
+    /// answer (an artifact, say) must go out unchanged.
     fn replace(&mut self, buf: &[u8]) -> bool {
         if !self.rewrite || !self.out.is_empty() {
             return false;
         }
-        let Some(status) = automatic_answer(buf) else {
+        let Some(refusal) = &self.refusal else {
             return false;
         };
-        let refusal = match &self.refusal {
-            Some(refusal) => refusal.clone(),
-            None if status == 431 => Refusal {
-                status,
-                message: "Request headers too large",
-            },
-            None if status == 414 => Refusal {
-                status,
-                message: "Request URI too long",
-            },
-            None => MALFORMED,
-        };
-        self.out = json_answer(&refusal);
+        if automatic_answer(buf).is_none() {
+            return false;
+        }
+        self.out = json_answer(refusal);
         self.written = 0;
         true
     }
@@ -391,6 +384,13 @@ fn inspect_head(bytes: &[u8]) -> Head {
         }
         Err(_) => return Head::Unparseable(MALFORMED),
     };
+    // hyper's limit (u16::MAX - 1); it answers 414 itself.
+    if request.path.map_or(0, str::len) >= usize::from(u16::MAX - 1) {
+        return Head::Unparseable(Refusal {
+            status: 414,
+            message: "Request URI too long",
+        });
+    }
     if len > MAX_HEAD_BYTES {
         return Head::Refused {
             len,
@@ -456,11 +456,12 @@ fn values<'h>(headers: &[httparse::Header<'h>], name: &str) -> Vec<&'h [u8]> {
 /// The status of hyper's own answer to an unparseable request: a 4xx head with an
 /// empty body and no request id.
 fn automatic_answer(buf: &[u8]) -> Option<u16> {
-    let end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = buf[..end].to_ascii_lowercase();
-    if !(head.starts_with(b"http/1.1 4") || head.starts_with(b"http/1.0 4")) {
+    if !(buf.starts_with(b"HTTP/1.1 4") || buf.starts_with(b"HTTP/1.0 4")) {
         return None;
     }
+    let head = &buf[..buf.len().min(1024)];
+    let end = head.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = buf[..end].to_ascii_lowercase();
     let has = |needle: &[u8]| head.windows(needle.len()).any(|w| w == needle);
     if has(b"\r\nx-request-id:") || !has(b"\r\ncontent-length: 0") {
         return None;
