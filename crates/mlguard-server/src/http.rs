@@ -98,7 +98,7 @@ enum Track {
     /// Trailer lines after the last chunk, up to the empty line.
     Trailers,
     /// No longer reading: a refused head (the connection is closing), HTTP/2, an
-    /// upgrade, or bytes hyper will refuse itself.
+    /// upgraded connection (101), or bytes hyper will refuse itself.
     Off,
 }
 
@@ -246,6 +246,14 @@ impl<T> Guarded<T> {
         self.inject = b"\0\n\n".to_vec();
     }
 
+    /// After a 101 answer the connection carries another protocol: stop reading it.
+    fn watch_answer(&mut self, buf: &[u8]) {
+        if buf.starts_with(b"HTTP/1.1 101") {
+            self.track = Track::Off;
+            self.rewrite = false;
+        }
+    }
+
     /// Replaces hyper's automatic answer, if `buf` is one, with the JSON one. Only
     /// once a head was refused: before, a response body that looks like such an
     /// answer (an artifact, say) must go out unchanged.
@@ -309,6 +317,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Guarded<T> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         ready!(this.poll_drain(cx))?;
+        this.watch_answer(buf);
         if this.replace(buf) {
             // hyper's bytes count as written; ours go out instead.
             ready!(this.poll_drain(cx))?;
@@ -325,6 +334,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Guarded<T> {
         let this = self.get_mut();
         ready!(this.poll_drain(cx))?;
         let first = bufs.iter().find(|b| !b.is_empty());
+        if let Some(first) = first {
+            this.watch_answer(first);
+        }
         if first.is_some_and(|first| this.replace(first)) {
             ready!(this.poll_drain(cx))?;
             return Poll::Ready(Ok(bufs.iter().map(|b| b.len()).sum()));
@@ -365,7 +377,7 @@ enum Head {
     },
     /// Not a head hyper will accept.
     Unparseable(Refusal),
-    /// HTTP/2 or an upgrade: no longer HTTP/1 framing.
+    /// HTTP/2: no longer HTTP/1 framing.
     Passthrough,
 }
 
@@ -409,8 +421,6 @@ fn inspect_head(bytes: &[u8]) -> Head {
     };
     let lengths = values(request.headers, "content-length");
     let encodings = values(request.headers, "transfer-encoding");
-    let upgrade =
-        request.method == Some("CONNECT") || !values(request.headers, "upgrade").is_empty();
     let next = match (lengths.as_slice(), encodings.as_slice()) {
         ([], []) => Track::Head,
         (_, [_, ..]) if !lengths.is_empty() => {
@@ -439,9 +449,12 @@ fn inspect_head(bytes: &[u8]) -> Head {
         }
         (_, _) => return refused("Content-Length must appear once"),
     };
-    if upgrade {
-        return Head::Passthrough;
+    // mlguard is no forward proxy; a CONNECT would turn the connection into a tunnel.
+    if request.method == Some("CONNECT") {
+        return refused("CONNECT is not supported");
     }
+    // An `Upgrade` request is read on as HTTP/1: only a 101 answer ends that
+    // (`Guarded::watch_answer`), and the app never gives one.
     Head::Complete { len, next }
 }
 
@@ -544,6 +557,7 @@ mod tests {
             "POST / HTTP/1.1\r\ntransfer-encoding: gzip, chunked\r\n\r\n",
             "POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\ntransfer-encoding: chunked\r\n\r\n",
             "POST / HTTP/1.0\r\ntransfer-encoding: chunked\r\n\r\n",
+            "CONNECT mlflow:5000 HTTP/1.1\r\nhost: mlflow:5000\r\n\r\n",
         ] {
             assert!(
                 matches!(

@@ -283,6 +283,27 @@ fn bad_framing_is_refused_in_json_and_never_forwarded() {
         "content-length: 4\r\ntransfer-encoding: chunked\r\n",
         &chunked_smuggle,
     ));
+    // Asking for an upgrade that is not granted leaves the connection HTTP/1.
+    let mut upgrade = b"GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\nupgrade: websocket\r\n\
+        connection: upgrade\r\n\r\n"
+        .to_vec();
+    upgrade.extend(to_upstream(
+        "content-length: 4\r\ntransfer-encoding: chunked\r\n",
+        &chunked_smuggle,
+    ));
+    let answer = server.send(&upgrade);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let second = answer
+        .find("HTTP/1.1 400")
+        .unwrap_or_else(|| panic!("request after an upgrade not refused: {answer}"));
+    json_error(&answer[second..]);
+    assert_eq!(
+        upstream.requests().len(),
+        forwarded,
+        "{:?}",
+        upstream.requests()
+    );
+
     let answer = server.send(&pipelined);
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     let second = answer
