@@ -663,20 +663,10 @@ fn artifacts_uri_path(uri: &str) -> Option<&str> {
     Some(path.trim_start_matches('/'))
 }
 
-/// Whether a stored version source is one whose reads mlguard can decide: the same
-/// schemes [`resolve_source_uri`] resolves, well formed.
+/// Whether a stored version source is one whose reads mlguard can decide: one that
+/// [`parse_source_uri`] reads.
 fn source_is_checkable(uri: &str) -> bool {
-    if let Some(path) = artifacts_uri_path(uri) {
-        return matches!(decode::artifact_experiment(path), Ok(Some(_)));
-    }
-    if let Some(rest) = uri.strip_prefix("runs:/") {
-        let run_id = rest.split('/').next().unwrap_or_default();
-        return !run_id.is_empty() && !rest.split('/').any(|s| s == "..");
-    }
-    if let Some(rest) = uri.strip_prefix("models:/") {
-        return !rest.is_empty() && !rest.split('/').any(|s| s.is_empty() || s == "..");
-    }
-    false
+    matches!(parse_source_uri(uri), Ok(Some(_)))
 }
 
 /// The registered models with a version whose files contain `path`
@@ -718,49 +708,65 @@ async fn models_serving_artifact(
     Ok(Resolved::Resources(models))
 }
 
+/// What a model source URI names, read without asking the tracking server.
+enum SourceRef<'u> {
+    /// `mlflow-artifacts:/<experiment>/…`: the experiment id.
+    Artifacts(&'u str),
+    /// `runs:/<run_id>/…`.
+    Run(&'u str),
+    /// `models:/<model_id>`.
+    LoggedModel(&'u str),
+    /// `models:/<name>/<version>`: the registered model's name.
+    ModelVersion(&'u str),
+}
+
+/// The forms of source URI mlguard can check (see `Target::SourceUri`); `None` for
+/// any other. A path that goes up (`..`) is refused.
+fn parse_source_uri(uri: &str) -> Result<Option<SourceRef<'_>>, ApiError> {
+    if let Some(path) = artifacts_uri_path(uri) {
+        return Ok(decode::artifact_experiment(path)?.map(SourceRef::Artifacts));
+    }
+    if let Some(rest) = uri.strip_prefix("runs:/") {
+        let run_id = rest.split('/').next().unwrap_or_default();
+        if run_id.is_empty() || rest.split('/').any(|s| s == "..") {
+            return Ok(None);
+        }
+        return Ok(Some(SourceRef::Run(run_id)));
+    }
+    if let Some(rest) = uri.strip_prefix("models:/") {
+        let segments: Vec<&str> = rest.split('/').collect();
+        return Ok(match segments.as_slice() {
+            [model_id] if !model_id.is_empty() => Some(SourceRef::LoggedModel(model_id)),
+            [name, version] if !name.is_empty() && !version.is_empty() && *version != ".." => {
+                Some(SourceRef::ModelVersion(name))
+            }
+            _ => None,
+        });
+    }
+    Ok(None)
+}
+
 /// What a model source URI reads from (see `Target::SourceUri`).
 async fn resolve_source_uri(uri: &str, lookup: &dyn TrackingLookup) -> Result<Resolved, ApiError> {
     let by = |found: Option<ExperimentId>| match found {
         Some(id) => Resolved::Resources(vec![Resource::Experiment(id)]),
         None => Resolved::Nothing,
     };
-    if let Some(path) = uri.strip_prefix("mlflow-artifacts:") {
-        // `mlflow-artifacts:/1/…` or `mlflow-artifacts://host/1/…`.
-        let path = path.trim_start_matches('/');
-        let path = if uri.starts_with("mlflow-artifacts://") {
-            path.split_once('/').map_or("", |(_, rest)| rest)
-        } else {
-            path
-        };
-        return Ok(match decode::artifact_experiment(path)? {
-            Some(id) => Resolved::Resources(vec![experiment(id)?]),
-            None => Resolved::Nothing,
-        });
-    }
-    if let Some(rest) = uri.strip_prefix("runs:/") {
-        let run_id = rest.split('/').next().unwrap_or_default();
-        if run_id.is_empty() || rest.split('/').any(|s| s == "..") {
-            return Ok(Resolved::Nothing);
-        }
-        return Ok(by(lookup
+    Ok(match parse_source_uri(uri)? {
+        None => Resolved::Nothing,
+        Some(SourceRef::Artifacts(id)) => Resolved::Resources(vec![experiment(id)?]),
+        Some(SourceRef::Run(run_id)) => by(lookup
             .experiment_of_run(run_id)
             .await
-            .map_err(lookup_failed)?));
-    }
-    if let Some(rest) = uri.strip_prefix("models:/") {
-        let segments: Vec<&str> = rest.split('/').collect();
-        return Ok(match segments.as_slice() {
-            [model_id] if !model_id.is_empty() => by(lookup
-                .experiment_of_logged_model(model_id)
-                .await
-                .map_err(lookup_failed)?),
-            [name, version] if !name.is_empty() && !version.is_empty() => {
-                Resolved::Resources(vec![Resource::RegisteredModel(ModelName::parse(name)?)])
-            }
-            _ => Resolved::Nothing,
-        });
-    }
-    Ok(Resolved::Nothing)
+            .map_err(lookup_failed)?),
+        Some(SourceRef::LoggedModel(model_id)) => by(lookup
+            .experiment_of_logged_model(model_id)
+            .await
+            .map_err(lookup_failed)?),
+        Some(SourceRef::ModelVersion(name)) => {
+            Resolved::Resources(vec![Resource::RegisteredModel(ModelName::parse(name)?)])
+        }
+    })
 }
 
 fn opaque(
