@@ -250,17 +250,7 @@ async fn handle(
         // Served natively at exact paths; never forwarded under another prefix.
         Access::Native => return Err(ApiError::endpoint_not_found()),
         Access::Admin if !caller.is_admin => return Err(denied()),
-        Access::AdminElseAnswer(answer) if !caller.is_admin => {
-            return Ok((
-                StatusCode::OK,
-                [(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                )],
-                answer,
-            )
-                .into_response());
-        }
+        Access::AdminElseAnswer(answer) if !caller.is_admin => return Ok(json_ok(answer)),
         // Each requested field is authorized on its own; admins pass untouched.
         Access::GraphQl if !caller.is_admin => {
             return Ok(
@@ -325,12 +315,12 @@ async fn handle(
         }
     }
     // A narrowed search goes upstream with only the readable ids; none left is an
-    // empty page, as MLflow answers a search over nothing.
+    // empty page (`{}`), as MLflow answers a search over nothing.
     let narrowed_json = if authorized.narrowed.is_empty() {
         None
     } else {
         if authorized.narrowed.iter().any(|(_, kept)| kept.is_empty()) {
-            return Ok(empty_page());
+            return Ok(json_ok("{}"));
         }
         let mut json = body_json.clone().unwrap_or(Value::Null);
         for (field, kept) in &authorized.narrowed {
@@ -410,15 +400,16 @@ async fn handle(
     }
 }
 
-/// An empty search answer, as MLflow gives one (`{}`: empty lists are omitted).
-fn empty_page() -> axum::response::Response {
+/// A 200 JSON answer mlguard gives itself: an empty search page (`{}`, as MLflow
+/// omits empty lists) or a fixed answer for non-admins.
+fn json_ok(body: &'static str) -> axum::response::Response {
     (
         StatusCode::OK,
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         )],
-        "{}",
+        body,
     )
         .into_response()
 }
