@@ -469,6 +469,8 @@ fn answer(state: &mut State, method: &Method, path: &str, query: &str, body: &[u
             ok(json!({"dataset": {"dataset_id": "d-new", "name": name,
                 "experiment_ids": experiments}}))
         }
+        // Configs of scorers in experiments 1 and 2, whatever scorer ids are asked.
+        ("GET", "/api/2.0/mlflow/scorers/online-configs") => ok(online_configs_page(&["1", "2"])),
         ("POST", "/api/2.0/mlflow/datasets/search") => {
             let wanted = body_list(&body, "experiment_ids", "experimentIds");
             let datasets: Vec<Value> = state
@@ -1706,6 +1708,56 @@ fn datasets(default: Permission) -> Vec<Turn> {
 #[tokio::test]
 async fn datasets_are_created_in_writable_experiments_and_searched_per_dataset() {
     assert_right(&play_everywhere(datasets).await);
+}
+
+// --- online scoring configs -----------------------------------------------------------------
+
+fn online_configs_page(experiments: &[&str]) -> Value {
+    let configs: Vec<Value> = experiments
+        .iter()
+        .map(|e| {
+            json!({"online_scoring_config_id": format!("c-{e}"), "scorer_id": format!("s-{e}"),
+                "sample_rate": 0.5, "experiment_id": e})
+        })
+        .collect();
+    json!({ "configs": configs })
+}
+
+/// The Judges page lists the online configs of scorers by id: each is shown only to
+/// who may read its experiment.
+fn online_configs(default: Permission) -> Vec<Turn> {
+    let uri = "/api/3.0/mlflow/scorers/online-configs?scorer_ids=s-1&scorer_ids=s-2";
+    let all = online_configs_page(&["1", "2"]);
+    let own = online_configs_page(&["1"]);
+    let mut turns: Vec<Turn> = [OWNER, READER]
+        .into_iter()
+        .map(|who| {
+            turn(
+                who,
+                get(uri),
+                by_default(
+                    default,
+                    Outcome::Filtered(own.clone()),
+                    Outcome::Filtered(all.clone()),
+                ),
+            )
+        })
+        .collect();
+    turns.push(turn(
+        STRANGER,
+        get(uri),
+        by_default(
+            default,
+            Outcome::Filtered(online_configs_page(&[])),
+            Outcome::Filtered(all),
+        ),
+    ));
+    turns
+}
+
+#[tokio::test]
+async fn online_scoring_configs_are_filtered_to_readable_experiments() {
+    assert_right(&play_everywhere(online_configs).await);
 }
 
 // --- searches narrowed to readable experiments ---------------------------------------------
