@@ -858,3 +858,27 @@ async fn options_is_answered_here_and_reads_nothing() {
         );
     }
 }
+
+/// The UI asks for the assistant's configuration on every page: a non-admin gets
+/// "nothing configured" from mlguard itself (HEAD too), never MLflow's file, and may
+/// not change it.
+#[tokio::test]
+async fn the_assistant_configuration_is_the_servers_and_shown_empty_to_users() {
+    let setup = setup();
+    let path = "/ajax-api/3.0/mlflow/assistant/config";
+    for who in [NOBODY, EVERYBODY] {
+        let (status, forwarded, body) = send(&setup, who, &Method::GET, path).await;
+        assert_eq!((status, forwarded), (StatusCode::OK, false));
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&body).expect("json"),
+            json!({"providers": {}, "projects": {}})
+        );
+        let (status, forwarded, _) = send(&setup, who, &Method::HEAD, path).await;
+        assert_eq!((status, forwarded), (StatusCode::OK, false));
+        for method in [Method::PUT, Method::POST] {
+            let (status, forwarded, _) = send(&setup, who, &method, path).await;
+            assert!(!forwarded, "{method} {path}");
+            assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}");
+        }
+    }
+}
