@@ -331,11 +331,9 @@ async fn readable_items(
     Ok(per_item
         .iter()
         .map(|resources| {
-            // Consume every answer of this item, then decide.
-            let all = resources
-                .iter()
-                .fold(true, |acc, _| answers.next().unwrap_or(false) && acc);
-            !resources.is_empty() && all
+            // This item's answers, all of them taken before deciding.
+            let verdicts: Vec<bool> = answers.by_ref().take(resources.len()).collect();
+            !resources.is_empty() && verdicts.len() == resources.len() && !verdicts.contains(&false)
         })
         .collect())
 }
