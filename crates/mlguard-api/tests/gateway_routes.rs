@@ -269,6 +269,10 @@ fn spellings(path: &str) -> Vec<String> {
         .collect()
 }
 
+const OTLP_EXPORT_INTO_TR_1: &str = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{
+    "traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","name":"s",
+    "attributes":[{"key":"mlflow.traceRequestId","value":{"stringValue":"tr-1"}}]}]}]}]}"#;
+
 async fn send(
     setup: &Setup,
     who: (&str, &str),
@@ -289,7 +293,11 @@ async fn send(
         )
         .header("x-mlflow-experiment-id", "1");
     let graphql = path.ends_with("/graphql");
-    let body = if !reads_query || graphql {
+    let body = if path == "/v1/traces" {
+        // An OTLP export whose span joins tr-1 (experiment 1).
+        builder = builder.header(header::CONTENT_TYPE, "application/json");
+        Body::from(OTLP_EXPORT_INTO_TR_1)
+    } else if !reads_query || graphql {
         builder = builder.header(header::CONTENT_TYPE, "application/json");
         Body::from(body().to_string())
     } else {

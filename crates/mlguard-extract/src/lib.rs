@@ -3,6 +3,7 @@
 mod caller;
 mod credentials;
 mod error;
+pub mod otlp;
 mod params;
 pub mod policy;
 

@@ -403,7 +403,8 @@ fn reference_model() -> Vec<(&'static str, &'static str, Vec<Expect>)> {
         ("DELETE", "/api/3.0/mlflow/traces/tr-1/assessments/a-1", vec![Needs("trace", Update)]),
         // The trace's files, only from the location MLflow assigned.
         ("GET", "/ajax-api/3.0/mlflow/get-trace-artifact", vec![Needs("trace_files", Read)]),
-        ("POST", "/v1/traces", vec![Needs("experiment", Update)]),
+        // Spans may only join traces the caller may update.
+        ("POST", "/v1/traces", vec![Needs("experiment", Update), Needs("traces_if_exist", Update)]),
         ("POST", "/api/3.0/mlflow/datasets/create", vec![Needs("experiments", Update)]),
         ("GET", "/api/3.0/mlflow/datasets/d-1", vec![Needs("dataset", Read)]),
         ("DELETE", "/api/3.0/mlflow/datasets/d-1", vec![Needs("dataset", Delete)]),
@@ -475,6 +476,7 @@ fn target_kind(target: &Target) -> &'static str {
         Target::PromptUri(_) => "prompt_uri",
         Target::RegisteredModelsServingArtifact(_) => "registered_models_serving_artifact",
         Target::Traces(_) => "traces",
+        Target::TracesIfExist(_) => "traces_if_exist",
         Target::Dataset(_) => "dataset",
         Target::RegisteredModel(_) => "registered_model",
         Target::ArtifactPath(_) => "artifact_path",

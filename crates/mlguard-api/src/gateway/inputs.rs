@@ -18,6 +18,8 @@ pub(crate) struct RequestInputs<'a> {
     pub query: &'a [(String, String)],
     /// The parsed JSON body, when the request had one and it was read.
     pub body: Option<&'a Value>,
+    /// The trace ids of an OTLP export body, when the route reads one.
+    pub otlp_traces: Option<&'a [String]>,
     pub route: &'a RouteMatch,
 }
 
@@ -218,6 +220,10 @@ impl RequestInputs<'_> {
                 .param(name)
                 .and_then(|v| v.rsplit_once(':'))
                 .map_or(Found::Missing, |(before, _)| Found::One(before.to_owned())),
+            Source::OtlpSpanTraces => match self.otlp_traces {
+                Some(ids) if !ids.is_empty() => Found::Many(ids.to_vec()),
+                _ => Found::Missing,
+            },
             Source::Header(name) => {
                 let mut values = self.headers.get_all(name).iter();
                 match (values.next(), values.next()) {
@@ -486,6 +492,20 @@ pub(crate) async fn resolve(
         Target::Traces(source) => {
             let ids = inputs.values(source, true)?;
             all_experiments(&ids, |id| lookup.experiment_of_trace(id)).await?
+        }
+        Target::TracesIfExist(source) => {
+            let mut experiments = Vec::new();
+            for id in inputs.values(source, true)? {
+                if let Some(experiment) = lookup
+                    .experiment_of_trace(&id)
+                    .await
+                    .map_err(lookup_failed)?
+                {
+                    experiments.push(Resource::Experiment(experiment));
+                }
+            }
+            // No spans, or only new traces: nothing exists that they could join.
+            Resolved::Resources(experiments)
         }
         Target::Dataset(source) => match one(inputs.values(source, false)?) {
             None => Resolved::Missing,

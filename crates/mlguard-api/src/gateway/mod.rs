@@ -176,35 +176,47 @@ fn denied() -> ApiError {
     ApiError::permission_denied()
 }
 
-/// Whether a check or hook needs the request body to find its ids.
-fn reads_body(rule_access: &Access, after: &AfterHook, method: &Method) -> bool {
+/// What a route reads from the request body to find its ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyUse {
+    Nothing,
+    Json,
+    /// An OTLP `ExportTraceServiceRequest` (protobuf or JSON, maybe compressed).
+    OtlpExport,
+}
+
+/// How a route's checks and hook read the request body.
+fn body_use(rule_access: &Access, after: &AfterHook, method: &Method) -> BodyUse {
     use mlguard_extract::policy::{Source, Target};
     if matches!(*method, Method::GET | Method::HEAD) {
-        return false;
+        return BodyUse::Nothing;
     }
-    // Path, query and header sources never need the body.
-    let target_reads = |target: &Target| {
-        target
-            .sources()
-            .iter()
-            .any(|source| matches!(source, Source::Body(_) | Source::Param(_)))
-    };
-    let checks = match rule_access {
-        Access::Checks(checks) => checks.iter().any(|c| target_reads(&c.target)),
-        Access::GraphQl => true,
+    let sources = |target: &Target| target.sources();
+    let checks: Vec<Source> = match rule_access {
+        Access::Checks(checks) => checks.iter().flat_map(|c| sources(&c.target)).collect(),
+        Access::GraphQl => return BodyUse::Json,
         Access::Authenticated | Access::Admin | Access::Native | Access::AdminElseAnswer(_) => {
-            false
+            Vec::new()
         }
     };
+    if checks.contains(&Source::OtlpSpanTraces) {
+        return BodyUse::OtlpExport;
+    }
+    // Path, query and header sources never need the body.
+    let reads_json = |source: &Source| matches!(source, Source::Body(_) | Source::Param(_));
     let hook = match after {
-        AfterHook::DeleteGrants(target) => target_reads(target),
+        AfterHook::DeleteGrants(target) => sources(target).iter().any(reads_json),
         AfterHook::RenameRegisteredModel | AfterHook::FilterList(_) => true,
         AfterHook::GrantCreator(kind) => {
             matches!(kind, mlguard_extract::policy::CreatedKind::Scorer)
         }
         AfterHook::None | AfterHook::RedactForNonAdmins(_) => false,
     };
-    checks || hook
+    if hook || checks.iter().any(reads_json) {
+        BodyUse::Json
+    } else {
+        BodyUse::Nothing
+    }
 }
 
 async fn handle(
@@ -272,12 +284,24 @@ async fn handle(
 
     // Buffer the body only when an id must be read from it.
     let (parts, body) = request.into_parts();
-    let needs_body = reads_body(&rule.access, &rule.after, &method);
-    let (body, body_bytes, body_json) = if needs_body {
+    let body_use = body_use(&rule.access, &rule.after, &method);
+    let mut otlp_traces = None;
+    let (body, body_bytes, body_json) = if body_use != BodyUse::Nothing {
         let bytes = axum::body::to_bytes(body, gateway.max_body_bytes)
             .await
             .map_err(|_| ApiError::payload_too_large())?;
-        let json = if bytes.is_empty() {
+        let json = if body_use == BodyUse::OtlpExport {
+            if !caller.is_admin {
+                let header = |name| parts.headers.get(name).and_then(|v| v.to_str().ok());
+                otlp_traces = Some(mlguard_extract::otlp::export_trace_ids(
+                    header(header::CONTENT_TYPE),
+                    header(header::CONTENT_ENCODING),
+                    &bytes,
+                    gateway.max_body_bytes,
+                )?);
+            }
+            None
+        } else if bytes.is_empty() {
             None
         } else {
             match serde_json::from_slice::<Value>(&bytes) {
@@ -305,6 +329,7 @@ async fn handle(
         headers: &parts.headers,
         query: &query,
         body: body_json.as_ref(),
+        otlp_traces: otlp_traces.as_deref(),
         route: &route,
     };
 
@@ -341,6 +366,7 @@ async fn handle(
         headers: &parts.headers,
         query: &query,
         body: body_json.as_ref(),
+        otlp_traces: otlp_traces.as_deref(),
         route: &route,
     };
 

@@ -38,6 +38,9 @@ pub enum Source {
     PathBeforeLastColon(&'static str),
     /// A request header.
     Header(&'static str),
+    /// The trace id of every span in an OTLP/HTTP export body, as MLflow files the
+    /// span (see [`crate::otlp::export_trace_ids`]).
+    OtlpSpanTraces,
 }
 
 /// The `source` values the MLflow client (`register_prompt`: `dummy-source`) and
@@ -78,6 +81,10 @@ pub enum Target {
     TraceIfExists(Source),
     /// Every trace id of a list, each resolved to its experiment.
     Traces(Source),
+    /// Trace ids spans are written into: each one that names a trace resolves to
+    /// its experiment (spans would join it); one that names none needs nothing here
+    /// (MLflow starts it in the request's own experiment, checked on its own).
+    TracesIfExist(Source),
     /// A trace whose files are served: its experiment, provided the stored
     /// `mlflow.artifactLocation` tag is the one MLflow assigns in that experiment
     /// (`<artifact root>/traces/<trace_id>/artifacts`). Any other location names
@@ -156,6 +163,7 @@ impl Target {
             | Target::TraceIfExists(s)
             | Target::SourceUri(s)
             | Target::Traces(s)
+            | Target::TracesIfExist(s)
             | Target::TraceFiles(s)
             | Target::Unset(s)
             | Target::Dataset(s)

@@ -191,10 +191,15 @@ const TRACES_LINK_TO_RUN: Access = Access::Checks(&[
     Check::required(Target::Traces(Source::Param("trace_ids")), Update),
 ]);
 /// OTLP export names its experiment in a header (FastAPI's `Header(alias=...)`).
-const OTLP_EXPORT: Access = Access::Checks(&[Check::required(
-    Target::Experiment(Source::Header("X-Mlflow-Experiment-Id")),
-    Update,
-)]);
+/// New traces go into the header's experiment; a span naming an existing trace
+/// joins that trace, wherever it lives.
+const OTLP_EXPORT: Access = Access::Checks(&[
+    Check::required(
+        Target::Experiment(Source::Header("X-Mlflow-Experiment-Id")),
+        Update,
+    ),
+    Check::required(Target::TracesIfExist(Source::OtlpSpanTraces), Update),
+]);
 
 // Logged models.
 const LOGGED_MODEL_CREATE: Access = Access::Checks(&[
