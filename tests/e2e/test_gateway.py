@@ -8,6 +8,7 @@ NO_PERMISSIONS.
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -535,3 +536,47 @@ def test_the_kek_state_is_an_admins_business(world):
             assert r.json()["secrets_available"] == admin.json()["secrets_available"]
         else:
             assert int(r.headers["Content-Length"]) == len(world.http("carol", "GET", path).content)
+
+
+def test_scorer_lists_leave_out_scorers_the_caller_is_denied(world, alice_run):
+    """An explicit NO_PERMISSIONS grant on one scorer hides it from the list, though
+    the experiment stays readable; its siblings, without grants, still show (as in
+    MLflow, listing needs read on the experiment only)."""
+    experiment_id = alice_run["experiment_id"]
+    serialized = json.dumps({"name": "s", "builtin_scorer_class": None, "call_source": "x"})
+    for name in ("visible", "secret"):
+        r = world.http("alice", "POST", "/api/3.0/mlflow/scorers/register",
+                       json={"experiment_id": experiment_id, "name": name,
+                             "serialized_scorer": serialized})
+        assert r.status_code == 200, r.text
+    world.grant("experiments", experiment_id, "bob", "READ")
+    r = world.http("admin", "POST", "/api/3.0/mlflow/scorers/permissions/create",
+                   json={"experiment_id": experiment_id, "scorer_name": "secret",
+                         "username": world.users["bob"][0], "permission": "NO_PERMISSIONS"})
+    assert r.status_code == 200, r.text
+
+    def names(who: str, prefix: str) -> list[str]:
+        r = world.http(who, "GET", f"{prefix}/3.0/mlflow/scorers/list",
+                       params={"experiment_id": experiment_id})
+        assert r.status_code == 200, r.text
+        return sorted(s["scorer_name"] for s in r.json().get("scorers", []))
+
+    for prefix in ("/api", "/ajax-api"):
+        assert names("alice", prefix) == ["secret", "visible"]
+        assert names("bob", prefix) == ["visible"]
+        head = world.http("bob", "HEAD", f"{prefix}/3.0/mlflow/scorers/list",
+                          params={"experiment_id": experiment_id})
+        get = world.http("bob", "GET", f"{prefix}/3.0/mlflow/scorers/list",
+                         params={"experiment_id": experiment_id})
+        assert head.status_code == 200
+        assert int(head.headers["Content-Length"]) == len(get.content)
+        r = world.http("bob", "GET", f"{prefix}/3.0/mlflow/scorers/get",
+                       params={"experiment_id": experiment_id, "name": "secret"})
+        assert r.status_code == 403, r.text
+    # carol reads alice's experiment only under the READ default.
+    r = world.http("carol", "GET", "/api/3.0/mlflow/scorers/list",
+                   params={"experiment_id": experiment_id})
+    if world.default == "READ":
+        assert sorted(s["scorer_name"] for s in r.json()["scorers"]) == ["secret", "visible"]
+    else:
+        assert r.status_code == 403, r.text

@@ -48,6 +48,42 @@ pub(crate) async fn permitted(
     resources: Vec<Option<Resource>>,
     capability: Capability,
 ) -> Result<Vec<bool>, ApiError> {
+    check_each(state, caller, resources, capability, Ungranted::Default).await
+}
+
+/// Whether no grant of the caller's denies reading each resource: a resource without
+/// a grant passes (its parent's check already did), an explicit denial does not.
+pub(crate) async fn not_denied_reading(
+    state: &AppState,
+    caller: &Principal,
+    resources: Vec<Option<Resource>>,
+) -> Result<Vec<bool>, ApiError> {
+    check_each(
+        state,
+        caller,
+        resources,
+        Capability::Read,
+        Ungranted::Allowed,
+    )
+    .await
+}
+
+/// What a resource without an explicit grant of the caller's is held to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ungranted {
+    /// The configured default permission.
+    Default,
+    /// Nothing more: allowed.
+    Allowed,
+}
+
+async fn check_each(
+    state: &AppState,
+    caller: &Principal,
+    resources: Vec<Option<Resource>>,
+    capability: Capability,
+    ungranted: Ungranted,
+) -> Result<Vec<bool>, ApiError> {
     if caller.is_admin {
         return Ok(resources.iter().map(Option::is_some).collect());
     }
@@ -68,7 +104,9 @@ pub(crate) async fn permitted(
         .map(|resource| {
             resource.is_some() && {
                 let level = explicit.next().flatten();
-                decide(caller, level, state.default_permission, capability) == Decision::Allow
+                (level.is_none() && ungranted == Ungranted::Allowed)
+                    || decide(caller, level, state.default_permission, capability)
+                        == Decision::Allow
             }
         })
         .collect())

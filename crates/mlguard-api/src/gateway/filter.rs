@@ -94,6 +94,13 @@ fn shape(kind: ListKind) -> Shape {
             // Resolved per item through the tracking server (see `item_resources`).
             kind: |_| None,
         },
+        ListKind::Scorers => Shape {
+            items: "scorers",
+            default_max: u64::MAX,
+            id_pointers: &[],
+            // Two fields name a scorer (see `scorer_of`).
+            kind: |_| None,
+        },
         ListKind::OnlineScoringConfigs => Shape {
             items: "configs",
             default_max: u64::MAX,
@@ -287,6 +294,9 @@ async fn item_resources(
     shape: &Shape,
     item: &Value,
 ) -> Result<Vec<Resource>, ApiError> {
+    if kind == ListKind::Scorers {
+        return Ok(scorer_of(item).into_iter().collect());
+    }
     let id = shape
         .id_pointers
         .iter()
@@ -309,6 +319,19 @@ async fn item_resources(
         .collect())
 }
 
+/// The scorer a list item is: MLflow sends its `experiment_id` as a number.
+fn scorer_of(item: &Value) -> Option<Resource> {
+    let experiment_id = match item.get("experiment_id")? {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        _ => return None,
+    };
+    Some(Resource::Scorer {
+        experiment_id: ExperimentId::parse(&experiment_id).ok()?,
+        name: OpaqueId::parse(item.get("scorer_name")?.as_str()?).ok()?,
+    })
+}
+
 /// Whether the caller may read each item: every resource it is about must be
 /// readable, in one store round trip for the page.
 async fn readable_items(
@@ -324,8 +347,14 @@ async fn readable_items(
         per_item.push(item_resources(gateway, kind, shape, item).await?);
     }
     let flat: Vec<Option<Resource>> = per_item.iter().flatten().cloned().map(Some).collect();
-    let mut answers = crate::authz::readable(state, caller, flat)
-        .await
+    // A scorer is listed to any reader of its experiment (checked before the
+    // request left) unless a grant on the scorer itself denies it.
+    let answers = if kind == ListKind::Scorers {
+        crate::authz::not_denied_reading(state, caller, flat).await
+    } else {
+        crate::authz::readable(state, caller, flat).await
+    };
+    let mut answers = answers
         .map_err(|e| filtering_failed(&e.message().to_owned()))?
         .into_iter();
     Ok(per_item

@@ -310,6 +310,8 @@ pub enum ListKind {
     Datasets,
     /// Online scoring configs, by their `experiment_id`.
     OnlineScoringConfigs,
+    /// Scorers, each by its experiment and `scorer_name`.
+    Scorers,
 }
 
 /// What a created resource is, for the creator's MANAGE grant.

@@ -431,6 +431,8 @@ const FILTER_GATEWAY_ENDPOINTS: AfterHook = AfterHook::FilterList(ListKind::Gate
 const FILTER_GATEWAY_MODEL_DEFINITIONS: AfterHook =
     AfterHook::FilterList(ListKind::GatewayModelDefinitions);
 const FILTER_DATASETS: AfterHook = AfterHook::FilterList(ListKind::Datasets);
+/// A scorer may be denied on its own, below its experiment's permission.
+const FILTER_SCORERS: AfterHook = AfterHook::FilterList(ListKind::Scorers);
 const FILTER_ONLINE_SCORING_CONFIGS: AfterHook =
     AfterHook::FilterList(ListKind::OnlineScoringConfigs);
 const DELETE_REGISTERED_MODEL_GRANTS: AfterHook =
@@ -651,8 +653,8 @@ pub static RULES: &[RouteRule] = &[
     rule(GET, "/ajax-api/3.0/mlflow/datasets/{dataset_id}/experiment-ids", DATASET_READ, NONE),
     rule(POST, "/api/3.0/mlflow/scorers/register", EXPERIMENT_UPDATE, GRANT_CREATOR_SCORER),
     rule(POST, "/ajax-api/3.0/mlflow/scorers/register", EXPERIMENT_UPDATE, GRANT_CREATOR_SCORER),
-    rule(GET, "/api/3.0/mlflow/scorers/list", EXPERIMENT_READ, NONE),
-    rule(GET, "/ajax-api/3.0/mlflow/scorers/list", EXPERIMENT_READ, NONE),
+    rule(GET, "/api/3.0/mlflow/scorers/list", EXPERIMENT_READ, FILTER_SCORERS),
+    rule(GET, "/ajax-api/3.0/mlflow/scorers/list", EXPERIMENT_READ, FILTER_SCORERS),
     rule(GET, "/api/3.0/mlflow/scorers/versions", SCORER_READ, NONE),
     rule(GET, "/ajax-api/3.0/mlflow/scorers/versions", SCORER_READ, NONE),
     rule(GET, "/api/3.0/mlflow/scorers/get", SCORER_READ, NONE),
