@@ -23,7 +23,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use auth::{AuthSettings, CredentialCache, Fingerprint, ThrottleSettings};
-pub use gateway::{Forward, ForwardError, Gateway, GraphQlLimits};
+pub use gateway::{BufferedBody, Forward, ForwardError, Gateway, GraphQlLimits};
 pub use origin::RequestOrigins;
 use schema::{SecuritySchemes, document_shared_responses};
 pub use state::{AccessStore, AppState};

@@ -97,6 +97,9 @@ pub struct UpstreamSettings {
     pub connect_timeout_secs: u64,
     /// Time until MLflow's response headers arrive; bodies then stream untimed.
     pub timeout_secs: u64,
+    /// Idle connections to MLflow are closed after this; keep it below MLflow's
+    /// keep-alive (gunicorn 2 s, uvicorn 5 s).
+    pub pool_idle_timeout_ms: u64,
     /// Largest JSON request body read to find resource ids.
     pub max_body_bytes: usize,
     /// Entries of the run/trace/logged-model → experiment cache.
@@ -310,6 +313,7 @@ pub const DEFAULTS: &[(&str, Option<&str>)] = &[
     ("upstream.url", Some("http://127.0.0.1:5000")),
     ("upstream.connect_timeout_secs", Some("5")),
     ("upstream.timeout_secs", Some("120")),
+    ("upstream.pool_idle_timeout_ms", Some("1000")),
     ("upstream.max_body_bytes", Some("67108864")),
     ("upstream.lookup_cache_entries", Some("100000")),
     ("upstream.graphql_max_root_fields", Some("50")),
@@ -420,6 +424,8 @@ mod tests {
         assert_eq!(s.server.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(s.database.url, "sqlite://mlguard.db");
         assert_eq!(s.upstream.url, "http://127.0.0.1:5000");
+        // Below gunicorn's 2 s keep-alive, so MLflow rarely closes a connection in use.
+        assert_eq!(s.upstream.pool_idle_timeout_ms, 1000);
         assert_eq!(
             s.auth.default_permission().expect("valid"),
             Permission::Read

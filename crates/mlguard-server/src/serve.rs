@@ -1,7 +1,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mlguard_api::{Forward, ForwardError, Gateway, GraphQlLimits};
+use mlguard_api::{BufferedBody, Forward, ForwardError, Gateway, GraphQlLimits};
 use mlguard_domain::BoxFuture;
 use mlguard_domain::{Password, StoreError, UserStore, Username};
 use mlguard_storage::{PoolOptions, Store};
@@ -18,18 +18,24 @@ struct UpstreamForward(UpstreamClient);
 impl Forward for UpstreamForward {
     fn forward(
         &self,
-        request: axum::extract::Request,
+        mut request: axum::extract::Request,
         client: Option<std::net::IpAddr>,
     ) -> BoxFuture<'static, Result<axum::response::Response, ForwardError>> {
         let upstream = self.0.clone();
         Box::pin(async move {
-            upstream
-                .forward(request, client)
-                .await
-                .map_err(|error| match error {
-                    UpstreamError::TimedOut(_) => ForwardError::TimedOut,
-                    other => ForwardError::Unreachable(other.to_string()),
-                })
+            // A body the gateway already read can be sent again after a dropped connection.
+            let forwarded = match request.extensions_mut().remove::<BufferedBody>() {
+                Some(BufferedBody(bytes)) => {
+                    upstream
+                        .forward_buffered(request.map(|_| bytes), client)
+                        .await
+                }
+                None => upstream.forward(request, client).await,
+            };
+            forwarded.map_err(|error| match error {
+                UpstreamError::TimedOut(_) => ForwardError::TimedOut,
+                other => ForwardError::Unreachable(other.to_string()),
+            })
         })
     }
 }
@@ -43,6 +49,7 @@ fn gateway(
         connect_timeout: Duration::from_secs(upstream.connect_timeout_secs),
         response_timeout: Duration::from_secs(upstream.timeout_secs),
         max_idle_per_host: 64,
+        pool_idle_timeout: Duration::from_millis(upstream.pool_idle_timeout_ms),
     })?;
     let lookups = TrackingLookups::new(client.clone(), upstream.lookup_cache_entries);
     Ok(Gateway::new(

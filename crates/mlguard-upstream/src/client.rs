@@ -1,13 +1,13 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes, HttpBody};
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use axum::http::{Method, Request, Response, StatusCode, Uri};
+use axum::http::{Method, Request, Response, StatusCode, Uri, request};
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 /// How to reach the tracking server.
 #[derive(Debug, Clone)]
@@ -19,6 +19,9 @@ pub struct UpstreamOptions {
     /// so a long download is not cut off.
     pub response_timeout: Duration,
     pub max_idle_per_host: usize,
+    /// Idle pooled connections are closed after this. Below MLflow's keep-alive
+    /// (gunicorn 2 s, uvicorn 5 s), mlguard rarely reuses one MLflow is closing.
+    pub pool_idle_timeout: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +72,8 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 #[derive(Debug, Clone)]
 pub struct UpstreamClient {
     client: Client<HttpConnector, Body>,
+    /// Keeps no connection: a retry must not get another stale pooled one.
+    fresh: Client<HttpConnector, Body>,
     /// `http://host:port/prefix` without a trailing slash.
     base: String,
     response_timeout: Duration,
@@ -97,9 +102,15 @@ impl UpstreamClient {
         connector.set_nodelay(true);
         let client = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(options.max_idle_per_host)
+            .pool_idle_timeout(options.pool_idle_timeout)
+            .pool_timer(TokioTimer::new())
+            .build(connector.clone());
+        let fresh = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(0)
             .build(connector);
         Ok(Self {
             client,
+            fresh,
             base: options.base_url.trim_end_matches('/').to_owned(),
             response_timeout: options.response_timeout,
         })
@@ -111,8 +122,39 @@ impl UpstreamClient {
             .map_err(|e| UpstreamError::InvalidUrl(format!("{path_and_query}: {e}")))
     }
 
-    async fn send(&self, request: Request<Body>) -> Result<Response<Body>, UpstreamError> {
-        let response = tokio::time::timeout(self.response_timeout, self.client.request(request))
+    /// Sends one request. When the connection broke before MLflow answered, an
+    /// idempotent request whose body is at hand (`replay`) is sent once more on a
+    /// fresh connection; anything else fails as it is.
+    async fn send(
+        &self,
+        parts: request::Parts,
+        body: Body,
+        replay: Option<Bytes>,
+    ) -> Result<Response<Body>, UpstreamError> {
+        // RFC 9110 §9.2.2: only an idempotent request may reach MLflow twice; MLflow's
+        // POSTs create things.
+        let idempotent = matches!(
+            parts.method,
+            Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE
+        );
+        let retry = replay
+            .filter(|_| idempotent)
+            .map(|bytes| (parts.clone(), bytes));
+        let exchange = async {
+            match self.client.request(Request::from_parts(parts, body)).await {
+                Err(error) if connection_dropped(&error) => match retry {
+                    Some((parts, bytes)) => {
+                        tracing::debug!(error = %error_chain(&error), "upstream connection dropped; retrying once");
+                        self.fresh
+                            .request(Request::from_parts(parts, Body::from(bytes)))
+                            .await
+                    }
+                    None => Err(error),
+                },
+                other => other,
+            }
+        };
+        let response = tokio::time::timeout(self.response_timeout, exchange)
             .await
             .map_err(|_| UpstreamError::TimedOut(self.response_timeout))?
             .map_err(|e| UpstreamError::Unreachable(error_chain(&e)))?;
@@ -121,12 +163,38 @@ impl UpstreamClient {
 
     /// Forwards a request: same method, path, query, headers and streaming body,
     /// minus hop-by-hop headers and the caller's credentials, plus `X-Forwarded-*`.
+    /// A streaming body cannot be sent twice, so only a request without one is
+    /// retried after a dropped connection.
     pub async fn forward(
         &self,
         request: Request<Body>,
         client_addr: Option<IpAddr>,
     ) -> Result<Response<Body>, UpstreamError> {
-        let (mut parts, body) = request.into_parts();
+        let (parts, body) = request.into_parts();
+        let replay = body.is_end_stream().then(Bytes::new);
+        self.forward_parts(parts, body, replay, client_addr).await
+    }
+
+    /// [`Self::forward`] for a body already in memory: an idempotent request is
+    /// retried once after a dropped connection.
+    pub async fn forward_buffered(
+        &self,
+        request: Request<Bytes>,
+        client_addr: Option<IpAddr>,
+    ) -> Result<Response<Body>, UpstreamError> {
+        let (parts, bytes) = request.into_parts();
+        let body = Body::from(bytes.clone());
+        self.forward_parts(parts, body, Some(bytes), client_addr)
+            .await
+    }
+
+    async fn forward_parts(
+        &self,
+        mut parts: request::Parts,
+        body: Body,
+        replay: Option<Bytes>,
+        client_addr: Option<IpAddr>,
+    ) -> Result<Response<Body>, UpstreamError> {
         let path_and_query = parts
             .uri
             .path_and_query()
@@ -153,7 +221,7 @@ impl UpstreamClient {
         headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
         parts.version = axum::http::Version::HTTP_11;
 
-        let mut response = self.send(Request::from_parts(parts, body)).await?;
+        let mut response = self.send(parts, body, replay).await?;
         strip_hop_by_hop(response.headers_mut());
         Ok(response)
     }
@@ -163,13 +231,14 @@ impl UpstreamClient {
         &self,
         path_and_query: &str,
     ) -> Result<(StatusCode, serde_json::Value), UpstreamError> {
-        let request = Request::builder()
+        let (parts, ()) = Request::builder()
             .method(Method::GET)
             .uri(self.target(path_and_query)?)
             .header(header::ACCEPT, "application/json")
-            .body(Body::empty())
-            .map_err(|e| UpstreamError::InvalidUrl(e.to_string()))?;
-        let response = self.send(request).await?;
+            .body(())
+            .map_err(|e| UpstreamError::InvalidUrl(e.to_string()))?
+            .into_parts();
+        let response = self.send(parts, Body::empty(), Some(Bytes::new())).await?;
         let status = response.status();
         let bytes = http_body_util::Limited::new(response.into_body(), MAX_LOOKUP_BYTES)
             .collect()
@@ -179,6 +248,36 @@ impl UpstreamClient {
         let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
         Ok((status, json))
     }
+}
+
+/// Whether the connection broke before MLflow answered (closed or reset, typically
+/// a pooled one MLflow was closing as it was reused), not that it is unreachable.
+fn connection_dropped(error: &hyper_util::client::legacy::Error) -> bool {
+    use std::error::Error as _;
+    use std::io::ErrorKind;
+    if error.is_connect() {
+        return false;
+    }
+    let Some(cause) = error
+        .source()
+        .and_then(|e| e.downcast_ref::<hyper::Error>())
+    else {
+        return false;
+    };
+    cause.is_incomplete_message()
+        || cause.is_canceled()
+        || cause.is_closed()
+        || cause
+            .source()
+            .and_then(|e| e.downcast_ref::<std::io::Error>())
+            .is_some_and(|io| {
+                matches!(
+                    io.kind(),
+                    ErrorKind::ConnectionReset
+                        | ErrorKind::ConnectionAborted
+                        | ErrorKind::BrokenPipe
+                )
+            })
 }
 
 fn error_chain(error: &dyn std::error::Error) -> String {
@@ -230,6 +329,7 @@ mod tests {
                 connect_timeout: Duration::from_secs(1),
                 response_timeout: Duration::from_secs(1),
                 max_idle_per_host: 1,
+                pool_idle_timeout: Duration::from_secs(1),
             };
             assert!(UpstreamClient::new(&options).is_err(), "accepted {bad}");
         }

@@ -90,6 +90,7 @@ fn client(addr: SocketAddr, timeout: Duration) -> UpstreamClient {
         connect_timeout: Duration::from_secs(2),
         response_timeout: timeout,
         max_idle_per_host: 4,
+        pool_idle_timeout: Duration::from_secs(1),
     })
     .expect("client")
 }

@@ -38,6 +38,11 @@ pub enum ForwardError {
     TimedOut,
 }
 
+/// A request extension: the request's body, already read into memory, so the
+/// forwarder may send it again (after a dropped connection).
+#[derive(Debug, Clone)]
+pub struct BufferedBody(pub Bytes);
+
 /// The port to the tracking server: forward one HTTP request, streaming.
 pub trait Forward: Send + Sync {
     fn forward(
@@ -398,15 +403,21 @@ async fn handle(
             HeaderValue::from_static("application/json"),
         );
     }
-    let body = body_bytes.map_or(body, Body::from);
     if method == Method::HEAD {
         // MLflow's handlers parse HEAD like a POST and answer 400; ask for the GET it
         // was authorized as. The server drops the body of a HEAD answer.
         upstream_parts.method = Method::GET;
     }
-    let response = gateway
-        .send(Request::from_parts(upstream_parts, body), client)
-        .await?;
+    let request = match body_bytes {
+        Some(bytes) => {
+            upstream_parts
+                .extensions
+                .insert(BufferedBody(bytes.clone()));
+            Request::from_parts(upstream_parts, Body::from(bytes))
+        }
+        None => Request::from_parts(upstream_parts, body),
+    };
+    let response = gateway.send(request, client).await?;
     if authorized.upstream_must_fail && response.status().is_success() {
         tracing::info!("denied: the resource appeared while the request was in flight");
         return Err(denied());

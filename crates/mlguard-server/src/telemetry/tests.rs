@@ -160,6 +160,7 @@ async fn a_forged_login_name_or_path_writes_no_line_of_its_own() {
             connect_timeout: Duration::from_secs(1),
             response_timeout: Duration::from_secs(1),
             max_idle_per_host: 1,
+            pool_idle_timeout: Duration::from_secs(1),
         })
         .expect("client"),
         16,
