@@ -9,6 +9,7 @@ NO_PERMISSIONS.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 import os
 
 import pytest
@@ -349,6 +350,50 @@ def test_upstream_down_is_a_json_502(tmp_path):
         assert r.json()["error_code"] == "TEMPORARILY_UNAVAILABLE"
     finally:
         guard.stop()
+
+
+def test_after_mlflow_restarts_other_users_do_not_see_the_failure(tmp_path):
+    """MLflow dies with mlguard's pooled connections open and comes back on its
+    port: one user's request in between fails (502), every request afterwards,
+    from another user, succeeds, lookups included."""
+    server = MlflowServer(tmp_path / "mlflow").start()
+    guard = Mlguard(tmp_path / "guard", extra_env={
+        "MLGUARD_UPSTREAM__URL": server.url,
+        # Keep pooled connections long enough to outlive the restart.
+        "MLGUARD_UPSTREAM__POOL_IDLE_TIMEOUT_MS": "60000",
+    }).start()
+    try:
+        alice, bob = guard.create_user(unique("alice")), guard.create_user(unique("bob"))
+        url = guard.base_url + "/api/2.0/mlflow"
+        experiment = requests.post(url + "/experiments/create", auth=alice, timeout=30,
+                                   json={"name": unique("restart")}).json()["experiment_id"]
+        run = requests.post(url + "/runs/create", auth=alice, timeout=30,
+                            json={"experiment_id": experiment}).json()["run"]["info"]["run_id"]
+        r = requests.post(url + "/experiments/permissions/create", auth=guard.admin_auth(),
+                          timeout=30, json={"experiment_id": experiment, "username": bob[0],
+                                "permission": "READ"})
+        assert r.status_code == 200, r.text
+        # Several connections in the pool.
+        with ThreadPoolExecutor(4) as pool:
+            warm = list(pool.map(lambda _: requests.get(
+                url + "/runs/get", params={"run_id": run}, auth=alice, timeout=30), range(8)))
+        assert all(r.status_code == 200 for r in warm)
+
+        server.stop()
+        r = requests.get(url + "/experiments/get", params={"experiment_id": experiment},
+                         auth=alice, timeout=30)
+        assert r.status_code == 502 and r.json()["error_code"] == "TEMPORARILY_UNAVAILABLE"
+        server.start()
+
+        for _ in range(10):
+            r = requests.get(url + "/runs/get", params={"run_id": run}, auth=bob, timeout=30)
+            assert r.status_code == 200, r.text
+            r = requests.get(url + "/experiments/get", params={"experiment_id": experiment},
+                             auth=bob, timeout=30)
+            assert r.status_code == 200, r.text
+    finally:
+        guard.stop()
+        server.stop()
 
 
 def test_static_prefix_routes_get_the_same_decisions(tmp_path):
