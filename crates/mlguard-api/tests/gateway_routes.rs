@@ -360,9 +360,9 @@ async fn a_user_without_grants_reaches_only_the_open_routes() {
     let mut wrong = Vec::new();
     let mut checked = 0;
     // mlguard answers its own /health; it never reaches MLflow.
-    for rule in RULES.iter().filter(|rule| rule.path != "/health") {
+    for rule in RULES.iter().filter(|rule| rule.paths != ["/health"]) {
         for method in methods(rule) {
-            for path in spellings(rule.path) {
+            for path in rule.paths.iter().flat_map(|path| spellings(path)) {
                 let (status, forwarded, body) = send(&setup, NOBODY, &method, &path).await;
                 checked += 1;
                 let may_pass = matches!(rule.access, Access::Authenticated) || needs_no_grant(rule);
@@ -405,7 +405,7 @@ async fn a_user_with_grants_on_everything_named_reaches_every_checked_route() {
             continue;
         }
         for method in methods(rule) {
-            for path in spellings(rule.path) {
+            for path in rule.paths.iter().flat_map(|path| spellings(path)) {
                 let (status, forwarded, body) = send(&setup, EVERYBODY, &method, &path).await;
                 if !forwarded {
                     refused.push(format!("{method} {path}: {status} {body}"));

@@ -9,7 +9,7 @@ use axum::http::Method;
 use mlguard_domain::Capability::{self, Delete, Read, Update, Use};
 use mlguard_extract::policy::{
     Access, AfterHook, Check, CreatedKind, ListKind, Quantifier, RULES, RouteRule, Source, Target,
-    canonical_route_path, match_route,
+    canonical_route_path, match_route, table_conflicts,
 };
 
 const CATALOGUE: &str = include_str!(concat!(
@@ -114,6 +114,13 @@ fn decide(method_name: &str, path: &str) -> Option<&'static RouteRule> {
     match_route(&method(method_name), path).map(|found| found.rule)
 }
 
+/// Every row with each of its spellings.
+fn spelled() -> impl Iterator<Item = (&'static RouteRule, &'static str)> {
+    RULES
+        .iter()
+        .flat_map(|rule| rule.paths.iter().map(move |path| (rule, *path)))
+}
+
 fn rows_with_rules(rows: &[Row]) -> impl Iterator<Item = &Row> {
     rows.iter()
         .filter(|row| (row.method, row.path.as_str()) != FALLBACK_MOUNT)
@@ -136,16 +143,15 @@ fn every_catalogue_route_has_its_own_rule() {
                 Some(found) => {
                     let rule = found.rule;
                     let same_route = rule.method == row.method
-                        && shape(&canonical_route_path(rule.path))
-                            == shape(&canonical_route_path(&row.path));
+                        && shape(&rule.canonical_path()) == shape(&canonical_route_path(&row.path));
                     if !same_route {
                         failures.push(format!(
                             "{asked} {}: matched {} {}",
-                            row.path, rule.method, rule.path
+                            row.path, rule.method, rule.paths[0]
                         ));
                     }
                     // Every parameter the matched rule names was captured.
-                    for name in param_names(rule.path) {
+                    for name in param_names(rule.paths[0]) {
                         if found.param(&name).is_none() {
                             failures.push(format!("{asked} {}: no value for {name}", row.path));
                         }
@@ -169,15 +175,10 @@ fn every_rule_is_a_catalogue_route_and_each_route_has_one_rule() {
         .map(|row| (row.method.to_owned(), shape(&row.path)))
         .collect();
     let mut rules = BTreeMap::new();
-    for rule in RULES {
-        let key = (rule.method.to_owned(), shape(rule.path));
-        let previous = rules.insert(key, rule.path);
-        assert!(
-            previous.is_none(),
-            "two rules for {} {}",
-            rule.method,
-            rule.path
-        );
+    for (rule, path) in spelled() {
+        let key = (rule.method.to_owned(), shape(path));
+        let previous = rules.insert(key, path);
+        assert!(previous.is_none(), "two rules for {} {}", rule.method, path);
     }
     let orphans: Vec<_> = rules.keys().filter(|key| !routes.contains(*key)).collect();
     assert!(
@@ -202,41 +203,37 @@ fn the_fallback_mount_is_decided_by_having_no_rule() {
             .any(|row| (row.method, row.path.as_str()) == FALLBACK_MOUNT),
         "the catalogue no longer lists FastAPI's mount"
     );
-    assert!(RULES.iter().all(|rule| rule.path != "/*"));
+    assert!(spelled().all(|(_, path)| path != "/*"));
     assert!(decide("GET", "/anything/else").is_none());
 }
 
 #[test]
-fn rules_sharing_a_canonical_route_agree() {
-    let mut groups: HashMap<(&str, String), Vec<&RouteRule>> = HashMap::new();
+fn each_route_is_one_row_with_spellings_of_one_canonical_path() {
+    assert!(
+        table_conflicts().is_empty(),
+        "rows the matcher refused:\n{}",
+        table_conflicts().join("\n")
+    );
+    let mut rows: HashMap<(&str, String), &RouteRule> = HashMap::new();
     for rule in RULES {
-        groups
-            .entry((rule.method, shape(&canonical_route_path(rule.path))))
-            .or_default()
-            .push(rule);
-    }
-    for ((method, _), rules) in groups {
-        let first = rules[0];
-        for other in &rules[1..] {
-            // Same names too, so either rule's sources fit the matched parameters.
+        assert!(!rule.paths.is_empty(), "{} row without a path", rule.method);
+        for path in rule.paths {
+            // Same names too, so the row's sources fit whichever spelling matched.
             assert_eq!(
-                canonical_route_path(first.path),
-                canonical_route_path(other.path),
-                "{method}: {} and {} name their parameters differently",
-                first.path,
-                other.path
-            );
-            assert_eq!(
-                first.access, other.access,
-                "{method}: {} and {} decide differently",
-                first.path, other.path
-            );
-            assert_eq!(
-                first.after, other.after,
-                "{method}: {} and {} differ after the response",
-                first.path, other.path
+                canonical_route_path(path),
+                rule.canonical_path(),
+                "{} {path} is not a spelling of {}",
+                rule.method,
+                rule.paths[0]
             );
         }
+        let previous = rows.insert((rule.method, rule.canonical_path()), rule);
+        assert!(
+            previous.is_none(),
+            "two rows for {} {}",
+            rule.method,
+            rule.paths[0]
+        );
     }
 }
 
@@ -244,40 +241,34 @@ fn rules_sharing_a_canonical_route_agree() {
 fn every_rule_path_is_accepted_by_the_matcher() {
     let mut routers: HashMap<&str, matchit::Router<()>> = HashMap::new();
     let mut inserted = BTreeSet::new();
-    for rule in RULES {
-        let canonical = canonical_route_path(rule.path);
+    for (rule, path) in spelled() {
+        let canonical = canonical_route_path(path);
         if !inserted.insert((rule.method, canonical.clone())) {
             continue;
         }
         let router = routers.entry(rule.method).or_default();
         if let Err(error) = router.insert(canonical, ()) {
-            panic!(
-                "{} {} is not a valid route: {error}",
-                rule.method, rule.path
-            );
+            panic!("{} {} is not a valid route: {error}", rule.method, path);
         }
     }
-    for rule in RULES {
-        let found = decide(rule.method, &sample(rule.path))
-            .unwrap_or_else(|| panic!("{} {} matches nothing", rule.method, rule.path));
-        assert_eq!(
-            canonical_route_path(found.path),
-            canonical_route_path(rule.path)
-        );
+    for (rule, path) in spelled() {
+        let found = decide(rule.method, &sample(path))
+            .unwrap_or_else(|| panic!("{} {} matches nothing", rule.method, path));
+        assert!(std::ptr::eq(found, rule), "{} {path}", rule.method);
     }
 }
 
 #[test]
 fn every_path_source_names_a_parameter_of_its_rule() {
-    for rule in RULES {
-        let params = param_names(rule.path);
+    for (rule, path) in spelled() {
+        let params = param_names(path);
         for source in sources(rule) {
             if let Source::Path(name) | Source::PathBeforeLastColon(name) = source {
                 assert!(
                     params.iter().any(|param| param == name),
                     "{} {} reads path parameter {name}, which it does not have",
                     rule.method,
-                    rule.path
+                    path
                 );
             }
         }
@@ -288,11 +279,8 @@ fn every_path_source_names_a_parameter_of_its_rule() {
 fn every_api_prefix_gets_the_same_rule() {
     const PREFIXES: [&str; 4] = ["/api/2.0/", "/api/3.0/", "/ajax-api/2.0/", "/ajax-api/3.0/"];
     let mut compared = 0;
-    for rule in RULES {
-        let Some(rest) = PREFIXES
-            .iter()
-            .find_map(|prefix| rule.path.strip_prefix(prefix))
-        else {
+    for (rule, path) in spelled() {
+        let Some(rest) = PREFIXES.iter().find_map(|prefix| path.strip_prefix(prefix)) else {
             continue;
         };
         let request = sample(rest);
@@ -305,8 +293,8 @@ fn every_api_prefix_gets_the_same_rule() {
                 std::ptr::eq(found, expected),
                 "{} {prefix}{request}: {} instead of {}",
                 rule.method,
-                found.path,
-                expected.path
+                found.paths[0],
+                expected.paths[0]
             );
         }
         compared += 1;
@@ -542,20 +530,15 @@ fn the_table_agrees_with_the_reference_model() {
 /// the grant APIs mlguard serves itself).
 #[test]
 fn get_routes_only_read_and_nothing_proxied_needs_manage() {
-    for rule in RULES {
+    for (rule, path) in spelled() {
         let Access::Checks(checks) = rule.access else {
             continue;
         };
-        assert!(
-            !checks.is_empty(),
-            "{} {}: no checks",
-            rule.method,
-            rule.path
-        );
+        assert!(!checks.is_empty(), "{} {}: no checks", rule.method, path);
         for check in checks {
-            assert_ne!(check.capability, Capability::Manage, "{}", rule.path);
+            assert_ne!(check.capability, Capability::Manage, "{}", path);
             if rule.method == "GET" {
-                assert_eq!(check.capability, Read, "GET {}", rule.path);
+                assert_eq!(check.capability, Read, "GET {}", path);
             }
         }
     }
@@ -571,7 +554,7 @@ fn writes_need_a_write_capability() {
         "/traces/metrics",
         "/search-datasets",
     ];
-    for rule in RULES {
+    for (rule, path) in spelled() {
         let Access::Checks(checks) = rule.access else {
             continue;
         };
@@ -582,17 +565,15 @@ fn writes_need_a_write_capability() {
         if rule.method == "GET" || forbids_only {
             continue;
         }
-        let queries_only = rule.method == "POST"
-            && READ_ONLY_POSTS
-                .iter()
-                .any(|suffix| rule.path.ends_with(suffix));
+        let queries_only =
+            rule.method == "POST" && READ_ONLY_POSTS.iter().any(|suffix| path.ends_with(suffix));
         let writes = checks
             .iter()
             .any(|check| !check.optional && check.capability != Read);
         assert_eq!(
             writes, !queries_only,
             "{} {} writes={writes}",
-            rule.method, rule.path
+            rule.method, path
         );
     }
 }
@@ -617,36 +598,35 @@ fn open_routes_are_an_explicit_short_list() {
         // GET only: the deployments server's endpoint list, nothing else.
         "/ajax-api/2.0/mlflow/gateway-proxy",
     ];
-    for rule in RULES {
+    for (rule, path) in spelled() {
         if rule.access != Access::Authenticated {
             continue;
         }
         match rule.after {
-            AfterHook::GrantCreator(_) => assert_eq!(rule.method, "POST", "{}", rule.path),
+            AfterHook::GrantCreator(_) => assert_eq!(rule.method, "POST", "{}", path),
             AfterHook::FilterList(_) | AfterHook::RedactForNonAdmins(_) => {}
             AfterHook::None => assert!(
-                OPEN.contains(&rule.path),
+                OPEN.contains(&path),
                 "{} {} is open to everyone",
                 rule.method,
-                rule.path
+                path
             ),
-            other => panic!("{} {}: open route with {other:?}", rule.method, rule.path),
+            other => panic!("{} {}: open route with {other:?}", rule.method, path),
         }
     }
 }
 
 #[test]
 fn grant_apis_are_served_natively_or_kept_for_admins() {
-    for rule in RULES {
-        let is_grant_api = rule.path.contains("/users/")
-            || rule.path.contains("permissions")
-            || rule.path == "/signup";
+    for (rule, path) in spelled() {
+        let is_grant_api =
+            path.contains("/users/") || path.contains("permissions") || path == "/signup";
         // mlguard serves no workspaces; every other user and grant API it serves.
-        let workspace = rule.path.contains("workspace");
+        let workspace = path.contains("workspace");
         match (is_grant_api, workspace) {
-            (true, true) => assert_eq!(rule.access, Access::Admin, "{}", rule.path),
-            (true, false) => assert_eq!(rule.access, Access::Native, "{}", rule.path),
-            (false, _) => assert_ne!(rule.access, Access::Native, "{}", rule.path),
+            (true, true) => assert_eq!(rule.access, Access::Admin, "{}", path),
+            (true, false) => assert_eq!(rule.access, Access::Native, "{}", path),
+            (false, _) => assert_ne!(rule.access, Access::Native, "{}", path),
         }
     }
 }
@@ -756,7 +736,7 @@ fn single_check(rule: &RouteRule) -> Check {
         Access::Checks([check]) => *check,
         other => panic!(
             "{} {}: one check expected, got {other:?}",
-            rule.method, rule.path
+            rule.method, rule.paths[0]
         ),
     }
 }
@@ -774,8 +754,8 @@ fn gemini_routes_capture_the_endpoint_with_its_verb() {
     // A static gateway route does not shadow an endpoint that happens to share its name.
     let found = match_route(&Method::POST, "/gateway/openai/mlflow/invocations").expect("rule");
     assert_eq!(
-        found.rule.path,
-        "/gateway/{endpoint_name}/mlflow/invocations"
+        found.rule.paths,
+        ["/gateway/{endpoint_name}/mlflow/invocations"]
     );
     assert_eq!(found.param("endpoint_name"), Some("openai"));
 }

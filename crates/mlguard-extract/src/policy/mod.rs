@@ -348,14 +348,23 @@ pub enum AfterHook {
     RedactForNonAdmins(&'static [&'static str]),
 }
 
-/// One row of the policy table.
+/// One row of the policy table: one MLflow route, under every prefix it is served at.
 #[derive(Debug, Clone, Copy)]
 pub struct RouteRule {
     pub method: &'static str,
-    /// MLflow's path, with `{param}` and `{*rest}` placeholders (matchit syntax).
-    pub path: &'static str,
+    /// MLflow's spellings of the route (`/api/2.0/…`, `/ajax-api/2.0/…`), with
+    /// `{param}` and `{*rest}` placeholders (matchit syntax). They share one
+    /// canonical form (see [`canonical_route_path`]) and their parameter names.
+    pub paths: &'static [&'static str],
     pub access: Access,
     pub after: AfterHook,
+}
+
+impl RouteRule {
+    /// The route as the matcher sees it.
+    pub fn canonical_path(&self) -> String {
+        canonical_route_path(self.paths[0])
+    }
 }
 
 /// Stands for either API version in canonical paths.
@@ -398,6 +407,8 @@ impl RouteMatch {
 
 struct Index {
     by_method: HashMap<&'static str, matchit::Router<&'static RouteRule>>,
+    /// Rows the matcher could not take (two rows for one route, a bad pattern).
+    conflicts: Vec<String>,
 }
 
 fn index() -> &'static Index {
@@ -405,14 +416,24 @@ fn index() -> &'static Index {
     INDEX.get_or_init(|| {
         let mut by_method: HashMap<&'static str, matchit::Router<&'static RouteRule>> =
             HashMap::new();
+        let mut conflicts = Vec::new();
         for rule in RULES {
             let router = by_method.entry(rule.method).or_default();
-            // The same operation under two prefixes is one canonical route; the
-            // table tests check that such rows agree and that every row matches.
-            let _ = router.insert(canonical_route_path(rule.path), rule);
+            if let Err(error) = router.insert(rule.canonical_path(), rule) {
+                conflicts.push(format!("{} {}: {error}", rule.method, rule.paths[0]));
+            }
         }
-        Index { by_method }
+        Index {
+            by_method,
+            conflicts,
+        }
     })
+}
+
+/// Rows the matcher refused; empty for a sound table (tested). A refused row would
+/// leave its route to the "no rule, admin only" fallback.
+pub fn table_conflicts() -> &'static [String] {
+    &index().conflicts
 }
 
 /// The rule for a request, by its method and its decoded path. HEAD is matched as
