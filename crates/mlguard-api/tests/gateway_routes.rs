@@ -24,7 +24,7 @@ use mlguard_domain::{
     BoxFuture, ExperimentId, GrantStore, LookupError, ModelName, OpaqueId, Permission, Resource,
     TraceFiles, TrackingLookup, Username, VersionFiles, VersionOrigin,
 };
-use mlguard_extract::policy::{Access, Quantifier, RULES, RouteRule, Target};
+use mlguard_policy::{Access, Quantifier, RULES, RouteRule, Target};
 use serde_json::json;
 use tower::ServiceExt;
 

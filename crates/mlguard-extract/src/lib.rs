@@ -5,7 +5,6 @@ mod credentials;
 mod error;
 pub mod otlp;
 mod params;
-pub mod policy;
 
 pub use caller::Caller;
 pub use credentials::{BasicCredentials, Credentials, CredentialsError, parse_authorization};

@@ -9,7 +9,7 @@ use axum::http::{HeaderValue, Method, Request, Response, header};
 use http_body_util::BodyExt;
 use mlguard_domain::{ExperimentId, ModelName, OpaqueId, Principal, Resource};
 use mlguard_extract::ApiError;
-use mlguard_extract::policy::ListKind;
+use mlguard_policy::ListKind;
 use serde_json::Value;
 
 use crate::state::AppState;

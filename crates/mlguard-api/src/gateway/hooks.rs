@@ -7,7 +7,7 @@ use mlguard_domain::{
     ExperimentId, ModelName, OpaqueId, Permission, Principal, Resource, StoreError, TrackingLookup,
 };
 use mlguard_extract::ApiError;
-use mlguard_extract::policy::{AfterHook, CreatedKind, Source, Target};
+use mlguard_policy::{AfterHook, CreatedKind, Source, Target};
 use serde_json::Value;
 
 use super::inputs::{Found, RequestInputs, Resolved, resolve};

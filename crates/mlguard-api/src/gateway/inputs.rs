@@ -6,7 +6,7 @@ use mlguard_domain::{
     ExperimentId, LookupError, ModelName, OpaqueId, Resource, TrackingLookup, VersionOrigin,
 };
 use mlguard_extract::ApiError;
-use mlguard_extract::policy::{PROMPT_PLACEHOLDER_SOURCES, PROMPT_TAG, RouteMatch, Source, Target};
+use mlguard_policy::{PROMPT_PLACEHOLDER_SOURCES, PROMPT_TAG, RouteMatch, Source, Target};
 use serde_json::Value;
 
 use super::decode;

@@ -22,8 +22,8 @@ use axum::http::{HeaderValue, Method, Response, StatusCode, header};
 use axum::response::IntoResponse;
 use mlguard_domain::Resource;
 use mlguard_domain::{BoxFuture, Principal, TrackingLookup};
-use mlguard_extract::policy::{Absent, Access, AfterHook, Check, Quantifier, Target, match_route};
 use mlguard_extract::{ApiError, Caller};
+use mlguard_policy::{Absent, Access, AfterHook, Check, Quantifier, Target, match_route};
 use serde_json::Value;
 
 use crate::state::AppState;
@@ -192,7 +192,7 @@ enum BodyUse {
 
 /// How a route's checks and hook read the request body.
 fn body_use(rule_access: &Access, after: &AfterHook, method: &Method) -> BodyUse {
-    use mlguard_extract::policy::{Source, Target};
+    use mlguard_policy::{Source, Target};
     if matches!(*method, Method::GET | Method::HEAD) {
         return BodyUse::Nothing;
     }
@@ -213,7 +213,7 @@ fn body_use(rule_access: &Access, after: &AfterHook, method: &Method) -> BodyUse
         AfterHook::DeleteGrants(target) => sources(target).iter().any(reads_json),
         AfterHook::RenameRegisteredModel | AfterHook::FilterList(_) => true,
         AfterHook::GrantCreator(kind) => {
-            matches!(kind, mlguard_extract::policy::CreatedKind::Scorer)
+            matches!(kind, mlguard_policy::CreatedKind::Scorer)
         }
         AfterHook::None | AfterHook::RedactForNonAdmins(_) => false,
     };
@@ -243,7 +243,7 @@ async fn handle(
 
     // OPTIONS reads no data; answer it here with what the policy allows.
     if method == Method::OPTIONS {
-        let allow = mlguard_extract::policy::allowed_methods(route_path).join(", ");
+        let allow = mlguard_policy::allowed_methods(route_path).join(", ");
         let mut response = StatusCode::NO_CONTENT.into_response();
         if let Ok(value) = HeaderValue::from_str(&allow) {
             response.headers_mut().insert(header::ALLOW, value);
@@ -251,7 +251,7 @@ async fn handle(
         return Ok(response);
     }
 
-    let Some(route) = match_route(&method, route_path) else {
+    let Some(route) = match_route(method.as_str(), route_path) else {
         // No rule: only an admin may reach whatever this is.
         if caller.is_admin {
             let response = gateway.send(request, client).await?;

@@ -6,13 +6,14 @@
 //! Paths are matched after [`canonical_route_path`]: `/ajax-api/` is read as `/api/`
 //! and `/api/2.0/` and `/api/3.0/` as one, so the same operation under any prefix
 //! gets the same decision.
+//!
+//! Pure data and matching: no HTTP, async or SQL types (see the README).
 
 mod table;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use axum::http::Method;
 use mlguard_domain::Capability;
 
 pub use table::RULES;
@@ -39,7 +40,7 @@ pub enum Source {
     /// A request header.
     Header(&'static str),
     /// The trace id of every span in an OTLP/HTTP export body, as MLflow files the
-    /// span (see [`crate::otlp::export_trace_ids`]).
+    /// span (see `mlguard_extract::otlp::export_trace_ids`).
     OtlpSpanTraces,
 }
 
@@ -436,14 +437,11 @@ pub fn table_conflicts() -> &'static [String] {
     &index().conflicts
 }
 
-/// The rule for a request, by its method and its decoded path. HEAD is matched as
-/// GET. `None` means no rule: deny unless the caller is an admin.
-pub fn match_route(method: &Method, decoded_path: &str) -> Option<RouteMatch> {
-    let method = if method == Method::HEAD {
-        "GET"
-    } else {
-        method.as_str()
-    };
+/// The rule for a request, by its method name (`GET`, `POST`, ...) and its decoded
+/// path. HEAD is matched as GET. `None` means no rule: deny unless the caller is an
+/// admin.
+pub fn match_route(method: &str, decoded_path: &str) -> Option<RouteMatch> {
+    let method = if method == "HEAD" { "GET" } else { method };
     let router = index().by_method.get(method)?;
     let canonical = canonical_route_path(decoded_path);
     let found = router.at(&canonical).ok()?;
