@@ -22,9 +22,12 @@ pub use table::RULES;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     /// MLflow's `_get_request_param`: GET reads the query, POST/PATCH/PUT the JSON
-    /// body, DELETE the JSON body when it has one and the query otherwise. For
-    /// `run_id`, a missing field is retried as `run_uuid`.
+    /// body, DELETE the JSON body when it has one and the query otherwise.
     Param(&'static str),
+    /// A run, as MLflow's handlers read it: the `run_id` param, or `run_uuid` when
+    /// `run_id` is missing or empty. A query `run_id` and `run_uuid` that differ are
+    /// refused.
+    RunId,
     /// A query parameter, whatever the method.
     Query(&'static str),
     /// A JSON pointer into the request body, e.g. `/experiment_id` or

@@ -49,7 +49,7 @@ const fn route(
 // the JSON body otherwise.
 const EXPERIMENT_ID: Source = Source::Param("experiment_id");
 const EXPERIMENT_IDS: Source = Source::Param("experiment_ids");
-const RUN_ID: Source = Source::Param("run_id");
+const RUN_ID: Source = Source::RunId;
 const TRACE_ID_IN_PATH: Source = Source::Path("trace_id");
 const MODEL_ID_IN_PATH: Source = Source::Path("model_id");
 const DATASET_ID_IN_PATH: Source = Source::Path("dataset_id");

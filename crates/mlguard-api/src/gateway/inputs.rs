@@ -152,64 +152,73 @@ impl RequestInputs<'_> {
         }
     }
 
+    /// A `Param` as MLflow's `_get_request_param` reads it. With `empty_is_missing`,
+    /// an empty string counts as absent (for `run_id or run_uuid`).
+    fn read_param(
+        &self,
+        name: &str,
+        list: bool,
+        empty_is_missing: bool,
+    ) -> Result<Found, ApiError> {
+        let empty =
+            |found: &Found| empty_is_missing && matches!(found, Found::One(v) if v.is_empty());
+        if self.param_reads_body() {
+            let value = match self.body {
+                Some(body) => field(body, name)?,
+                None => None,
+            };
+            let found = from_json(value, name, list)?;
+            if empty(&found) {
+                return Ok(Found::Missing);
+            }
+            // The same field in the query must not say something else.
+            if let Found::One(body_value) = &found {
+                if self.query_values(name).iter().any(|v| v != body_value) {
+                    return Err(conflict(name));
+                }
+            }
+            return Ok(found);
+        }
+        let found = self.read_query(name, list)?;
+        Ok(if empty(&found) { Found::Missing } else { found })
+    }
+
+    fn read_query(&self, name: &str, list: bool) -> Result<Found, ApiError> {
+        Ok(if list {
+            let values: Vec<String> = self
+                .query_values(name)
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
+            if values.is_empty() {
+                Found::Missing
+            } else {
+                Found::Many(values)
+            }
+        } else {
+            self.query_one(name)?.map_or(Found::Missing, Found::One)
+        })
+    }
+
     /// Reads a source as one value, or a list for list targets.
     pub(crate) fn read(&self, source: Source, list: bool) -> Result<Found, ApiError> {
         let found = match source {
-            Source::Param(name) if self.param_reads_body() => {
-                let value = match self.body {
-                    Some(body) => field(body, name)?,
-                    None => None,
-                };
-                let mut found = from_json(value, name, list)?;
-                // MLflow's handlers take `run_id or run_uuid`: an empty run_id falls through.
-                if name == "run_id" && matches!(&found, Found::One(v) if v.is_empty()) {
-                    found = Found::Missing;
-                }
-                // The same field in the query must not say something else.
-                if let Found::One(body_value) = &found {
-                    if self.query_values(name).iter().any(|v| v != body_value) {
-                        return Err(conflict(name));
-                    }
-                }
-                if matches!(found, Found::Missing) && name == "run_id" {
-                    return self.read(Source::Param("run_uuid"), list);
-                }
-                found
-            }
-            Source::Param(name) | Source::Query(name) => {
-                if list {
-                    let values: Vec<String> = self
-                        .query_values(name)
-                        .into_iter()
-                        .map(str::to_owned)
-                        .collect();
-                    if values.is_empty() {
-                        Found::Missing
-                    } else {
-                        Found::Many(values)
-                    }
-                } else {
-                    match self
-                        .query_one(name)?
-                        .filter(|v| !(v.is_empty() && name == "run_id"))
+            Source::Param(name) => self.read_param(name, list, false)?,
+            Source::Query(name) => self.read_query(name, list)?,
+            // MLflow's handlers take `run_id or run_uuid`: an empty run_id falls through.
+            Source::RunId => match self.read_param("run_id", list, true)? {
+                Found::Missing => self.read_param("run_uuid", list, false)?,
+                Found::One(run_id) if !self.param_reads_body() => {
+                    if self
+                        .query_one("run_uuid")?
+                        .is_some_and(|uuid| uuid != run_id)
                     {
-                        Some(v) => {
-                            if name == "run_id" {
-                                if let Some(uuid) = self.query_one("run_uuid")? {
-                                    if uuid != v {
-                                        return Err(conflict("run_id"));
-                                    }
-                                }
-                            }
-                            Found::One(v)
-                        }
-                        None if name == "run_id" && matches!(source, Source::Param(_)) => {
-                            return self.read(Source::Param("run_uuid"), list);
-                        }
-                        None => Found::Missing,
+                        return Err(conflict("run_id"));
                     }
+                    Found::One(run_id)
                 }
-            }
+                found => found,
+            },
             Source::Body(pointer) => from_json(self.body_at(pointer)?, pointer, list)?,
             Source::Path(name) => self
                 .route

@@ -208,7 +208,8 @@ fn body_use(rule_access: &Access, after: &AfterHook, method: &Method) -> BodyUse
         return BodyUse::OtlpExport;
     }
     // Path, query and header sources never need the body.
-    let reads_json = |source: &Source| matches!(source, Source::Body(_) | Source::Param(_));
+    let reads_json =
+        |source: &Source| matches!(source, Source::Body(_) | Source::Param(_) | Source::RunId);
     let hook = match after {
         AfterHook::DeleteGrants(target) => sources(target).iter().any(reads_json),
         AfterHook::RenameRegisteredModel | AfterHook::FilterList(_) => true,
