@@ -24,12 +24,13 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http_body_util::BodyExt;
-use mlguard_api::{AppState, AuthSettings, CredentialCache, Forward, ForwardError, Gateway};
+use mlguard_api::{AppState, AuthSettings, CredentialCache};
 use mlguard_domain::{
     BoxFuture, ExperimentId, GrantStore, LookupError, OpaqueId, Password, Permission, Resource,
     TokenCodec, TokenStore, TraceFiles, TrackingLookup, UserStore, Username, VersionFiles,
     VersionOrigin,
 };
+use mlguard_gateway::{Forward, ForwardError, Gateway, GatewayState};
 use mlguard_storage::{PoolOptions, Store};
 use mlguard_tokens::{JwtCodec, KeySource};
 use tower::ServiceExt;
@@ -223,13 +224,16 @@ fn bench_app(dir: &tempfile::TempDir) -> Router {
         None,
         64 * 1024 * 1024,
     );
-    let state = AppState::new(Arc::new(store), Permission::NoPermissions)
-        .with_auth(
-            &AuthSettings::default(),
-            Some(codec),
-            Duration::from_secs(3600),
-        )
-        .with_gateway(gateway);
+    let state = AppState::new(Arc::new(store), Permission::NoPermissions).with_auth(
+        &AuthSettings::default(),
+        Some(codec),
+        Duration::from_secs(3600),
+    );
+    let grants = state.grants();
+    let state = state.with_gateway(
+        mlguard_gateway::router(GatewayState::new(gateway, grants)),
+        None,
+    );
     mlguard_api::app(state)
 }
 

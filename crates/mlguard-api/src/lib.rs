@@ -1,8 +1,6 @@
 #![doc = include_str!("../README.md")]
 
 mod auth;
-mod authz;
-mod gateway;
 mod health;
 mod origin;
 mod permissions;
@@ -23,7 +21,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use auth::{AuthSettings, CredentialCache, Fingerprint, ThrottleSettings};
-pub use gateway::{BufferedBody, Forward, ForwardError, Gateway, GraphQlLimits};
 pub use origin::RequestOrigins;
 use schema::{SecuritySchemes, document_shared_responses};
 pub use state::{AccessStore, AppState};
@@ -139,8 +136,11 @@ pub fn app(state: AppState) -> Router {
         Some(prefix) => native.clone().nest(prefix, native),
         None => native,
     };
+    let protected = match state.gateway.clone() {
+        Some(mount) => protected.fallback_service(mount.router),
+        None => protected.fallback(endpoint_not_found),
+    };
     let protected = protected
-        .fallback(gateway::gateway)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -183,4 +183,9 @@ pub fn app(state: AppState) -> Router {
 
 async fn method_not_allowed() -> ApiError {
     ApiError::method_not_allowed()
+}
+
+/// Without a gateway, a path that is not mlguard's own names nothing.
+async fn endpoint_not_found() -> ApiError {
+    ApiError::endpoint_not_found()
 }

@@ -112,7 +112,10 @@ async fn target(
     params: &MlflowParams,
 ) -> Result<(Resource, Username), ApiError> {
     let resource = resource(kind, params)?;
-    crate::authz::require(state, caller, resource.clone(), Capability::Manage).await?;
+    state
+        .grants
+        .require(caller, resource.clone(), Capability::Manage)
+        .await?;
     let username = Username::parse(params.required_str("username")?)?;
     Ok((resource, username))
 }

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use mlguard_domain::{GrantStore, Permission, TokenCodec, TokenStore, UserStore};
-use mlguard_extract::ApiError;
+use mlguard_extract::{ApiError, Grants};
 
 /// Everything the API needs from storage, as one object.
 pub trait AccessStore: UserStore + GrantStore + TokenStore {}
@@ -12,8 +12,10 @@ impl<T: UserStore + GrantStore + TokenStore> AccessStore for T {}
 pub struct AppState {
     pub(crate) store: Arc<dyn AccessStore>,
     pub(crate) default_permission: Permission,
+    /// Every capability check reads these.
+    pub(crate) grants: Grants,
     /// The MLflow gateway; without it, unknown paths are simply not found.
-    pub(crate) gateway: Option<crate::gateway::Gateway>,
+    pub(crate) gateway: Option<GatewayMount>,
     /// Authentication: the verified-credential cache, throttling, bearer tokens.
     pub(crate) auth: Arc<crate::auth::AuthServices>,
     /// The secret store; without it, the secrets endpoints answer FEATURE_DISABLED.
@@ -21,6 +23,14 @@ pub struct AppState {
     /// Accepted `Host` values and foreign origins; by default any `Host`, no
     /// foreign origin.
     pub(crate) origins: Arc<crate::origin::RequestOrigins>,
+}
+
+/// The gateway, as this API mounts it: the router that answers every path that is
+/// not mlguard's own, and MLflow's `--static-prefix` it was configured with.
+#[derive(Clone)]
+pub(crate) struct GatewayMount {
+    pub(crate) router: axum::Router,
+    pub(crate) static_prefix: Option<String>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -34,6 +44,7 @@ impl std::fmt::Debug for AppState {
 impl AppState {
     pub fn new(store: Arc<dyn AccessStore>, default_permission: Permission) -> Self {
         Self {
+            grants: Grants::new(store.clone(), default_permission),
             store,
             default_permission,
             gateway: None,
@@ -79,14 +90,27 @@ impl AppState {
         self
     }
 
+    /// The grants and default permission this API decides by, for the gateway to
+    /// decide by the same.
+    pub fn grants(&self) -> Grants {
+        self.grants.clone()
+    }
+
     /// MLflow's `--static-prefix`, when the gateway is configured with one.
     pub(crate) fn static_prefix(&self) -> Option<&str> {
-        self.gateway.as_ref().and_then(|g| g.static_prefix())
+        self.gateway
+            .as_ref()
+            .and_then(|g| g.static_prefix.as_deref())
     }
 
     /// Serves every other path by authorizing it and forwarding it to MLflow.
-    pub fn with_gateway(mut self, gateway: crate::gateway::Gateway) -> Self {
-        self.gateway = Some(gateway);
+    /// `router` (mlguard-gateway's) answers them behind this API's authentication;
+    /// `static_prefix` (normalized, `/mlflow`) also prefixes the native routes.
+    pub fn with_gateway(mut self, router: axum::Router, static_prefix: Option<&str>) -> Self {
+        self.gateway = Some(GatewayMount {
+            router,
+            static_prefix: static_prefix.map(str::to_owned),
+        });
         self
     }
 

@@ -3,10 +3,12 @@
 mod caller;
 mod credentials;
 mod error;
+mod grants;
 pub mod otlp;
 mod params;
 
 pub use caller::Caller;
 pub use credentials::{BasicCredentials, Credentials, CredentialsError, parse_authorization};
 pub use error::{ApiError, ErrorBody};
+pub use grants::{Grants, blocking};
 pub use params::{MAX_BODY_BYTES, MlflowParams};

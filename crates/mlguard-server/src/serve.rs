@@ -1,9 +1,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mlguard_api::{BufferedBody, Forward, ForwardError, Gateway, GraphQlLimits};
 use mlguard_domain::BoxFuture;
 use mlguard_domain::{Password, StoreError, UserStore, Username};
+use mlguard_gateway::{BufferedBody, Forward, ForwardError, Gateway, GatewayState, GraphQlLimits};
 use mlguard_storage::{PoolOptions, Store};
 use mlguard_upstream::{TrackingLookups, UpstreamClient, UpstreamError, UpstreamOptions};
 use rand::Rng;
@@ -127,6 +127,17 @@ fn bootstrap_admin(store: &dyn UserStore, settings: &Settings) -> Result<(), Cli
 }
 
 /// Authentication tuning from configuration.
+/// The native API with the gateway answering every other path, both deciding by
+/// the same grants.
+pub(crate) fn mount_gateway(
+    state: mlguard_api::AppState,
+    gateway: Gateway,
+) -> mlguard_api::AppState {
+    let static_prefix = gateway.static_prefix().map(str::to_owned);
+    let router = mlguard_gateway::router(GatewayState::new(gateway, state.grants()));
+    state.with_gateway(router, static_prefix.as_deref())
+}
+
 fn auth_settings(auth: &crate::config::AuthSettings) -> mlguard_api::AuthSettings {
     mlguard_api::AuthSettings {
         cache_entries: auth.credential_cache_entries,
@@ -193,11 +204,11 @@ pub fn serve(settings: Settings) -> Result<(), CliError> {
             &auth_settings(&settings.auth),
             Some(codec),
             Duration::from_secs(settings.auth.token_ttl_secs),
-        )
-        .with_gateway(gateway(
-            &settings.upstream,
-            settings.server.static_prefix.clone(),
-        )?);
+        );
+    let state = mount_gateway(
+        state,
+        gateway(&settings.upstream, settings.server.static_prefix.clone())?,
+    );
     let state = crate::secrets::attach(state, secrets)
         .with_request_origins(settings.server.request_origins()?);
     let runtime = tokio::runtime::Builder::new_multi_thread()

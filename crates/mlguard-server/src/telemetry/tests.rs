@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
-use mlguard_api::{AppState, AuthSettings, Forward, ForwardError, Gateway};
+use mlguard_api::{AppState, AuthSettings};
 use mlguard_domain::{BoxFuture, Password, Permission, UserStore, Username};
+use mlguard_gateway::{Forward, ForwardError, Gateway};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -165,14 +166,15 @@ async fn a_forged_login_name_or_path_writes_no_line_of_its_own() {
         .expect("client"),
         16,
     );
-    let state = AppState::new(Arc::new(store), Permission::Read)
-        .with_auth(&AuthSettings::default(), None, Duration::from_secs(60))
-        .with_gateway(Gateway::new(
-            Arc::new(NoUpstream),
-            Arc::new(lookups),
-            None,
-            1 << 20,
-        ));
+    let state = AppState::new(Arc::new(store), Permission::Read).with_auth(
+        &AuthSettings::default(),
+        None,
+        Duration::from_secs(60),
+    );
+    let state = crate::serve::mount_gateway(
+        state,
+        Gateway::new(Arc::new(NoUpstream), Arc::new(lookups), None, 1 << 20),
+    );
 
     let logs = Captured::default();
     // This thread's subscriber: the server runs on it (a current-thread runtime).

@@ -19,6 +19,8 @@
 //! before anything leaves, refused after MLflow answered success to a name mlguard
 //! saw as absent, or answered by mlguard itself.
 
+// The API suites' store fixture: one fixture for every suite.
+#[path = "../../mlguard-api/tests/support/mod.rs"]
 mod support;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -29,11 +31,12 @@ use axum::http::{HeaderMap, Method, Request, Response, StatusCode, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http_body_util::BodyExt;
-use mlguard_api::{AppState, Forward, ForwardError, Gateway};
+use mlguard_api::AppState;
 use mlguard_domain::{
     BoxFuture, ExperimentId, GrantStore, LookupError, ModelName, OpaqueId, Permission, Resource,
     TraceFiles, TrackingLookup, Username, VersionFiles, VersionOrigin,
 };
+use mlguard_gateway::{Forward, ForwardError, Gateway, GatewayState};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -749,7 +752,12 @@ fn setup(default: Permission) -> Setup {
         None,
         1 << 20,
     );
-    let state = AppState::new(Arc::new(store), default).with_gateway(gateway);
+    let state = AppState::new(Arc::new(store), default);
+    let grants = state.grants();
+    let state = state.with_gateway(
+        mlguard_gateway::router(GatewayState::new(gateway, grants)),
+        None,
+    );
     Setup {
         router: mlguard_api::app(state),
         world,

@@ -28,7 +28,7 @@ use mlguard_extract::ApiError;
 use serde_json::{Map, Value};
 
 use super::Gateway;
-use crate::state::AppState;
+use crate::GatewayState;
 
 type Document<'q> = ast::Document<'q, &'q str>;
 type Operation<'q> = ast::OperationDefinition<'q, &'q str>;
@@ -1028,7 +1028,7 @@ fn json_response(
 // Authorization.
 
 async fn allowed(
-    state: &AppState,
+    state: &GatewayState,
     gateway: &Gateway,
     caller: &Principal,
     requirement: &Requirement,
@@ -1060,17 +1060,17 @@ async fn allowed(
             }
         }
     }
-    Ok(
-        crate::authz::readable(state, caller, experiments.into_iter().map(Some).collect())
-            .await?
-            .into_iter()
-            .all(|ok| ok),
-    )
+    Ok(state
+        .grants
+        .readable(caller, experiments.into_iter().map(Some).collect())
+        .await?
+        .into_iter()
+        .all(|ok| ok))
 }
 
 /// The canonical ids among `ids` that the caller may read, in order.
 async fn readable_experiments(
-    state: &AppState,
+    state: &GatewayState,
     caller: &Principal,
     ids: &[String],
 ) -> Result<Vec<String>, ApiError> {
@@ -1083,7 +1083,7 @@ async fn readable_experiments(
         .iter()
         .map(|id| ExperimentId::parse(id).ok().map(Resource::Experiment))
         .collect();
-    let verdicts = crate::authz::readable(state, caller, resources).await?;
+    let verdicts = state.grants.readable(caller, resources).await?;
     Ok(canonical
         .into_iter()
         .zip(verdicts)
@@ -1167,7 +1167,7 @@ fn parse_document(query: &str) -> Result<Document<'_>, ApiError> {
 /// Authorizes a non-admin's GraphQL request field by field, forwards what may run,
 /// and filters the answer.
 pub(crate) async fn authorize_and_forward(
-    state: &AppState,
+    state: &GatewayState,
     gateway: &Gateway,
     caller: &Principal,
     request: Request,
@@ -1325,9 +1325,10 @@ pub(crate) async fn authorize_and_forward(
                 .iter()
                 .map(|(_, resource)| resource.clone())
                 .collect();
-            let verdicts =
-                crate::authz::readable(state, caller, resources.into_iter().map(Some).collect())
-                    .await?;
+            let verdicts = state
+                .grants
+                .readable(caller, resources.into_iter().map(Some).collect())
+                .await?;
             readable_names.extend(
                 parsed
                     .into_iter()

@@ -9,6 +9,8 @@
 //! - Everybody's requests: every checked route reaches MLflow, so each rule reads
 //!   its ids from where this test (like MLflow's handlers) puts them.
 
+// The API suites' store fixture: one fixture for every suite.
+#[path = "../../mlguard-api/tests/support/mod.rs"]
 mod support;
 
 use std::sync::{Arc, Mutex};
@@ -19,11 +21,12 @@ use axum::http::{Method, Request, Response, StatusCode, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http_body_util::BodyExt;
-use mlguard_api::{AppState, Forward, ForwardError, Gateway};
+use mlguard_api::AppState;
 use mlguard_domain::{
     BoxFuture, ExperimentId, GrantStore, LookupError, ModelName, OpaqueId, Permission, Resource,
     TraceFiles, TrackingLookup, Username, VersionFiles, VersionOrigin,
 };
+use mlguard_gateway::{Forward, ForwardError, Gateway, GatewayState};
 use mlguard_policy::{Access, Quantifier, RULES, RouteRule, Target};
 use serde_json::json;
 use tower::ServiceExt;
@@ -194,7 +197,12 @@ fn setup() -> Setup {
         None,
         1 << 20,
     );
-    let state = AppState::new(Arc::new(store), Permission::NoPermissions).with_gateway(gateway);
+    let state = AppState::new(Arc::new(store), Permission::NoPermissions);
+    let grants = state.grants();
+    let state = state.with_gateway(
+        mlguard_gateway::router(GatewayState::new(gateway, grants)),
+        None,
+    );
     Setup {
         router: mlguard_api::app(state),
         upstream,

@@ -12,7 +12,7 @@ use mlguard_extract::ApiError;
 use mlguard_policy::ListKind;
 use serde_json::Value;
 
-use crate::state::AppState;
+use crate::GatewayState;
 
 use super::Gateway;
 
@@ -209,7 +209,7 @@ async fn read_json(response: Response<Body>) -> Result<Value, ApiError> {
 
 /// Runs a search for a non-admin: the first answer is `first`, already fetched.
 pub(crate) async fn filtered_search(
-    state: &AppState,
+    state: &GatewayState,
     gateway: &Gateway,
     caller: &Principal,
     kind: ListKind,
@@ -335,7 +335,7 @@ fn scorer_of(item: &Value) -> Option<Resource> {
 /// Whether the caller may read each item: every resource it is about must be
 /// readable, in one store round trip for the page.
 async fn readable_items(
-    state: &AppState,
+    state: &GatewayState,
     gateway: &Gateway,
     caller: &Principal,
     kind: ListKind,
@@ -350,9 +350,9 @@ async fn readable_items(
     // A scorer is listed to any reader of its experiment (checked before the
     // request left) unless a grant on the scorer itself denies it.
     let answers = if kind == ListKind::Scorers {
-        crate::authz::not_denied_reading(state, caller, flat).await
+        state.grants.not_denied_reading(caller, flat).await
     } else {
-        crate::authz::readable(state, caller, flat).await
+        state.grants.readable(caller, flat).await
     };
     let mut answers = answers
         .map_err(|e| filtering_failed(&e.message().to_owned()))?

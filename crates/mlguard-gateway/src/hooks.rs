@@ -11,7 +11,7 @@ use mlguard_policy::{AfterHook, CreatedKind, Source, Target};
 use serde_json::Value;
 
 use super::inputs::{Found, RequestInputs, Resolved, resolve};
-use crate::state::AppState;
+use crate::GatewayState;
 
 /// Largest creation response read to find the new id.
 const MAX_CREATED_BYTES: usize = 16 * 1024 * 1024;
@@ -113,12 +113,13 @@ fn created(kind: CreatedKind, json: &Value) -> Option<Resource> {
 }
 
 async fn grant_manage(
-    state: &AppState,
+    state: &GatewayState,
     caller: &Principal,
     resource: Resource,
 ) -> Result<(), ApiError> {
     let username = caller.username.clone();
     state
+        .grants
         .blocking(move |store| {
             // Registering a scorer under a taken name adds a version to someone
             // else's scorer; that must not make the caller its manager.
@@ -139,7 +140,7 @@ async fn grant_manage(
 }
 
 pub(crate) async fn run(
-    state: &AppState,
+    state: &GatewayState,
     caller: &Principal,
     prepared: Prepared,
     response: Response<Body>,
@@ -190,6 +191,7 @@ pub(crate) async fn run(
         }
         Prepared::DeleteGrants(resource) => {
             state
+                .grants
                 .blocking(move |store| store.delete_grants_on(&resource))
                 .await?
                 .map_err(|e| hook_failed(&e))?;
@@ -197,6 +199,7 @@ pub(crate) async fn run(
         }
         Prepared::Rename { from, to } => {
             state
+                .grants
                 .blocking(move |store| store.rename_registered_model(&from, &to))
                 .await?
                 .map_err(|e| hook_failed(&e))?;

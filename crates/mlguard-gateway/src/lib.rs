@@ -22,11 +22,10 @@ use axum::http::{HeaderValue, Method, Response, StatusCode, header};
 use axum::response::IntoResponse;
 use mlguard_domain::Resource;
 use mlguard_domain::{BoxFuture, Principal, TrackingLookup};
-use mlguard_extract::{ApiError, Caller};
+use mlguard_extract::{ApiError, Caller, Grants};
 use mlguard_policy::{Absent, Access, AfterHook, Check, Quantifier, Target, match_route};
 use serde_json::Value;
 
-use crate::state::AppState;
 use inputs::{RequestInputs, Resolved};
 
 /// Why a forward failed.
@@ -117,7 +116,8 @@ impl Gateway {
         self
     }
 
-    pub(crate) fn static_prefix(&self) -> Option<&str> {
+    /// MLflow's `--static-prefix`, normalized (`/mlflow`), if configured.
+    pub fn static_prefix(&self) -> Option<&str> {
         self.static_prefix.as_deref()
     }
 
@@ -165,9 +165,28 @@ impl Gateway {
     }
 }
 
+/// What the gateway's handler holds: the proxy and the grants it decides by.
+#[derive(Debug, Clone)]
+pub struct GatewayState {
+    gateway: Gateway,
+    grants: Grants,
+}
+
+impl GatewayState {
+    pub fn new(gateway: Gateway, grants: Grants) -> Self {
+        Self { gateway, grants }
+    }
+}
+
+/// The gateway as a router that answers every path: mount it as the fallback of
+/// mlguard's own routes, behind authentication (it reads the [`Caller`]).
+pub fn router(state: GatewayState) -> axum::Router {
+    axum::Router::new().fallback(gateway).with_state(state)
+}
+
 /// The fallback handler: everything that is not one of mlguard's own routes.
-pub(crate) async fn gateway(
-    State(state): State<AppState>,
+async fn gateway(
+    State(state): State<GatewayState>,
     Caller(caller): Caller,
     request: Request,
 ) -> axum::response::Response {
@@ -226,13 +245,11 @@ fn body_use(rule_access: &Access, after: &AfterHook, method: &Method) -> BodyUse
 }
 
 async fn handle(
-    state: &AppState,
+    state: &GatewayState,
     caller: &Principal,
     request: Request,
 ) -> Result<axum::response::Response, ApiError> {
-    let Some(gateway) = state.gateway.clone() else {
-        return Err(ApiError::endpoint_not_found());
-    };
+    let gateway = state.gateway.clone();
     let decoded = decode::canonical_path(request.uri().path())?;
     let query = decode::query_pairs(request.uri().query())?;
     let client = request
@@ -484,7 +501,7 @@ enum Verdict {
 }
 
 async fn authorize(
-    state: &AppState,
+    state: &GatewayState,
     gateway: &Gateway,
     caller: &Principal,
     checks: &[Check],
@@ -520,7 +537,7 @@ async fn authorize(
 }
 
 async fn evaluate(
-    state: &AppState,
+    state: &GatewayState,
     gateway: &Gateway,
     caller: &Principal,
     check: &Check,
@@ -538,13 +555,14 @@ async fn evaluate(
             return Ok(Verdict::Denied);
         }
     };
-    let allowed = crate::authz::permitted(
-        state,
-        caller,
-        resources.iter().cloned().map(Some).collect(),
-        check.capability,
-    )
-    .await?;
+    let allowed = state
+        .grants
+        .permitted(
+            caller,
+            resources.iter().cloned().map(Some).collect(),
+            check.capability,
+        )
+        .await?;
     let all = allowed.iter().all(|ok| *ok);
     let verdict = match check.quantifier {
         Quantifier::All if all => Verdict::Allowed,
