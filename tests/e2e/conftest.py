@@ -262,10 +262,15 @@ def mlguard_factory(tmp_path):
         pytest.fail("\n".join(errors), pytrace=False)
 
 
-def _module_server(tmp_path_factory, default_permission: str):
+def module_server(tmp_path_factory, default_permission: str, upstream=None):
+    """One mlguard for a module; in front of `upstream` (an `MlflowServer`) if given.
+    Grants are only created on resources the tracking server holds, so modules that
+    grant pass one (see `mlflow_upstream`)."""
+    extra_env = {"MLGUARD_UPSTREAM__URL": upstream.url} if upstream else None
     server = Mlguard(
         tmp_path_factory.mktemp(f"mlguard-{default_permission.lower()}"),
         default_permission=default_permission,
+        extra_env=extra_env,
     )
     server.start()
     try:
@@ -279,13 +284,26 @@ def _module_server(tmp_path_factory, default_permission: str):
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """One mlguard per test module, `default_permission=READ`."""
-    yield from _module_server(tmp_path_factory, "READ")
+    yield from module_server(tmp_path_factory, "READ")
 
 
 @pytest.fixture(scope="module", params=["READ", "MANAGE"])
 def server_by_default(request, tmp_path_factory):
     """One mlguard per default permission (READ, then MANAGE)."""
-    yield from _module_server(tmp_path_factory, request.param)
+    yield from module_server(tmp_path_factory, request.param)
+
+
+@pytest.fixture(scope="session")
+def mlflow_upstream(tmp_path_factory):
+    """One real MLflow for the whole session, for modules whose mlguard needs a
+    tracking server (to create the resources a grant names)."""
+    from mlflow_upstream import MlflowServer  # it imports this module
+
+    upstream = MlflowServer(tmp_path_factory.mktemp("mlflow-shared")).start()
+    try:
+        yield upstream
+    finally:
+        upstream.stop()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import requests
 
-from conftest import free_port
+from conftest import free_port, unique
 
 STARTUP_TIMEOUT_S = 120.0
 
@@ -61,6 +61,23 @@ class MlflowServer:
             time.sleep(0.5)
         self.stop()
         raise RuntimeError(f"mlflow server did not start:\n{self.log_path.read_text()[-4000:]}")
+
+    # -- resources, created straight in MLflow (no auth, no auto-grant) -------------
+
+    def _post(self, path: str, body: dict) -> dict:
+        r = requests.post(f"{self.url}{path}", json=body, timeout=30)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def create_experiment(self, name: str | None = None) -> str:
+        """A new experiment; its id."""
+        body = {"name": name or unique("exp")}
+        return self._post("/api/2.0/mlflow/experiments/create", body)["experiment_id"]
+
+    def create_registered_model(self, name: str | None = None) -> str:
+        """A new registered model; its name."""
+        body = {"name": name or unique("model")}
+        return self._post("/api/2.0/mlflow/registered-models/create", body)["registered_model"]["name"]
 
     def stop(self) -> None:
         if self.proc is None:

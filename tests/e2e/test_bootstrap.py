@@ -58,12 +58,16 @@ def test_configured_admin_password_is_not_printed(mlguard_factory):
     assert r.status_code == 200 and r.json()["user"]["is_admin"] is True
 
 
-def test_state_survives_restart(mlguard_factory):
-    server = mlguard_factory("restart").start()
+def test_state_survives_restart(mlguard_factory, mlflow_upstream):
+    # Grants name resources the tracking server holds, so mlguard sits in front of MLflow.
+    server = mlguard_factory(
+        "restart", extra_env={"MLGUARD_UPSTREAM__URL": mlflow_upstream.url}
+    ).start()
     name, pw = server.create_user()
+    exp = mlflow_upstream.create_experiment()
     r = requests.post(
         server.base_url + "/api/2.0/mlflow/experiments/permissions/create",
-        json={"experiment_id": "3", "username": name, "permission": "EDIT"},
+        json={"experiment_id": exp, "username": name, "permission": "EDIT"},
         auth=server.admin_auth(),
         timeout=10,
     )
@@ -73,7 +77,7 @@ def test_state_survives_restart(mlguard_factory):
     r = requests.get(server.base_url + f"/api/2.0/mlflow/users/get?username={name}", auth=(name, pw), timeout=10)
     assert r.status_code == 200, r.text
     assert [(p["experiment_id"], p["permission"]) for p in r.json()["user"]["experiment_permissions"]] == [
-        ("3", "EDIT")
+        (exp, "EDIT")
     ]
 
 

@@ -3,7 +3,13 @@
 import pytest
 from mlflow.exceptions import MlflowException, RestException
 
-from conftest import ADMIN_USERNAME, new_password, unique
+from conftest import ADMIN_USERNAME, module_server, new_password, unique
+
+
+# Grants name resources the tracking server holds, so mlguard sits in front of MLflow.
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, mlflow_upstream):
+    yield from module_server(tmp_path_factory, "READ", mlflow_upstream)
 
 
 def raises(call, code: str, status: int) -> MlflowException:
@@ -24,26 +30,28 @@ def test_duplicate_user(server, as_admin):
         assert needle not in exc.message
 
 
-def test_duplicate_grants(server, as_admin):
+def test_duplicate_grants(server, as_admin, mlflow_upstream):
     name, _ = server.create_user()
-    as_admin.create_experiment_permission("5", name, "READ")
+    exp, model = mlflow_upstream.create_experiment(), mlflow_upstream.create_registered_model()
+    as_admin.create_experiment_permission(exp, name, "READ")
     raises(
-        lambda: as_admin.create_experiment_permission("5", name, "EDIT"),
+        lambda: as_admin.create_experiment_permission(exp, name, "EDIT"),
         "RESOURCE_ALREADY_EXISTS",
         400,
     )
-    assert as_admin.get_experiment_permission("5", name).permission == "READ"
+    assert as_admin.get_experiment_permission(exp, name).permission == "READ"
 
-    as_admin.create_registered_model_permission("dup-model", name, "READ")
+    as_admin.create_registered_model_permission(model, name, "READ")
     raises(
-        lambda: as_admin.create_registered_model_permission("dup-model", name, "READ"),
+        lambda: as_admin.create_registered_model_permission(model, name, "READ"),
         "RESOURCE_ALREADY_EXISTS",
         400,
     )
 
 
-def test_missing_user(server, as_admin):
+def test_missing_user(server, as_admin, mlflow_upstream):
     nobody = unique("nobody")
+    exp, model = mlflow_upstream.create_experiment(), mlflow_upstream.create_registered_model()
     exc = raises(lambda: as_admin.get_user(nobody), "RESOURCE_DOES_NOT_EXIST", 404)
     assert nobody in exc.message
     raises(
@@ -55,12 +63,12 @@ def test_missing_user(server, as_admin):
     raises(lambda: as_admin.delete_user(nobody), "RESOURCE_DOES_NOT_EXIST", 404)
     # Granting to an unknown user.
     raises(
-        lambda: as_admin.create_experiment_permission("1", nobody, "READ"),
+        lambda: as_admin.create_experiment_permission(exp, nobody, "READ"),
         "RESOURCE_DOES_NOT_EXIST",
         404,
     )
     raises(
-        lambda: as_admin.create_registered_model_permission("m", nobody, "READ"),
+        lambda: as_admin.create_registered_model_permission(model, nobody, "READ"),
         "RESOURCE_DOES_NOT_EXIST",
         404,
     )
@@ -104,26 +112,27 @@ def test_missing_grants(server, as_admin):
     )
 
 
-def test_invalid_permission_name(server, as_admin):
+def test_invalid_permission_name(server, as_admin, mlflow_upstream):
     name, _ = server.create_user()
+    exp, model = mlflow_upstream.create_experiment(), mlflow_upstream.create_registered_model()
     exc = raises(
-        lambda: as_admin.create_experiment_permission("1", name, "WRITE"),
+        lambda: as_admin.create_experiment_permission(exp, name, "WRITE"),
         "INVALID_PARAMETER_VALUE",
         400,
     )
     assert "WRITE" in exc.message
     raises(
-        lambda: as_admin.create_registered_model_permission("m", name, "WRITE"),
+        lambda: as_admin.create_registered_model_permission(model, name, "WRITE"),
         "INVALID_PARAMETER_VALUE",
         400,
     )
-    as_admin.create_experiment_permission("1", name, "READ")
+    as_admin.create_experiment_permission(exp, name, "READ")
     raises(
-        lambda: as_admin.update_experiment_permission("1", name, "read"),
+        lambda: as_admin.update_experiment_permission(exp, name, "read"),
         "INVALID_PARAMETER_VALUE",
         400,
     )
-    assert as_admin.get_experiment_permission("1", name).permission == "READ"
+    assert as_admin.get_experiment_permission(exp, name).permission == "READ"
 
 
 def test_short_password(server, as_admin):

@@ -69,14 +69,19 @@ def api(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def secrets_server(tmp_path_factory):
+def secrets_server(tmp_path_factory, mlflow_upstream):
     """An mlguard with the secret store on, where users hold nothing by default, so
-    every grant and revocation is visible to the user it concerns."""
+    every grant and revocation is visible to the user it concerns. In front of a real
+    MLflow: grants name resources the tracking server holds."""
     kek = base64.b64encode(os.urandom(32)).decode()
     server = Mlguard(
         tmp_path_factory.mktemp("mlguard-generated-client"),
         default_permission="NO_PERMISSIONS",
-        extra_env={"MLGUARD_SECRETS__ENABLED": "true", "MLGUARD_SECRETS__KEK": kek},
+        extra_env={
+            "MLGUARD_SECRETS__ENABLED": "true",
+            "MLGUARD_SECRETS__KEK": kek,
+            "MLGUARD_UPSTREAM__URL": mlflow_upstream.url,
+        },
     )
     server.secrets.add(kek)
     server.start()
@@ -101,7 +106,7 @@ def basic_client(api, server, username: str, password: str):
     )
 
 
-def test_generated_client_manages_users_grants_and_secrets(api, secrets_server):
+def test_generated_client_manages_users_grants_and_secrets(api, secrets_server, mlflow_upstream):
     from mlguard_client.api.permissions import (
         create_experiment_permission,
         delete_experiment_permission,
@@ -150,7 +155,7 @@ def test_generated_client_manages_users_grants_and_secrets(api, secrets_server):
     assert own.user.id == created.user.id
 
     # A grant on an experiment, seen by the user in their own account.
-    experiment_id = "4242"
+    experiment_id = mlflow_upstream.create_experiment()
     granted = create_experiment_permission.sync(
         client=admin,
         body=ExperimentPermissionRequest(

@@ -40,8 +40,12 @@ def postgres_url():
         psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def test_user_lifecycle_on_postgres(mlguard_factory, postgres_url, login):
-    server = mlguard_factory("pg", database_url=postgres_url).start()
+def test_user_lifecycle_on_postgres(mlguard_factory, postgres_url, login, mlflow_upstream):
+    # Grants name resources the tracking server holds, so mlguard sits in front of MLflow.
+    server = mlguard_factory(
+        "pg", database_url=postgres_url, extra_env={"MLGUARD_UPSTREAM__URL": mlflow_upstream.url}
+    ).start()
+    exp, model = mlflow_upstream.create_experiment(), mlflow_upstream.create_registered_model()
     r = requests.get(server.base_url + "/ready", timeout=10)
     assert r.status_code == 200, r.text
 
@@ -56,10 +60,10 @@ def test_user_lifecycle_on_postgres(mlguard_factory, postgres_url, login):
         admin.create_user(name, new_password())
     assert e.value.error_code == "RESOURCE_ALREADY_EXISTS"
 
-    admin.create_experiment_permission("7", name, "MANAGE")
-    admin.create_registered_model_permission("pg-model", name, "EDIT")
+    admin.create_experiment_permission(exp, name, "MANAGE")
+    admin.create_registered_model_permission(model, name, "EDIT")
     with pytest.raises(MlflowException) as e:
-        admin.create_experiment_permission("7", name, "READ")
+        admin.create_experiment_permission(exp, name, "READ")
     assert e.value.error_code == "RESOURCE_ALREADY_EXISTS"
     with pytest.raises(MlflowException) as e:
         admin.get_experiment_permission("8", name)
@@ -67,9 +71,9 @@ def test_user_lifecycle_on_postgres(mlguard_factory, postgres_url, login):
     got = admin.get_user(name)
     assert got.id == created.id
     assert [(p.experiment_id, p.user_id, p.permission) for p in got.experiment_permissions] == [
-        ("7", created.id, "MANAGE")
+        (exp, created.id, "MANAGE")
     ]
-    assert [(p.name, p.permission) for p in got.registered_model_permissions] == [("pg-model", "EDIT")]
+    assert [(p.name, p.permission) for p in got.registered_model_permissions] == [(model, "EDIT")]
 
     new_pw = new_password()
     server.secrets.add(new_pw)
@@ -79,7 +83,7 @@ def test_user_lifecycle_on_postgres(mlguard_factory, postgres_url, login):
         server.client().get_user(name)
     assert e.value.error_code == "UNAUTHENTICATED"
     login(name, new_pw)
-    server.client().create_experiment_permission("7", ADMIN_USERNAME, "READ")  # MANAGE on 7
+    server.client().create_experiment_permission(exp, ADMIN_USERNAME, "READ")  # MANAGE on exp
     with pytest.raises(MlflowException) as e:
         server.client().create_user(unique("x"), new_password())
     assert e.value.error_code == "PERMISSION_DENIED"

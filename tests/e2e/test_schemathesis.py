@@ -46,13 +46,16 @@ CHECKS = [
 
 
 @pytest.fixture(scope="module")
-def fuzzed_server(tmp_path_factory):
+def fuzzed_server(tmp_path_factory, mlflow_upstream):
+    # In front of a real MLflow: grant creation asks it whether the resource exists,
+    # and without one every create would be a 502.
     kek = base64.b64encode(os.urandom(32)).decode()
     server = Mlguard(
         tmp_path_factory.mktemp("mlguard-schemathesis"),
         extra_env={
             "MLGUARD_SECRETS__ENABLED": "true",
             "MLGUARD_SECRETS__KEK": kek,
+            "MLGUARD_UPSTREAM__URL": mlflow_upstream.url,
             # The fuzzer sends wrong credentials on purpose (ignored_auth); with the
             # default limits it would soon lock the admin it runs as out with 429.
             "MLGUARD_AUTH__THROTTLE_MAX_FAILURES_PER_USER": "1000000",

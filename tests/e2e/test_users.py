@@ -4,7 +4,13 @@ import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.server.auth.entities import User
 
-from conftest import ADMIN_USERNAME, new_password, unique
+from conftest import ADMIN_USERNAME, module_server, new_password, unique
+
+
+# Grants name resources the tracking server holds, so mlguard sits in front of MLflow.
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, mlflow_upstream):
+    yield from module_server(tmp_path_factory, "READ", mlflow_upstream)
 
 
 def error_code(exc_info) -> str:
@@ -42,19 +48,20 @@ def test_create_and_get_user(server, as_admin, login):
     assert me.id == created.id and me.is_admin is False
 
 
-def test_get_user_lists_grants(server, as_admin):
+def test_get_user_lists_grants(server, as_admin, mlflow_upstream):
     name, _ = server.create_user()
+    exp, model = mlflow_upstream.create_experiment(), mlflow_upstream.create_registered_model()
     user = as_admin.get_user(name)
-    as_admin.create_experiment_permission("7", name, "EDIT")
-    as_admin.create_registered_model_permission("model-x", name, "READ")
+    as_admin.create_experiment_permission(exp, name, "EDIT")
+    as_admin.create_registered_model_permission(model, name, "READ")
 
     got = as_admin.get_user(name)
     assert [(p.experiment_id, p.user_id, p.permission) for p in got.experiment_permissions] == [
-        ("7", user.id, "EDIT")
+        (exp, user.id, "EDIT")
     ]
     assert [
         (p.name, p.user_id, p.permission) for p in got.registered_model_permissions
-    ] == [("model-x", user.id, "READ")]
+    ] == [(model, user.id, "READ")]
 
 
 def test_update_password(server, as_admin, login):
@@ -145,10 +152,11 @@ def test_promoted_user_can_list_users(server, as_admin, login):
     assert r.status_code == 403
 
 
-def test_delete_user(server, as_admin, login):
+def test_delete_user(server, as_admin, login, mlflow_upstream):
     name, password = server.create_user()
-    as_admin.create_experiment_permission("11", name, "MANAGE")
-    as_admin.create_registered_model_permission("del-model", name, "MANAGE")
+    exp, model = mlflow_upstream.create_experiment(), mlflow_upstream.create_registered_model()
+    as_admin.create_experiment_permission(exp, name, "MANAGE")
+    as_admin.create_registered_model_permission(model, name, "MANAGE")
 
     as_admin.delete_user(name)
 
@@ -159,7 +167,7 @@ def test_delete_user(server, as_admin, login):
 
     # Its grants went with it.
     with pytest.raises(MlflowException) as e:
-        as_admin.get_experiment_permission("11", name)
+        as_admin.get_experiment_permission(exp, name)
     assert error_code(e) == "RESOURCE_DOES_NOT_EXIST"
 
     # Its credentials no longer authenticate.
@@ -181,10 +189,10 @@ def test_delete_user(server, as_admin, login):
     assert got.registered_model_permissions == []
     assert got.is_admin is False
     with pytest.raises(MlflowException) as e:
-        as_admin.get_experiment_permission("11", name)
+        as_admin.get_experiment_permission(exp, name)
     assert error_code(e) == "RESOURCE_DOES_NOT_EXIST"
     with pytest.raises(MlflowException) as e:
-        as_admin.get_registered_model_permission("del-model", name)
+        as_admin.get_registered_model_permission(model, name)
     assert error_code(e) == "RESOURCE_DOES_NOT_EXIST"
     # The old password does not open the new account.
     login(name, password)

@@ -144,6 +144,9 @@ impl TrackingLookup for NoLookups {
     ) -> BoxFuture<'a, Result<bool, LookupError>> {
         Box::pin(async { unexpected_lookup() })
     }
+    fn resource_exists<'a>(&'a self, _: &'a Resource) -> BoxFuture<'a, Result<bool, LookupError>> {
+        Box::pin(async { unexpected_lookup() })
+    }
     fn model_version_source<'a>(
         &'a self,
         _: &'a str,
@@ -229,11 +232,9 @@ fn bench_app(dir: &tempfile::TempDir) -> Router {
         Some(codec),
         Duration::from_secs(3600),
     );
-    let grants = state.grants();
-    let state = state.with_gateway(
-        mlguard_gateway::router(GatewayState::new(gateway, grants)),
-        None,
-    );
+    let lookup = gateway.lookup();
+    let router = mlguard_gateway::router(GatewayState::new(gateway, state.grants()));
+    let state = state.with_gateway(router, None, lookup);
     mlguard_api::app(state)
 }
 

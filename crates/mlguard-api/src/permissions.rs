@@ -3,9 +3,16 @@
 //! definitions. The caller needs MANAGE on the resource (admins have it everywhere).
 //! For a scorer that is MANAGE on the scorer itself; the experiment's grant does not
 //! count, as in MLflow.
+//!
+//! A grant is only created on a resource the tracking server holds: a grant named
+//! ahead of its resource would let its holder lock out whoever creates it. The
+//! existence check comes after the MANAGE check, so a caller who may not manage the
+//! resource learns nothing about whether it exists. Reading, changing and revoking
+//! grants do not check, so grants on deleted resources can still be cleaned up.
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use mlguard_domain::{
     Capability, ExperimentId, Grant, ModelName, OpaqueId, Permission, Principal, Resource,
     StoreError, Username,
@@ -120,6 +127,50 @@ async fn target(
     Ok((resource, username))
 }
 
+/// MLflow's wording for a resource it does not hold.
+fn missing(resource: &Resource) -> String {
+    match resource {
+        Resource::Experiment(id) => format!("No Experiment with id={id} exists"),
+        Resource::RegisteredModel(name) => format!("Registered Model with name={name} not found"),
+        Resource::Scorer {
+            experiment_id,
+            name,
+        } => format!("Scorer with name={name} not found in experiment_id={experiment_id}"),
+        Resource::GatewaySecret(id) => format!("Gateway secret with secret_id={id} not found"),
+        Resource::GatewayEndpoint(id) => {
+            format!("Gateway endpoint with endpoint_id={id} not found")
+        }
+        Resource::GatewayModelDefinition(id) => {
+            format!("Gateway model definition with model_definition_id={id} not found")
+        }
+    }
+}
+
+/// Refuses a grant on a resource the tracking server does not hold (404). Without a
+/// tracking server nothing can be checked, so nothing is granted (501).
+async fn require_existing(state: &AppState, resource: &Resource) -> Result<(), ApiError> {
+    let Some(gateway) = &state.gateway else {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "FEATURE_DISABLED",
+            "Grants cannot be created without a tracking server: configure \
+             upstream.url so mlguard can check that the resource exists.",
+        ));
+    };
+    let exists = gateway
+        .lookup
+        .resource_exists(resource)
+        .await
+        .map_err(ApiError::lookup_failed)?;
+    if exists {
+        Ok(())
+    } else {
+        tracing::info!(resource.kind = %resource.kind(), resource.key = %resource.key(),
+            "grant refused: no such resource");
+        Err(ApiError::not_found(missing(resource)))
+    }
+}
+
 fn permission(params: &MlflowParams) -> Result<Permission, ApiError> {
     Ok(params.required_str("permission")?.parse::<Permission>()?)
 }
@@ -132,6 +183,7 @@ async fn create(
 ) -> Result<Grant, ApiError> {
     let (resource, username) = target(state, caller, kind, params).await?;
     let permission = permission(params)?;
+    require_existing(state, &resource).await?;
     let grant = state
         .blocking(move |store| store.create_grant(&username, &resource, permission))
         .await?
@@ -203,7 +255,8 @@ macro_rules! permission_endpoints {
         update: $update:ident, $update_path:literal, $update_op:literal,
         delete: $delete:ident, $delete_path:literal, $delete_op:literal $(,)?
     ) => {
-        #[doc = concat!("Grant a user a permission on ", $what, " (MANAGE on it, or admin).")]
+        #[doc = concat!("Grant a user a permission on ", $what, " (MANAGE on it, or admin). ",
+            "The resource must exist on the tracking server.")]
         #[utoipa::path(post, path = $create_path, tag = "permissions",
             operation_id = $create_op, security(("basic" = []), ("bearer" = [])),
             request_body = $Request,
@@ -212,8 +265,10 @@ macro_rules! permission_endpoints {
                 (status = 400, description = "Invalid parameters, or the grant exists", body = ErrorBody),
                 (status = 401, description = "Not authenticated", body = ErrorBody),
                 (status = 403, description = "No MANAGE on the resource", body = ErrorBody),
-                (status = 404, description = "No such user", body = ErrorBody),
+                (status = 404, description = "No such user, or no such resource on the tracking server (RESOURCE_DOES_NOT_EXIST)", body = ErrorBody),
                 (status = 415, description = "Body is not JSON", body = ErrorBody),
+                (status = 501, description = "No tracking server is configured to check the resource (FEATURE_DISABLED)", body = ErrorBody),
+                (status = 502, description = "The tracking server could not be reached to check the resource", body = ErrorBody),
             ))]
         pub(crate) async fn $create(
             State(state): State<AppState>,

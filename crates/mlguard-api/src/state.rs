@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use mlguard_domain::{GrantStore, Permission, TokenCodec, TokenStore, UserStore};
+use mlguard_domain::{GrantStore, Permission, TokenCodec, TokenStore, TrackingLookup, UserStore};
 use mlguard_extract::{ApiError, Grants};
 
 /// Everything the API needs from storage, as one object.
@@ -31,6 +31,8 @@ pub struct AppState {
 pub(crate) struct GatewayMount {
     pub(crate) router: axum::Router,
     pub(crate) static_prefix: Option<String>,
+    /// The tracking server, for questions the native API asks it itself.
+    pub(crate) lookup: Arc<dyn TrackingLookup>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -105,11 +107,18 @@ impl AppState {
 
     /// Serves every other path by authorizing it and forwarding it to MLflow.
     /// `router` (mlguard-gateway's) answers them behind this API's authentication;
-    /// `static_prefix` (normalized, `/mlflow`) also prefixes the native routes.
-    pub fn with_gateway(mut self, router: axum::Router, static_prefix: Option<&str>) -> Self {
+    /// `static_prefix` (normalized, `/mlflow`) also prefixes the native routes;
+    /// `lookup` is the tracking server the gateway resolves ids through.
+    pub fn with_gateway(
+        mut self,
+        router: axum::Router,
+        static_prefix: Option<&str>,
+        lookup: Arc<dyn TrackingLookup>,
+    ) -> Self {
         self.gateway = Some(GatewayMount {
             router,
             static_prefix: static_prefix.map(str::to_owned),
+            lookup,
         });
         self
     }

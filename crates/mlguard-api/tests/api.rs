@@ -2,7 +2,8 @@
 
 mod support;
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Body;
@@ -11,7 +12,11 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http_body_util::BodyExt;
 use mlguard_api::AppState;
-use mlguard_domain::Permission;
+use mlguard_domain::{
+    BoxFuture, ExperimentId, LookupError, ModelName, OpaqueId, Permission, Resource, TraceFiles,
+    TrackingLookup, VersionFiles, VersionOrigin,
+};
+use mlguard_gateway::{Forward, ForwardError, Gateway, GatewayState};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -21,7 +26,158 @@ const BOB: (&str, &str) = ("bob", "bob-password-12345");
 
 struct TestApp {
     router: Router,
+    tracking: Arc<Tracking>,
     _dir: tempfile::TempDir,
+}
+
+/// The resources these tests name but the tracking server does not hold.
+fn missing_samples() -> Vec<Resource> {
+    let opaque = |id: &str| OpaqueId::parse(id).expect("id");
+    vec![
+        Resource::Experiment(ExperimentId::parse("404").expect("id")),
+        Resource::RegisteredModel(ModelName::parse("missing-model").expect("name")),
+        Resource::Scorer {
+            experiment_id: ExperimentId::parse("5").expect("id"),
+            name: opaque("missing-scorer"),
+        },
+        Resource::GatewaySecret(opaque("missing-secret")),
+        Resource::GatewayEndpoint(opaque("missing-endpoint")),
+        Resource::GatewayModelDefinition(opaque("missing-definition")),
+    ]
+}
+
+/// The tracking server's side of the grant API: it holds every resource except the
+/// absent ones, and answers nothing when down.
+struct Tracking {
+    absent: Mutex<HashSet<Resource>>,
+    down: std::sync::atomic::AtomicBool,
+}
+
+impl Tracking {
+    fn new() -> Self {
+        Self {
+            absent: Mutex::new(missing_samples().into_iter().collect()),
+            down: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Somebody created `resource` in MLflow.
+    fn create(&self, resource: &Resource) {
+        self.absent.lock().expect("lock").remove(resource);
+    }
+
+    fn go_down(&self) {
+        self.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Only the grant API's existence check may ask; anything else is a test bug.
+fn unexpected<T>() -> Result<T, LookupError> {
+    Err(LookupError::Unavailable(
+        "not asked in these tests".to_owned(),
+    ))
+}
+
+struct TrackingPort(Arc<Tracking>);
+
+impl TrackingLookup for TrackingPort {
+    fn resource_exists<'a>(
+        &'a self,
+        resource: &'a Resource,
+    ) -> BoxFuture<'a, Result<bool, LookupError>> {
+        Box::pin(async move {
+            if self.0.down.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(LookupError::Unavailable("connection refused".to_owned()));
+            }
+            Ok(!self.0.absent.lock().expect("lock").contains(resource))
+        })
+    }
+    fn experiment_of_run<'a>(
+        &'a self,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ExperimentId>, LookupError>> {
+        Box::pin(async { unexpected() })
+    }
+    fn experiment_of_logged_model<'a>(
+        &'a self,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ExperimentId>, LookupError>> {
+        Box::pin(async { unexpected() })
+    }
+    fn experiment_of_trace<'a>(
+        &'a self,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ExperimentId>, LookupError>> {
+        Box::pin(async { unexpected() })
+    }
+    fn experiment_by_name<'a>(
+        &'a self,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ExperimentId>, LookupError>> {
+        Box::pin(async { unexpected() })
+    }
+    fn experiments_of_dataset<'a>(
+        &'a self,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<ExperimentId>>, LookupError>> {
+        Box::pin(async { unexpected() })
+    }
+    fn gateway_endpoint_by_name<'a>(
+        &'a self,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<Option<OpaqueId>, LookupError>> {
+        Box::pin(async { unexpected() })
+    }
+    fn registered_model_exists<'a>(
+        &'a self,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<bool, LookupError>> {
+        Box::pin(async { unexpected() })
+    }
+    fn model_version_source<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, LookupError>> {
+        Box::pin(async { unexpected() })
+    }
+    fn trace_files<'a>(
+        &'a self,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<Option<TraceFiles>, LookupError>> {
+        Box::pin(async { unexpected() })
+    }
+    fn experiment_artifact_root<'a>(
+        &'a self,
+        _: &'a ExperimentId,
+    ) -> BoxFuture<'a, Result<Option<String>, LookupError>> {
+        Box::pin(async { unexpected() })
+    }
+    fn model_versions_from<'a>(
+        &'a self,
+        _: VersionOrigin<'a>,
+    ) -> BoxFuture<'a, Result<Vec<VersionFiles>, LookupError>> {
+        Box::pin(async { unexpected() })
+    }
+}
+
+/// Nothing here is forwarded; MLflow's "no such endpoint" if something is.
+struct NotFoundUpstream;
+
+impl Forward for NotFoundUpstream {
+    fn forward(
+        &self,
+        _request: Request<Body>,
+        _client: Option<std::net::IpAddr>,
+    ) -> BoxFuture<'static, Result<axum::response::Response<Body>, ForwardError>> {
+        Box::pin(async {
+            Ok(axum::response::Response::builder()
+                .status(StatusCode::NOT_FOUND)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from("{}"))
+                .expect("response"))
+        })
+    }
 }
 
 struct Reply {
@@ -33,8 +189,29 @@ struct Reply {
 
 fn app_with_default(default: Permission) -> TestApp {
     let (store, dir) = support::store_with_users(&[(ADMIN, true), (ALICE, false), (BOB, false)]);
+    let tracking = Arc::new(Tracking::new());
+    let gateway = Gateway::new(
+        Arc::new(NotFoundUpstream),
+        Arc::new(TrackingPort(Arc::clone(&tracking))),
+        None,
+        1 << 20,
+    );
+    let state = AppState::new(Arc::new(store), default);
+    let lookup = gateway.lookup();
+    let router = mlguard_gateway::router(GatewayState::new(gateway, state.grants()));
     TestApp {
-        router: mlguard_api::app(AppState::new(Arc::new(store), default)),
+        router: mlguard_api::app(state.with_gateway(router, None, lookup)),
+        tracking,
+        _dir: dir,
+    }
+}
+
+/// mlguard as a library, with no tracking server at all.
+fn app_without_tracking_server() -> TestApp {
+    let (store, dir) = support::store_with_users(&[(ADMIN, true), (ALICE, false), (BOB, false)]);
+    TestApp {
+        router: mlguard_api::app(AppState::new(Arc::new(store), Permission::Read)),
+        tracking: Arc::new(Tracking::new()),
         _dir: dir,
     }
 }
@@ -106,7 +283,8 @@ fn assert_error(reply: &Reply, status: StatusCode, code: &str) {
 
 #[tokio::test]
 async fn anonymous_and_bad_credentials_get_401_with_challenge() {
-    let app = app();
+    // Without a tracking server, so that unknown routes are mlguard's own answer.
+    let app = app_without_tracking_server();
     let cases = [
         None,
         Some((ADMIN.0, "wrong-password-123")),
@@ -832,4 +1010,236 @@ async fn gateway_permission_endpoints_use_mlflow_shapes() {
             format!("{noun} permission with {field}=x-1 and username=bob not found")
         );
     }
+}
+
+/// Each grantable kind: its create and get paths, and the request naming the
+/// missing sample of that kind for `username`.
+fn missing_grant_requests(username: &str) -> Vec<(&'static str, &'static str, Value)> {
+    let with = |mut fields: Value| {
+        fields["username"] = json!(username);
+        fields["permission"] = json!("READ");
+        fields
+    };
+    vec![
+        (
+            "/api/2.0/mlflow/experiments/permissions/create",
+            "/api/2.0/mlflow/experiments/permissions/get",
+            with(json!({"experiment_id": "404"})),
+        ),
+        (
+            "/api/2.0/mlflow/registered-models/permissions/create",
+            "/api/2.0/mlflow/registered-models/permissions/get",
+            with(json!({"name": "missing-model"})),
+        ),
+        (
+            "/api/3.0/mlflow/scorers/permissions/create",
+            "/api/3.0/mlflow/scorers/permissions/get",
+            with(json!({"experiment_id": "5", "scorer_name": "missing-scorer"})),
+        ),
+        (
+            "/api/3.0/mlflow/gateway/secrets/permissions/create",
+            "/api/3.0/mlflow/gateway/secrets/permissions/get",
+            with(json!({"secret_id": "missing-secret"})),
+        ),
+        (
+            "/api/3.0/mlflow/gateway/endpoints/permissions/create",
+            "/api/3.0/mlflow/gateway/endpoints/permissions/get",
+            with(json!({"endpoint_id": "missing-endpoint"})),
+        ),
+        (
+            "/api/3.0/mlflow/gateway/model-definitions/permissions/create",
+            "/api/3.0/mlflow/gateway/model-definitions/permissions/get",
+            with(json!({"model_definition_id": "missing-definition"})),
+        ),
+    ]
+}
+
+/// The query naming the same grant as a create body.
+fn grant_query(body: &Value) -> String {
+    body.as_object()
+        .expect("object")
+        .iter()
+        .filter(|(field, _)| *field != "permission")
+        .map(|(field, value)| format!("{field}={}", value.as_str().expect("string")))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+#[tokio::test]
+async fn grants_on_missing_resources_are_refused_and_nothing_is_created() {
+    // An admin, and alice managing everything by default: both may grant, neither
+    // may grant on what the tracking server does not hold.
+    for (default, caller) in [(Permission::Read, ADMIN), (Permission::Manage, ALICE)] {
+        let app = app_with_default(default);
+        for (create, get, body) in missing_grant_requests("bob") {
+            let refused = app
+                .call(Some(caller), Method::POST, create, Some(body.clone()))
+                .await;
+            assert_error(&refused, StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST");
+            assert!(
+                refused.body["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("missing") || m.contains("404")),
+                "{create}: {}",
+                refused.raw
+            );
+            let nothing = app
+                .call(
+                    Some(ADMIN),
+                    Method::GET,
+                    &format!("{get}?{}", grant_query(&body)),
+                    None,
+                )
+                .await;
+            assert_error(&nothing, StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST");
+            assert!(
+                nothing.body["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("permission")),
+                "{get}: {}",
+                nothing.raw
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_caller_without_manage_cannot_tell_missing_from_existing() {
+    let app = app();
+    for (create, _, body) in missing_grant_requests("alice") {
+        let missing = app
+            .call(Some(ALICE), Method::POST, create, Some(body))
+            .await;
+        assert_error(&missing, StatusCode::FORBIDDEN, "PERMISSION_DENIED");
+    }
+    let existing = app
+        .call(
+            Some(ALICE),
+            Method::POST,
+            "/api/2.0/mlflow/experiments/permissions/create",
+            Some(json!({"experiment_id": "7", "username": "alice", "permission": "MANAGE"})),
+        )
+        .await;
+    assert_error(&existing, StatusCode::FORBIDDEN, "PERMISSION_DENIED");
+}
+
+#[tokio::test]
+async fn a_grant_named_ahead_of_its_resource_cannot_lock_out_its_creator() {
+    let app = app_with_default(Permission::Manage);
+    let model = Resource::RegisteredModel(ModelName::parse("missing-model").expect("name"));
+    let base = "/api/2.0/mlflow/registered-models/permissions";
+    // Alice tries to claim the model before it exists and to shut bob out of it.
+    for (username, permission) in [("alice", "MANAGE"), ("bob", "NO_PERMISSIONS")] {
+        let claim = app
+            .call(
+                Some(ALICE),
+                Method::POST,
+                &format!("{base}/create"),
+                Some(json!({"name": "missing-model", "username": username,
+                    "permission": permission})),
+            )
+            .await;
+        assert_error(&claim, StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST");
+    }
+    // Bob creates it; nothing of alice's stands between him and his model.
+    app.tracking.create(&model);
+    let own = app
+        .call(
+            Some(BOB),
+            Method::POST,
+            &format!("{base}/create"),
+            Some(json!({"name": "missing-model", "username": "bob", "permission": "MANAGE"})),
+        )
+        .await;
+    assert_eq!(own.status, StatusCode::OK, "{}", own.raw);
+    let still_manages = app
+        .call(
+            Some(BOB),
+            Method::GET,
+            &format!("{base}/get?name=missing-model&username=bob"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        still_manages.status,
+        StatusCode::OK,
+        "{}",
+        still_manages.raw
+    );
+    assert_eq!(
+        still_manages.body["registered_model_permission"]["permission"],
+        "MANAGE"
+    );
+}
+
+#[tokio::test]
+async fn grants_on_deleted_resources_can_still_be_read_changed_and_revoked() {
+    let app = app();
+    let base = "/api/2.0/mlflow/experiments/permissions";
+    let granted = app
+        .call(
+            Some(ADMIN),
+            Method::POST,
+            &format!("{base}/create"),
+            Some(json!({"experiment_id": "7", "username": "bob", "permission": "READ"})),
+        )
+        .await;
+    assert_eq!(granted.status, StatusCode::OK, "{}", granted.raw);
+    // Experiment 7 is deleted in MLflow.
+    app.tracking
+        .absent
+        .lock()
+        .expect("lock")
+        .insert(Resource::Experiment(ExperimentId::parse("7").expect("id")));
+    let read = app
+        .call(
+            Some(ADMIN),
+            Method::GET,
+            &format!("{base}/get?experiment_id=7&username=bob"),
+            None,
+        )
+        .await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.raw);
+    let changed = app
+        .call(
+            Some(ADMIN),
+            Method::PATCH,
+            &format!("{base}/update"),
+            Some(json!({"experiment_id": "7", "username": "bob", "permission": "EDIT"})),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.raw);
+    let revoked = app
+        .call(
+            Some(ADMIN),
+            Method::DELETE,
+            &format!("{base}/delete"),
+            Some(json!({"experiment_id": "7", "username": "bob"})),
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.raw);
+}
+
+#[tokio::test]
+async fn no_grant_is_created_when_existence_cannot_be_checked() {
+    let body = json!({"experiment_id": "7", "username": "bob", "permission": "READ"});
+    let create = "/api/2.0/mlflow/experiments/permissions/create";
+    let get = "/api/2.0/mlflow/experiments/permissions/get?experiment_id=7&username=bob";
+
+    let down = app();
+    down.tracking.go_down();
+    let refused = down
+        .call(Some(ADMIN), Method::POST, create, Some(body.clone()))
+        .await;
+    assert_error(&refused, StatusCode::BAD_GATEWAY, "TEMPORARILY_UNAVAILABLE");
+    let nothing = down.call(Some(ADMIN), Method::GET, get, None).await;
+    assert_error(&nothing, StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST");
+
+    let alone = app_without_tracking_server();
+    let refused = alone
+        .call(Some(ADMIN), Method::POST, create, Some(body))
+        .await;
+    assert_error(&refused, StatusCode::NOT_IMPLEMENTED, "FEATURE_DISABLED");
+    let nothing = alone.call(Some(ADMIN), Method::GET, get, None).await;
+    assert_error(&nothing, StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST");
 }

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use crate::names::{ExperimentId, OpaqueId};
+use crate::resource::Resource;
 
 /// A boxed, sendable future, so the port stays object-safe without an async runtime.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -60,6 +61,14 @@ pub trait TrackingLookup: Send + Sync {
     fn registered_model_exists<'a>(
         &'a self,
         name: &'a str,
+    ) -> BoxFuture<'a, Result<bool, LookupError>>;
+
+    /// Whether a grantable resource exists on the tracking server: an experiment, a
+    /// registered model or prompt, a scorer, a gateway secret, endpoint or model
+    /// definition. Never cached: a grant must not outlive or precede its resource.
+    fn resource_exists<'a>(
+        &'a self,
+        resource: &'a Resource,
     ) -> BoxFuture<'a, Result<bool, LookupError>>;
 
     /// A registered model version's `source`; `None` when the version does not exist.

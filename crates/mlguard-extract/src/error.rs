@@ -1,6 +1,6 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use mlguard_domain::{NameError, StoreError, UnknownPermission};
+use mlguard_domain::{LookupError, NameError, StoreError, UnknownPermission};
 use serde::Serialize;
 
 /// MLflow's error body.
@@ -150,6 +150,19 @@ impl IntoResponse for ApiError {
             );
         }
         response
+    }
+}
+
+impl ApiError {
+    /// A lookup on the tracking server failed: nothing can be decided (502). The
+    /// cause is logged, never sent.
+    pub fn lookup_failed(error: LookupError) -> Self {
+        tracing::error!(error.cause = %error, "tracking server lookup failed");
+        Self::new(
+            StatusCode::BAD_GATEWAY,
+            "TEMPORARILY_UNAVAILABLE",
+            "The tracking server could not be reached to authorize this request.",
+        )
     }
 }
 

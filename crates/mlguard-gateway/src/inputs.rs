@@ -334,12 +334,7 @@ fn experiment(raw: &str) -> Result<Resource, ApiError> {
 }
 
 pub(crate) fn lookup_failed(error: LookupError) -> ApiError {
-    tracing::error!(error.cause = %error, "tracking server lookup failed");
-    mlguard_extract::ApiError::new(
-        axum::http::StatusCode::BAD_GATEWAY,
-        "TEMPORARILY_UNAVAILABLE",
-        "The tracking server could not be reached to authorize this request.",
-    )
+    ApiError::lookup_failed(error)
 }
 
 /// Resolves every value through `resolve`; one that names nothing makes it all nothing.

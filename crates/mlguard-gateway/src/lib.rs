@@ -116,6 +116,12 @@ impl Gateway {
         self
     }
 
+    /// The tracking-server port the gateway resolves ids through, for the native
+    /// API's own questions (does a resource exist before it is granted on).
+    pub fn lookup(&self) -> Arc<dyn TrackingLookup> {
+        Arc::clone(&self.lookup)
+    }
+
     /// MLflow's `--static-prefix`, normalized (`/mlflow`), if configured.
     pub fn static_prefix(&self) -> Option<&str> {
         self.static_prefix.as_deref()

@@ -145,6 +145,19 @@ impl TrackingLookup for FixedLookup {
     ) -> BoxFuture<'a, Result<bool, LookupError>> {
         Box::pin(async move { Ok(name == "model1") })
     }
+    /// The samples' experiments and model; no grant is created through the API here.
+    fn resource_exists<'a>(
+        &'a self,
+        resource: &'a Resource,
+    ) -> BoxFuture<'a, Result<bool, LookupError>> {
+        Box::pin(async move {
+            Ok(match resource {
+                Resource::Experiment(id) => matches!(id.as_str(), "1" | "2"),
+                Resource::RegisteredModel(name) => name.as_str() == "model1",
+                _ => false,
+            })
+        })
+    }
     fn model_version_source<'a>(
         &'a self,
         name: &'a str,
@@ -198,11 +211,9 @@ fn setup() -> Setup {
         1 << 20,
     );
     let state = AppState::new(Arc::new(store), Permission::NoPermissions);
-    let grants = state.grants();
-    let state = state.with_gateway(
-        mlguard_gateway::router(GatewayState::new(gateway, grants)),
-        None,
-    );
+    let lookup = gateway.lookup();
+    let router = mlguard_gateway::router(GatewayState::new(gateway, state.grants()));
+    let state = state.with_gateway(router, None, lookup);
     Setup {
         router: mlguard_api::app(state),
         upstream,

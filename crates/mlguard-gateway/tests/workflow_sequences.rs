@@ -643,6 +643,22 @@ impl TrackingLookup for Lookup {
     ) -> BoxFuture<'a, Result<bool, LookupError>> {
         Box::pin(async move { Ok(self.0.state().registered_models.iter().any(|m| m == name)) })
     }
+    /// Experiments and registered models are the world's; nothing else exists here.
+    fn resource_exists<'a>(
+        &'a self,
+        resource: &'a Resource,
+    ) -> BoxFuture<'a, Result<bool, LookupError>> {
+        Box::pin(async move {
+            let state = self.0.state();
+            Ok(match resource {
+                Resource::Experiment(id) => state.experiments.iter().any(|(i, _)| i == id.as_str()),
+                Resource::RegisteredModel(name) => {
+                    state.registered_models.iter().any(|m| m == name.as_str())
+                }
+                _ => false,
+            })
+        })
+    }
     fn model_version_source<'a>(
         &'a self,
         name: &'a str,
@@ -753,11 +769,9 @@ fn setup(default: Permission) -> Setup {
         1 << 20,
     );
     let state = AppState::new(Arc::new(store), default);
-    let grants = state.grants();
-    let state = state.with_gateway(
-        mlguard_gateway::router(GatewayState::new(gateway, grants)),
-        None,
-    );
+    let lookup = gateway.lookup();
+    let router = mlguard_gateway::router(GatewayState::new(gateway, state.grants()));
+    let state = state.with_gateway(router, None, lookup);
     Setup {
         router: mlguard_api::app(state),
         world,

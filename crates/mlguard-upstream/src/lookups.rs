@@ -1,7 +1,7 @@
 use axum::http::StatusCode;
 use mlguard_domain::{
-    BoxFuture, ExperimentId, LookupError, OpaqueId, TraceFiles, TrackingLookup, VersionFiles,
-    VersionOrigin,
+    BoxFuture, ExperimentId, LookupError, OpaqueId, Resource, TraceFiles, TrackingLookup,
+    VersionFiles, VersionOrigin,
 };
 use serde_json::Value;
 
@@ -198,6 +198,63 @@ impl TrackingLookup for TrackingLookups {
                 .fetch(&path)
                 .await?
                 .is_some_and(|json| json.pointer("/registered_model/name").is_some()))
+        })
+    }
+
+    fn resource_exists<'a>(
+        &'a self,
+        resource: &'a Resource,
+    ) -> BoxFuture<'a, Result<bool, LookupError>> {
+        Box::pin(async move {
+            // MLflow's own "get" for the kind, and where its answer names the resource.
+            let (path, pointer) = match resource {
+                Resource::RegisteredModel(name) => {
+                    return self.registered_model_exists(name.as_str()).await;
+                }
+                Resource::Experiment(id) => (
+                    format!(
+                        "/api/2.0/mlflow/experiments/get?experiment_id={}",
+                        encode(id.as_str())
+                    ),
+                    "/experiment/experiment_id",
+                ),
+                Resource::Scorer {
+                    experiment_id,
+                    name,
+                } => (
+                    format!(
+                        "/api/3.0/mlflow/scorers/get?experiment_id={}&name={}",
+                        encode(experiment_id.as_str()),
+                        encode(name.as_str())
+                    ),
+                    "/scorer/scorer_name",
+                ),
+                Resource::GatewaySecret(id) => (
+                    format!(
+                        "/api/3.0/mlflow/gateway/secrets/get?secret_id={}",
+                        encode(id.as_str())
+                    ),
+                    "/secret/secret_id",
+                ),
+                Resource::GatewayEndpoint(id) => (
+                    format!(
+                        "/api/3.0/mlflow/gateway/endpoints/get?endpoint_id={}",
+                        encode(id.as_str())
+                    ),
+                    "/endpoint/endpoint_id",
+                ),
+                Resource::GatewayModelDefinition(id) => (
+                    format!(
+                        "/api/3.0/mlflow/gateway/model-definitions/get?model_definition_id={}",
+                        encode(id.as_str())
+                    ),
+                    "/model_definition/model_definition_id",
+                ),
+            };
+            Ok(self
+                .fetch(&path)
+                .await?
+                .is_some_and(|json| json.pointer(pointer).is_some()))
         })
     }
 
