@@ -3,6 +3,7 @@ for the gateway tests to put mlguard in front of."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -78,6 +79,37 @@ class MlflowServer:
         """A new registered model; its name."""
         body = {"name": name or unique("model")}
         return self._post("/api/2.0/mlflow/registered-models/create", body)["registered_model"]["name"]
+
+    def create_scorer(self, experiment_id: str, name: str | None = None) -> str:
+        """A new scorer (a plain custom one) in the experiment; its name."""
+        name = name or unique("scorer")
+        serialized = json.dumps({
+            "name": name, "call_source": "def score(outputs):\n    return True",
+            "call_signature": "(outputs)", "original_func_name": "score",
+            "mlflow_version": "3.10.1", "serialization_version": 1,
+        })
+        self._post("/api/3.0/mlflow/scorers/register",
+                   {"experiment_id": experiment_id, "name": name, "serialized_scorer": serialized})
+        return name
+
+    def create_gateway_secret(self) -> str:
+        """A new gateway secret; its id."""
+        body = {"secret_name": unique("secret"), "secret_value": {"api_key": "sk-e2e"},
+                "provider": "openai"}
+        return self._post("/api/3.0/mlflow/gateway/secrets/create", body)["secret"]["secret_id"]
+
+    def create_gateway_model_definition(self, secret_id: str) -> str:
+        """A new gateway model definition over the secret; its id."""
+        body = {"name": unique("definition"), "secret_id": secret_id, "provider": "openai",
+                "model_name": "gpt-4o-mini"}
+        answer = self._post("/api/3.0/mlflow/gateway/model-definitions/create", body)
+        return answer["model_definition"]["model_definition_id"]
+
+    def create_gateway_endpoint(self, model_definition_id: str) -> str:
+        """A new gateway endpoint routing to the model definition; its id."""
+        body = {"name": unique("endpoint"), "model_configs": [
+            {"model_definition_id": model_definition_id, "linkage_type": "PRIMARY", "weight": 1}]}
+        return self._post("/api/3.0/mlflow/gateway/endpoints/create", body)["endpoint"]["endpoint_id"]
 
     def stop(self) -> None:
         if self.proc is None:

@@ -324,6 +324,29 @@ def test_a_grant_named_ahead_cannot_lock_out_the_creator(server_by_default, logi
     assert grants.experiment_permissions == [] and grants.registered_model_permissions == []
 
 
+def test_grants_on_existing_resources_of_every_kind(server, mlflow_upstream):
+    """The check finds each kind where MLflow keeps it: created there, granted here."""
+    target, _ = server.create_user()
+    exp = mlflow_upstream.create_experiment()
+    secret = mlflow_upstream.create_gateway_secret()
+    definition = mlflow_upstream.create_gateway_model_definition(secret)
+    for base, fields in [
+        ("/api/3.0/mlflow/scorers/permissions",
+         {"experiment_id": exp, "scorer_name": mlflow_upstream.create_scorer(exp)}),
+        ("/api/3.0/mlflow/gateway/secrets/permissions", {"secret_id": secret}),
+        ("/api/3.0/mlflow/gateway/model-definitions/permissions",
+         {"model_definition_id": definition}),
+        ("/api/3.0/mlflow/gateway/endpoints/permissions",
+         {"endpoint_id": mlflow_upstream.create_gateway_endpoint(definition)}),
+    ]:
+        r = requests.post(server.base_url + f"{base}/create", auth=server.admin_auth(), timeout=30,
+                          json={**fields, "username": target, "permission": "USE"})
+        assert r.status_code == 200, r.text
+        got = requests.get(server.base_url + f"{base}/get", auth=server.admin_auth(), timeout=30,
+                           params={**fields, "username": target})
+        assert got.status_code == 200, got.text
+
+
 def test_a_grant_outlives_its_deleted_experiment_for_cleanup(server, as_admin, mlflow_upstream):
     name, _ = server.create_user()
     exp = mlflow_upstream.create_experiment()
