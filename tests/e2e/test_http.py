@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from conftest import ADMIN_USERNAME, new_password, unique
+from conftest import ADMIN_USERNAME, module_server, new_password, unique
 
 USERS = "/api/2.0/mlflow/users"
 EXP_PERMS = "/api/2.0/mlflow/experiments/permissions"
@@ -54,6 +54,25 @@ def admin(server):
     s = requests.Session()
     s.auth = server.admin_auth()
     return s
+
+
+# The tests that create grants use their own mlguard, in front of a real MLflow: a
+# grant names a resource the tracking server holds. `server` keeps none behind it.
+@pytest.fixture(scope="module")
+def tracked_server(tmp_path_factory, mlflow_upstream):
+    yield from module_server(tmp_path_factory, "READ", mlflow_upstream)
+
+
+@pytest.fixture
+def tracked_admin(tracked_server):
+    s = requests.Session()
+    s.auth = tracked_server.admin_auth()
+    return s
+
+
+@pytest.fixture(scope="module")
+def tracked_bob(tracked_server):
+    return tracked_server.create_user(unique("bob"))
 
 
 # -- authentication --------------------------------------------------------------------
@@ -272,31 +291,34 @@ def test_non_canonical_experiment_id_in_query_is_400(server, admin, bob):
     check(r, 404, "RESOURCE_DOES_NOT_EXIST")
 
 
-def test_non_canonical_id_does_not_bypass_manage(server, admin, bob):
-    """A non-admin with MANAGE on 7 must not reach 07 (a different string)."""
+def test_non_canonical_id_does_not_bypass_manage(tracked_server, tracked_admin, tracked_bob, mlflow_upstream):
+    """A non-admin with MANAGE on experiment N must not reach 0N (a different string)."""
+    server, admin = tracked_server, tracked_admin
+    bob = tracked_bob
+    exp = mlflow_upstream.create_experiment()
     name, pw = bob
     target, _ = server.create_user()
     r = admin.post(
         server.base_url + f"{EXP_PERMS}/create",
-        json={"experiment_id": "7", "username": name, "permission": "MANAGE"},
+        json={"experiment_id": exp, "username": name, "permission": "MANAGE"},
         timeout=10,
     )
     check(r, 200)
     r = requests.post(
         server.base_url + f"{EXP_PERMS}/create",
-        json={"experiment_id": "07", "username": target, "permission": "READ"},
+        json={"experiment_id": "0" + exp, "username": target, "permission": "READ"},
         auth=(name, pw),
         timeout=10,
     )
     check(r, 400, "INVALID_PARAMETER_VALUE")
     r = requests.post(
         server.base_url + f"{EXP_PERMS}/create",
-        json={"experiment_id": "7", "username": target, "permission": "READ"},
+        json={"experiment_id": exp, "username": target, "permission": "READ"},
         auth=(name, pw),
         timeout=10,
     )
     assert check(r, 200)["experiment_permission"] == {
-        "experiment_id": "7",
+        "experiment_id": exp,
         "permission": "READ",
         "user_id": admin.get(server.base_url + f"{USERS}/get?username={target}").json()["user"]["id"],
     }
@@ -371,9 +393,13 @@ def test_delete_user_with_body_and_with_query(server, admin):
     check(r, 400, "INVALID_PARAMETER_VALUE")
 
 
-def test_delete_grants_with_body_and_with_query(server, admin, bob):
+def test_delete_grants_with_body_and_with_query(tracked_server, tracked_admin, tracked_bob, mlflow_upstream):
+    server, admin = tracked_server, tracked_admin
+    bob = tracked_bob
+    first, second = mlflow_upstream.create_experiment(), mlflow_upstream.create_experiment()
+    model = mlflow_upstream.create_registered_model(unique("m q"))
     name, _ = bob
-    for exp in ("31", "32"):
+    for exp in (first, second):
         r = admin.post(
             server.base_url + f"{EXP_PERMS}/create",
             json={"experiment_id": exp, "username": name, "permission": "READ"},
@@ -381,16 +407,15 @@ def test_delete_grants_with_body_and_with_query(server, admin, bob):
         )
         check(r, 200)
     r = admin.delete(
-        server.base_url + f"{EXP_PERMS}/delete", json={"experiment_id": "31", "username": name}, timeout=10
+        server.base_url + f"{EXP_PERMS}/delete", json={"experiment_id": first, "username": name}, timeout=10
     )
     assert check(r, 200) == {}
-    r = admin.delete(server.base_url + f"{EXP_PERMS}/delete?experiment_id=32&username={name}", timeout=10)
+    r = admin.delete(server.base_url + f"{EXP_PERMS}/delete?experiment_id={second}&username={name}", timeout=10)
     assert check(r, 200) == {}
-    for exp in ("31", "32"):
+    for exp in (first, second):
         r = admin.get(server.base_url + f"{EXP_PERMS}/get?experiment_id={exp}&username={name}", timeout=10)
         check(r, 404, "RESOURCE_DOES_NOT_EXIST")
 
-    model = unique("m q")
     r = admin.post(
         server.base_url + f"{MODEL_PERMS}/create",
         json={"name": model, "username": name, "permission": "READ"},
@@ -404,7 +429,10 @@ def test_delete_grants_with_body_and_with_query(server, admin, bob):
     check(r, 404, "RESOURCE_DOES_NOT_EXIST")
 
 
-def test_wire_shapes(server, admin, bob):
+def test_wire_shapes(tracked_server, tracked_admin, tracked_bob, mlflow_upstream):
+    server, admin = tracked_server, tracked_admin
+    bob = tracked_bob
+    exp = mlflow_upstream.create_experiment()
     name, _ = bob
     r = admin.get(server.base_url + f"{USERS}/get?username={name}", timeout=10)
     user = check(r, 200)["user"]
@@ -423,15 +451,15 @@ def test_wire_shapes(server, admin, bob):
     assert check(r, 200) == {}
     r = admin.post(
         server.base_url + f"{EXP_PERMS}/create",
-        json={"experiment_id": "41", "username": name, "permission": "USE"},
+        json={"experiment_id": exp, "username": name, "permission": "USE"},
         timeout=10,
     )
     assert check(r, 200) == {
-        "experiment_permission": {"experiment_id": "41", "permission": "USE", "user_id": user["id"]}
+        "experiment_permission": {"experiment_id": exp, "permission": "USE", "user_id": user["id"]}
     }
     r = admin.patch(
         server.base_url + f"{EXP_PERMS}/update",
-        json={"experiment_id": "41", "username": name, "permission": "EDIT"},
+        json={"experiment_id": exp, "username": name, "permission": "EDIT"},
         timeout=10,
     )
     assert check(r, 200) == {}
@@ -479,7 +507,9 @@ def test_log_is_json_and_has_no_passwords(server):
 # -- races -----------------------------------------------------------------------------
 
 
-def test_concurrent_duplicates_resolve_to_one_winner(server, admin):
+def test_concurrent_duplicates_resolve_to_one_winner(tracked_server, mlflow_upstream):
+    server = tracked_server
+    exp = mlflow_upstream.create_experiment()
     """Parallel creates of one user / one grant: one 200, the rest a clean 400."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -498,7 +528,7 @@ def test_concurrent_duplicates_resolve_to_one_winner(server, admin):
     def create_grant(_):
         return requests.post(
             server.base_url + f"{EXP_PERMS}/create",
-            json={"experiment_id": "51", "username": name, "permission": "READ"},
+            json={"experiment_id": exp, "username": name, "permission": "READ"},
             auth=server.admin_auth(),
             timeout=30,
         )

@@ -18,11 +18,13 @@ PERMS = "/api/2.0/mlflow/experiments/permissions"
 
 
 @pytest.fixture
-def replicas(mlguard_factory, postgres_url):  # noqa: F811
+def replicas(mlguard_factory, postgres_url, mlflow_upstream):  # noqa: F811
+    # In front of one real MLflow: grants name resources the tracking server holds.
     admin_password = new_password()
     servers = [
         mlguard_factory(f"replica{i}", database_url=postgres_url,
-                        admin_password=admin_password).start()
+                        admin_password=admin_password,
+                        extra_env={"MLGUARD_UPSTREAM__URL": mlflow_upstream.url}).start()
         for i in range(3)
     ]
     return servers
@@ -32,25 +34,26 @@ def call(server, auth, method, path, **kwargs):
     return requests.request(method, server.base_url + path, auth=auth, timeout=30, **kwargs)
 
 
-def test_changes_on_one_replica_take_effect_on_the_others(replicas):
+def test_changes_on_one_replica_take_effect_on_the_others(replicas, mlflow_upstream):
     a, b, c = replicas
+    exp = mlflow_upstream.create_experiment()
     admin = a.admin_auth()
     user = a.create_user(unique("alice"))
     for server in replicas:
         server.secrets.add(user[1])
     # The user gets MANAGE on experiment 7 through replica a...
     r = call(a, admin, "POST", f"{PERMS}/create",
-             json={"experiment_id": "7", "username": user[0], "permission": "MANAGE"})
+             json={"experiment_id": exp, "username": user[0], "permission": "MANAGE"})
     assert r.status_code == 200, r.text
-    grant_for_b = {"experiment_id": "7", "username": "admin", "permission": "READ"}
+    grant_for_b = {"experiment_id": exp, "username": "admin", "permission": "READ"}
     # ...and may use it on replica b at once (and b now caches her password).
     r = call(b, user, "POST", f"{PERMS}/create", json=grant_for_b)
     assert r.status_code == 200, r.text
     # Revoked on a: refused on b and c at their next request.
-    r = call(a, admin, "DELETE", f"{PERMS}/delete", json={"experiment_id": "7", "username": user[0]})
+    r = call(a, admin, "DELETE", f"{PERMS}/delete", json={"experiment_id": exp, "username": user[0]})
     assert r.status_code == 200
     for server in (b, c):
-        r = call(server, user, "GET", f"{PERMS}/get", params={"experiment_id": "7", "username": "admin"})
+        r = call(server, user, "GET", f"{PERMS}/get", params={"experiment_id": exp, "username": "admin"})
         assert r.status_code == 403, (server.workdir.name, r.text)
 
     # A token from c works on b; revoked on a, refused on b.
@@ -83,8 +86,9 @@ def test_changes_on_one_replica_take_effect_on_the_others(replicas):
     assert call(c, (user[0], new_pw), "GET", me).status_code == 401
 
 
-def test_racing_creates_have_exactly_one_winner(replicas):
+def test_racing_creates_have_exactly_one_winner(replicas, mlflow_upstream):
     admin = replicas[0].admin_auth()
+    exp = mlflow_upstream.create_experiment()
     name = unique("racer")
     barrier = threading.Barrier(12)
 
@@ -104,14 +108,14 @@ def test_racing_creates_have_exactly_one_winner(replicas):
     def create_grant(i):
         barrier.wait()
         return call(replicas[i % 3], admin, "POST", f"{PERMS}/create",
-                    json={"experiment_id": "42", "username": name, "permission": "EDIT"})
+                    json={"experiment_id": exp, "username": name, "permission": "EDIT"})
 
     with ThreadPoolExecutor(12) as pool:
         results = list(pool.map(create_grant, range(12)))
     assert sorted(r.status_code for r in results) == [200] + [400] * 11
 
 
-def test_a_thousand_concurrent_grant_changes_match_serial_application(replicas):
+def test_a_thousand_concurrent_grant_changes_match_serial_application(replicas, mlflow_upstream):
     """100 (user, experiment) pairs, each with its own ordered chain of 10 operations;
     the chains run concurrently across the three replicas. The final state must be
     what applying each chain in order gives, and nothing may be lost."""
@@ -119,13 +123,14 @@ def test_a_thousand_concurrent_grant_changes_match_serial_application(replicas):
     users = [replicas[0].create_user(unique("u"))[0] for _ in range(10)]
     rng = random.Random(1234)
     levels = ["READ", "USE", "EDIT", "MANAGE", "NO_PERMISSIONS"]
+    experiments = [mlflow_upstream.create_experiment() for _ in range(10)]
     chains = {}
     for user in users:
-        for experiment in range(10):
+        for experiment in experiments:
             ops = []
             for _ in range(10):
                 ops.append((rng.choice(["set", "set", "revoke"]), rng.choice(levels)))
-            chains[(user, str(100 + experiment))] = ops
+            chains[(user, experiment)] = ops
 
     def expected(ops):
         state = None
