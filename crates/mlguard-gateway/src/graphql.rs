@@ -30,16 +30,18 @@ use serde_json::{Map, Value};
 use super::Gateway;
 use crate::GatewayState;
 
-type Document<'q> = ast::Document<'q, &'q str>;
-type Operation<'q> = ast::OperationDefinition<'q, &'q str>;
-type SelectionSet<'q> = ast::SelectionSet<'q, &'q str>;
-type Selection<'q> = ast::Selection<'q, &'q str>;
-type Field<'q> = ast::Field<'q, &'q str>;
-type GraphQlValue<'q> = ast::Value<'q, &'q str>;
-type Directive<'q> = ast::Directive<'q, &'q str>;
-type VariableDefinition<'q> = ast::VariableDefinition<'q, &'q str>;
-type FragmentDefinition<'q> = ast::FragmentDefinition<'q, &'q str>;
-type Arguments<'q> = [(&'q str, GraphQlValue<'q>)];
+/// The parsed query, owned so that it can be kept across awaits.
+type Document = ast::Document<'static, String>;
+type Operation = ast::OperationDefinition<'static, String>;
+type SelectionSet = ast::SelectionSet<'static, String>;
+type Selection = ast::Selection<'static, String>;
+type Field = ast::Field<'static, String>;
+type GraphQlValue = ast::Value<'static, String>;
+type GraphQlType = ast::Type<'static, String>;
+type Directive = ast::Directive<'static, String>;
+type VariableDefinition = ast::VariableDefinition<'static, String>;
+type FragmentDefinition = ast::FragmentDefinition<'static, String>;
+type Arguments = [(String, GraphQlValue)];
 
 /// The alias mlguard adds to every `modelVersions` selection, so that each model
 /// version in the answer names its registered model even when the caller did not
@@ -142,15 +144,15 @@ struct Plan {
     selections: Vec<RootSelection>,
 }
 
-struct OperationParts<'d, 'q> {
+struct OperationParts<'d> {
     kind: Option<RootKind>,
-    name: Option<&'q str>,
-    variable_definitions: &'d [VariableDefinition<'q>],
-    directives: &'d [Directive<'q>],
-    selection_set: &'d SelectionSet<'q>,
+    name: Option<&'d str>,
+    variable_definitions: &'d [VariableDefinition],
+    directives: &'d [Directive],
+    selection_set: &'d SelectionSet,
 }
 
-fn operation_parts<'d, 'q>(operation: &'d Operation<'q>) -> OperationParts<'d, 'q> {
+fn operation_parts(operation: &Operation) -> OperationParts<'_> {
     match operation {
         ast::OperationDefinition::SelectionSet(selection_set) => OperationParts {
             kind: Some(RootKind::Query),
@@ -161,14 +163,14 @@ fn operation_parts<'d, 'q>(operation: &'d Operation<'q>) -> OperationParts<'d, '
         },
         ast::OperationDefinition::Query(q) => OperationParts {
             kind: Some(RootKind::Query),
-            name: q.name,
+            name: q.name.as_deref(),
             variable_definitions: &q.variable_definitions,
             directives: &q.directives,
             selection_set: &q.selection_set,
         },
         ast::OperationDefinition::Mutation(m) => OperationParts {
             kind: Some(RootKind::Mutation),
-            name: m.name,
+            name: m.name.as_deref(),
             variable_definitions: &m.variable_definitions,
             directives: &m.directives,
             selection_set: &m.selection_set,
@@ -176,7 +178,7 @@ fn operation_parts<'d, 'q>(operation: &'d Operation<'q>) -> OperationParts<'d, '
         // MLflow's schema has no subscriptions.
         ast::OperationDefinition::Subscription(s) => OperationParts {
             kind: None,
-            name: s.name,
+            name: s.name.as_deref(),
             variable_definitions: &s.variable_definitions,
             directives: &s.directives,
             selection_set: &s.selection_set,
@@ -184,7 +186,7 @@ fn operation_parts<'d, 'q>(operation: &'d Operation<'q>) -> OperationParts<'d, '
     }
 }
 
-fn selection_set_mut<'d, 'q>(operation: &'d mut Operation<'q>) -> &'d mut SelectionSet<'q> {
+fn selection_set_mut(operation: &mut Operation) -> &mut SelectionSet {
     match operation {
         ast::OperationDefinition::SelectionSet(selection_set) => selection_set,
         ast::OperationDefinition::Query(q) => &mut q.selection_set,
@@ -193,9 +195,7 @@ fn selection_set_mut<'d, 'q>(operation: &'d mut Operation<'q>) -> &'d mut Select
     }
 }
 
-fn variable_definitions_mut<'d, 'q>(
-    operation: &'d mut Operation<'q>,
-) -> Option<&'d mut Vec<VariableDefinition<'q>>> {
+fn variable_definitions_mut(operation: &mut Operation) -> Option<&mut Vec<VariableDefinition>> {
     match operation {
         ast::OperationDefinition::SelectionSet(_) => None,
         ast::OperationDefinition::Query(q) => Some(&mut q.variable_definitions),
@@ -205,8 +205,8 @@ fn variable_definitions_mut<'d, 'q>(
 }
 
 /// The operation MLflow would execute, chosen as graphql-core chooses it.
-fn select_operation(document: &Document<'_>, name: Option<&str>) -> Result<usize, ApiError> {
-    let operations: Vec<(usize, &Operation<'_>)> = document
+fn select_operation(document: &Document, name: Option<&str>) -> Result<usize, ApiError> {
+    let operations: Vec<(usize, &Operation)> = document
         .definitions
         .iter()
         .enumerate()
@@ -240,12 +240,12 @@ fn select_operation(document: &Document<'_>, name: Option<&str>) -> Result<usize
 }
 
 /// The operation's variables, as graphql-core would see them.
-struct VariableScope<'a, 'q> {
-    definitions: &'a [VariableDefinition<'q>],
+struct VariableScope<'a> {
+    definitions: &'a [VariableDefinition],
     provided: &'a Map<String, Value>,
 }
 
-impl VariableScope<'_, '_> {
+impl VariableScope<'_> {
     /// `Ok(None)` when the variable was not provided and has no default.
     fn value_of(&self, name: &str) -> Result<Option<Value>, &'static str> {
         let definition = self
@@ -271,10 +271,7 @@ impl VariableScope<'_, '_> {
 }
 
 /// An argument value as JSON, with variables substituted; `None` when it is absent.
-fn json_of(
-    value: &GraphQlValue<'_>,
-    scope: &VariableScope<'_, '_>,
-) -> Result<Option<Value>, &'static str> {
+fn json_of(value: &GraphQlValue, scope: &VariableScope<'_>) -> Result<Option<Value>, &'static str> {
     Ok(Some(match value {
         ast::Value::Variable(name) => return scope.value_of(name),
         ast::Value::Int(number) => Value::from(number.as_i64().ok_or("an integer out of range")?),
@@ -284,7 +281,7 @@ fn json_of(
         ast::Value::String(text) => Value::String(text.clone()),
         ast::Value::Boolean(flag) => Value::Bool(*flag),
         ast::Value::Null => Value::Null,
-        ast::Value::Enum(name) => Value::String((*name).to_owned()),
+        ast::Value::Enum(name) => Value::String(name.clone()),
         ast::Value::List(items) => Value::Array(
             items
                 .iter()
@@ -297,7 +294,7 @@ fn json_of(
             for (name, field) in fields {
                 // A field whose variable was not provided is left out, not null.
                 if let Some(value) = json_of(field, scope)? {
-                    object.insert((*name).to_owned(), value);
+                    object.insert(name.clone(), value);
                 }
             }
             Value::Object(object)
@@ -306,11 +303,8 @@ fn json_of(
 }
 
 /// The field's `input` argument as an object; empty when it has none.
-fn input_of(
-    field: &Field<'_>,
-    scope: &VariableScope<'_, '_>,
-) -> Result<Map<String, Value>, &'static str> {
-    let mut inputs = field.arguments.iter().filter(|(name, _)| *name == "input");
+fn input_of(field: &Field, scope: &VariableScope<'_>) -> Result<Map<String, Value>, &'static str> {
+    let mut inputs = field.arguments.iter().filter(|(name, _)| name == "input");
     let input = match (inputs.next(), inputs.next()) {
         (None, _) => return Ok(Map::new()),
         (Some(_), Some(_)) => return Err("the 'input' argument given twice"),
@@ -368,11 +362,11 @@ fn run_id_of(input: &Map<String, Value>) -> Result<String, &'static str> {
 
 fn requirement_of(
     kind: RootKind,
-    field: &Field<'_>,
-    scope: &VariableScope<'_, '_>,
+    field: &Field,
+    scope: &VariableScope<'_>,
 ) -> Result<Requirement, &'static str> {
     use RootKind::{Mutation, Query};
-    Ok(match (kind, field.name) {
+    Ok(match (kind, field.name.as_str()) {
         (_, "__typename")
         | (Query, "__schema" | "__type" | "test" | "mlflowSearchModelVersions")
         | (Mutation, "testMutation") => Requirement::Nothing,
@@ -401,7 +395,7 @@ fn requirement_of(
 }
 
 fn plan(
-    document: &Document<'_>,
+    document: &Document,
     operation_name: Option<&str>,
     variables: &Map<String, Value>,
 ) -> Result<Plan, ApiError> {
@@ -431,8 +425,8 @@ fn plan(
                     .then(|| input_of(field, &scope).ok())
                     .flatten();
                 RootSelection {
-                    response_key: Some(field.alias.unwrap_or(field.name).to_owned()),
-                    field_name: Some(field.name.to_owned()),
+                    response_key: Some(field.alias.as_ref().unwrap_or(&field.name).clone()),
+                    field_name: Some(field.name.clone()),
                     requirement,
                     input,
                 }
@@ -458,7 +452,7 @@ fn plan(
 // Rewriting: what MLflow gets.
 
 /// Calls `visit` on every selection in `set` and below, without following spreads.
-fn each_selection<'q>(set: &SelectionSet<'q>, visit: &mut impl FnMut(&Selection<'q>)) {
+fn each_selection<'d>(set: &'d SelectionSet, visit: &mut impl FnMut(&'d Selection)) {
     for selection in &set.items {
         visit(selection);
         match selection {
@@ -471,18 +465,18 @@ fn each_selection<'q>(set: &SelectionSet<'q>, visit: &mut impl FnMut(&Selection<
     }
 }
 
-fn spread_names<'q>(set: &SelectionSet<'q>, names: &mut Vec<&'q str>) {
+fn spread_names<'d>(set: &'d SelectionSet, names: &mut Vec<&'d str>) {
     each_selection(set, &mut |selection| {
         if let ast::Selection::FragmentSpread(spread) = selection {
-            names.push(spread.fragment_name);
+            names.push(&spread.fragment_name);
         }
     });
 }
 
-fn value_variables<'q>(value: &GraphQlValue<'q>, used: &mut HashSet<&'q str>) {
+fn value_variables(value: &GraphQlValue, used: &mut HashSet<String>) {
     match value {
         ast::Value::Variable(name) => {
-            used.insert(name);
+            used.insert(name.clone());
         }
         ast::Value::List(items) => items.iter().for_each(|item| value_variables(item, used)),
         ast::Value::Object(fields) => fields.values().for_each(|v| value_variables(v, used)),
@@ -490,7 +484,7 @@ fn value_variables<'q>(value: &GraphQlValue<'q>, used: &mut HashSet<&'q str>) {
     }
 }
 
-fn directive_variables<'q>(directives: &[Directive<'q>], used: &mut HashSet<&'q str>) {
+fn directive_variables(directives: &[Directive], used: &mut HashSet<String>) {
     for directive in directives {
         for (_, value) in &directive.arguments {
             value_variables(value, used);
@@ -498,7 +492,7 @@ fn directive_variables<'q>(directives: &[Directive<'q>], used: &mut HashSet<&'q 
     }
 }
 
-fn selection_variables<'q>(set: &SelectionSet<'q>, used: &mut HashSet<&'q str>) {
+fn selection_variables(set: &SelectionSet, used: &mut HashSet<String>) {
     each_selection(set, &mut |selection| match selection {
         ast::Selection::Field(field) => {
             for (_, value) in &field.arguments {
@@ -514,7 +508,7 @@ fn selection_variables<'q>(set: &SelectionSet<'q>, used: &mut HashSet<&'q str>) 
 }
 
 /// Adds `mlguardRegisteredModelName: name` to every `modelVersions` selection.
-fn request_model_names(set: &mut SelectionSet<'_>) {
+fn request_model_names(set: &mut SelectionSet) {
     for selection in &mut set.items {
         match selection {
             ast::Selection::Field(field) => {
@@ -524,8 +518,8 @@ fn request_model_names(set: &mut SelectionSet<'_>) {
                         .items
                         .push(ast::Selection::Field(ast::Field {
                             position: field.position,
-                            alias: Some(MODEL_NAME_KEY),
-                            name: "name",
+                            alias: Some(MODEL_NAME_KEY.to_owned()),
+                            name: "name".to_owned(),
                             arguments: Vec::new(),
                             directives: Vec::new(),
                             selection_set: ast::SelectionSet {
@@ -570,7 +564,7 @@ enum Fate {
 /// Points each narrowed field's `input` at a variable of its own, declared on the
 /// operation; returns the variables to send.
 fn narrow_inputs(
-    operation: &mut Operation<'_>,
+    operation: &mut Operation,
     fates: &[Fate],
 ) -> Result<Map<String, Value>, ApiError> {
     let narrowed: Vec<(usize, &Map<String, Value>)> = fates
@@ -605,16 +599,17 @@ fn narrow_inputs(
         let Some(ast::Selection::Field(field)) = root.items.get_mut(index) else {
             return Err(ApiError::internal(&"a narrowed selection is not a field"));
         };
-        field.arguments.retain(|(name, _)| *name != "input");
-        field
-            .arguments
-            .push(("input", ast::Value::Variable(variable)));
+        field.arguments.retain(|(name, _)| name != "input");
+        field.arguments.push((
+            "input".to_owned(),
+            ast::Value::Variable(variable.to_owned()),
+        ));
         let position = field.position;
         if let Some(definitions) = variable_definitions_mut(operation) {
             definitions.push(ast::VariableDefinition {
                 position,
-                name: variable,
-                var_type: ast::Type::NamedType(SEARCH_RUNS_INPUT_TYPE),
+                name: variable.to_owned(),
+                var_type: ast::Type::NamedType(SEARCH_RUNS_INPUT_TYPE.to_owned()),
                 default_value: None,
             });
         }
@@ -625,7 +620,7 @@ fn narrow_inputs(
 
 /// What a search narrowed to nothing answers, for the fields the caller selected:
 /// no runs, and nothing else.
-fn empty_search_answer(document: &Document<'_>, plan: &Plan, index: usize) -> Value {
+fn empty_search_answer(document: &Document, plan: &Plan, index: usize) -> Value {
     let mut answer = Map::new();
     if let ast::Definition::Operation(operation) = &document.definitions[plan.operation_index] {
         if let Some(ast::Selection::Field(field)) =
@@ -633,12 +628,12 @@ fn empty_search_answer(document: &Document<'_>, plan: &Plan, index: usize) -> Va
         {
             for item in &field.selection_set.items {
                 if let ast::Selection::Field(inner) = item {
-                    let value = match inner.name {
+                    let value = match inner.name.as_str() {
                         "runs" => Value::Array(Vec::new()),
                         "__typename" => Value::String("MlflowSearchRunsResponse".to_owned()),
                         _ => Value::Null,
                     };
-                    answer.insert(inner.alias.unwrap_or(inner.name).to_owned(), value);
+                    answer.insert(inner.alias.as_ref().unwrap_or(&inner.name).clone(), value);
                 }
             }
         }
@@ -651,7 +646,7 @@ type Rewritten = (String, Map<String, Value>);
 
 /// The query to send, and the variables mlguard added; `None` when nothing runs.
 fn rewrite(
-    document: &Document<'_>,
+    document: &Document,
     plan: &Plan,
     fates: &[Fate],
 ) -> Result<Option<Rewritten>, ApiError> {
@@ -678,7 +673,7 @@ fn rewrite(
     let mut pending = Vec::new();
     spread_names(root, &mut pending);
     let mut reached: HashSet<&str> = HashSet::new();
-    let mut fragments: Vec<FragmentDefinition<'_>> = Vec::new();
+    let mut fragments: Vec<FragmentDefinition> = Vec::new();
     while let Some(name) = pending.pop() {
         if !reached.insert(name) {
             continue;
@@ -708,7 +703,7 @@ fn rewrite(
         selection_variables(&fragment.selection_set, &mut used);
     }
     if let Some(definitions) = variable_definitions_mut(&mut operation) {
-        definitions.retain(|definition| used.contains(definition.name));
+        definitions.retain(|definition| used.contains(&definition.name));
     }
 
     let mut printer = Printer::default();
@@ -739,7 +734,7 @@ struct Printer {
 }
 
 impl Printer {
-    fn operation(&mut self, operation: &Operation<'_>) -> Result<(), Unprintable> {
+    fn operation(&mut self, operation: &Operation) -> Result<(), Unprintable> {
         let parts = operation_parts(operation);
         self.out.push_str(match parts.kind {
             Some(RootKind::Mutation) => "mutation",
@@ -756,7 +751,7 @@ impl Printer {
                     self.out.push_str(", ");
                 }
                 self.out.push('$');
-                self.out.push_str(definition.name);
+                self.out.push_str(&definition.name);
                 self.out.push_str(": ");
                 self.type_name(&definition.var_type);
                 if let Some(default) = &definition.default_value {
@@ -772,10 +767,10 @@ impl Printer {
         Ok(())
     }
 
-    fn fragment(&mut self, fragment: &FragmentDefinition<'_>) -> Result<(), Unprintable> {
+    fn fragment(&mut self, fragment: &FragmentDefinition) -> Result<(), Unprintable> {
         let ast::TypeCondition::On(type_name) = &fragment.type_condition;
         self.out.push_str("fragment ");
-        self.out.push_str(fragment.name);
+        self.out.push_str(&fragment.name);
         self.out.push_str(" on ");
         self.out.push_str(type_name);
         self.directives(&fragment.directives)?;
@@ -784,7 +779,7 @@ impl Printer {
         Ok(())
     }
 
-    fn selection_set(&mut self, set: &SelectionSet<'_>) -> Result<(), Unprintable> {
+    fn selection_set(&mut self, set: &SelectionSet) -> Result<(), Unprintable> {
         if set.items.is_empty() {
             return Ok(());
         }
@@ -793,18 +788,18 @@ impl Printer {
             self.out.push(' ');
             match selection {
                 ast::Selection::Field(field) => {
-                    if let Some(alias) = field.alias {
+                    if let Some(alias) = &field.alias {
                         self.out.push_str(alias);
                         self.out.push_str(": ");
                     }
-                    self.out.push_str(field.name);
+                    self.out.push_str(&field.name);
                     self.arguments(&field.arguments)?;
                     self.directives(&field.directives)?;
                     self.selection_set(&field.selection_set)?;
                 }
                 ast::Selection::FragmentSpread(spread) => {
                     self.out.push_str("...");
-                    self.out.push_str(spread.fragment_name);
+                    self.out.push_str(&spread.fragment_name);
                     self.directives(&spread.directives)?;
                 }
                 ast::Selection::InlineFragment(fragment) => {
@@ -822,16 +817,16 @@ impl Printer {
         Ok(())
     }
 
-    fn directives(&mut self, directives: &[Directive<'_>]) -> Result<(), Unprintable> {
+    fn directives(&mut self, directives: &[Directive]) -> Result<(), Unprintable> {
         for directive in directives {
             self.out.push_str(" @");
-            self.out.push_str(directive.name);
+            self.out.push_str(&directive.name);
             self.arguments(&directive.arguments)?;
         }
         Ok(())
     }
 
-    fn arguments(&mut self, arguments: &Arguments<'_>) -> Result<(), Unprintable> {
+    fn arguments(&mut self, arguments: &Arguments) -> Result<(), Unprintable> {
         if arguments.is_empty() {
             return Ok(());
         }
@@ -848,7 +843,7 @@ impl Printer {
         Ok(())
     }
 
-    fn type_name<'q>(&mut self, type_name: &ast::Type<'q, &'q str>) {
+    fn type_name(&mut self, type_name: &GraphQlType) {
         match type_name {
             ast::Type::NamedType(name) => self.out.push_str(name),
             ast::Type::ListType(inner) => {
@@ -863,7 +858,7 @@ impl Printer {
         }
     }
 
-    fn value(&mut self, value: &GraphQlValue<'_>) -> Result<(), Unprintable> {
+    fn value(&mut self, value: &GraphQlValue) -> Result<(), Unprintable> {
         match value {
             ast::Value::Variable(name) => {
                 self.out.push('$');
@@ -1100,7 +1095,7 @@ fn merge_empty_answers(answer: &mut Map<String, Value>, empty: Vec<(String, Valu
 
 /// The deepest nesting of selection sets under `set`, following fragment spreads;
 /// stops counting once past `limit` (so cycles and floods end early).
-fn depth_of(set: &SelectionSet<'_>, fragments: &[&FragmentDefinition<'_>], limit: usize) -> usize {
+fn depth_of(set: &SelectionSet, fragments: &[&FragmentDefinition], limit: usize) -> usize {
     if limit == 0 {
         return 1;
     }
@@ -1129,7 +1124,7 @@ fn depth_of(set: &SelectionSet<'_>, fragments: &[&FragmentDefinition<'_>], limit
 
 /// Refuses, before any decision, an operation beyond the configured bounds.
 fn within_limits(
-    document: &Document<'_>,
+    document: &Document,
     plan: &Plan,
     limits: &super::GraphQlLimits,
 ) -> Result<(), ApiError> {
@@ -1139,7 +1134,7 @@ fn within_limits(
             limits.max_root_fields
         )));
     }
-    let fragments: Vec<&FragmentDefinition<'_>> = document
+    let fragments: Vec<&FragmentDefinition> = document
         .definitions
         .iter()
         .filter_map(|definition| match definition {
@@ -1159,8 +1154,9 @@ fn within_limits(
     Ok(())
 }
 
-fn parse_document(query: &str) -> Result<Document<'_>, ApiError> {
-    ast::parse_query::<&str>(query)
+fn parse_document(query: &str) -> Result<Document, ApiError> {
+    ast::parse_query::<String>(query)
+        .map(ast::Document::into_static)
         .map_err(|_| ApiError::bad_request("The GraphQL query could not be parsed."))
 }
 
@@ -1186,19 +1182,13 @@ pub(crate) async fn authorize_and_forward(
         )));
     }
     let no_variables = Map::new();
-    // The parsed document borrows the query and is parsed again for the rewrite
-    // rather than kept across the awaits: rustc cannot prove such a future `Send`
-    // (the library's AST is generic over its string type).
-    let plan = {
-        let document = parse_document(&envelope.query)?;
-        let plan = plan(
-            &document,
-            envelope.operation_name.as_deref(),
-            envelope.variables.as_ref().unwrap_or(&no_variables),
-        )?;
-        within_limits(&document, &plan, &limits)?;
-        plan
-    };
+    let document = parse_document(&envelope.query)?;
+    let plan = plan(
+        &document,
+        envelope.operation_name.as_deref(),
+        envelope.variables.as_ref().unwrap_or(&no_variables),
+    )?;
+    within_limits(&document, &plan, &limits)?;
 
     let mut fates = Vec::with_capacity(plan.selections.len());
     let mut denials = Vec::new();
@@ -1236,18 +1226,14 @@ pub(crate) async fn authorize_and_forward(
         }
         fates.push(if ok { Fate::Run } else { Fate::Cut });
     }
-    let empty_answers: Vec<(String, Value)> = {
-        let document = parse_document(&envelope.query)?;
-        empty_searches
-            .into_iter()
-            .filter_map(|(index, key)| {
-                key.map(|key| (key, empty_search_answer(&document, &plan, index)))
-            })
-            .collect()
-    };
+    let empty_answers: Vec<(String, Value)> = empty_searches
+        .into_iter()
+        .filter_map(|(index, key)| {
+            key.map(|key| (key, empty_search_answer(&document, &plan, index)))
+        })
+        .collect();
 
-    let Some((query, added_variables)) = rewrite(&parse_document(&envelope.query)?, &plan, &fates)?
-    else {
+    let Some((query, added_variables)) = rewrite(&document, &plan, &fates)? else {
         // Nothing may run: MLflow is not asked at all.
         let mut answer = Map::new();
         answer.insert("data".to_owned(), Value::Object(Map::new()));
@@ -1355,7 +1341,7 @@ mod tests {
     }
 
     fn plan_of(query: &str, operation: Option<&str>, vars: Value) -> Vec<RootSelection> {
-        let document = ast::parse_query::<&str>(query).expect("query parses");
+        let document = parse_document(query).expect("query parses");
         plan(&document, operation, &variables(vars))
             .expect("plannable")
             .selections
@@ -1389,7 +1375,7 @@ mod tests {
     }
 
     fn limited(query: &str, limits: &super::super::GraphQlLimits) -> Result<(), ApiError> {
-        let document = ast::parse_query::<&str>(query).expect("parses");
+        let document = parse_document(query).expect("parses");
         let plan = plan(&document, None, &Map::new()).expect("plannable");
         within_limits(&document, &plan, limits)
     }
@@ -1586,7 +1572,7 @@ mod tests {
     fn the_operation_is_chosen_as_graphql_core_chooses_it() {
         let query = r#"query A { test(inputString: "a") { output } }
                        mutation B { mlflowSearchRuns(input: {experimentIds: ["1"]}) { runs { info { runId } } } }"#;
-        let document = ast::parse_query::<&str>(query).expect("parses");
+        let document = parse_document(query).expect("parses");
         let none = Map::new();
         let b = plan(&document, Some("B"), &none).expect("B exists");
         assert_eq!(b.operation_index, 1);
@@ -1595,8 +1581,7 @@ mod tests {
         assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
         let unknown = plan(&document, Some("C"), &none).expect_err("no such operation");
         assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
-        let subscription =
-            ast::parse_query::<&str>("subscription { test { output } }").expect("parses");
+        let subscription = parse_document("subscription { test { output } }").expect("parses");
         assert_eq!(
             plan(&subscription, None, &none)
                 .expect_err("no subscriptions")
@@ -1629,7 +1614,7 @@ mod tests {
     }
 
     fn rewritten(query: &str, operation: Option<&str>, keep: &[bool]) -> Option<String> {
-        let document = ast::parse_query::<&str>(query).expect("parses");
+        let document = parse_document(query).expect("parses");
         let plan = plan(&document, operation, &Map::new()).expect("plannable");
         let fates: Vec<Fate> = keep
             .iter()
@@ -1687,7 +1672,7 @@ mod tests {
             serde_json::to_string(&format!("{nasty}\u{1}\\é😀")).expect("json string")
         );
         let printed = rewritten(&query, None, &[true]).expect("kept");
-        let reparsed = ast::parse_query::<&str>(&printed).expect("printed query parses");
+        let reparsed = parse_document(&printed).expect("printed query parses");
         let reparsed_plan = plan(&reparsed, None, &Map::new()).expect("plannable");
         assert_eq!(reparsed_plan.selections.len(), 1, "{printed}");
         assert_eq!(
