@@ -235,6 +235,20 @@ def test_bodies_mlguard_cannot_read_are_refused(party, alice_trace):
         r = post(party, party.bob, bob_experiment, content_type, encoding, body)
         assert r.status_code == status, (name, r.status_code, r.text)
         assert "error_code" in r.json(), (name, r.text)
+    # Two Content-Encoding headers: MLflow and mlguard could pick different ones.
+    import http.client
+    connection = http.client.HTTPConnection(party.guard.base_url.removeprefix("http://"))
+    connection.putrequest("POST", "/v1/traces")
+    for name, value in [("Authorization", requests.auth._basic_auth_str(*party.bob)),
+                        ("Content-Type", "application/x-protobuf"),
+                        ("X-Mlflow-Experiment-Id", bob_experiment),
+                        ("Content-Encoding", "identity"), ("Content-Encoding", "gzip"),
+                        ("Content-Length", str(len(raw)))]:
+        connection.putheader(name, value)
+    connection.endheaders(raw)
+    answer = connection.getresponse()
+    assert answer.status == 400, answer.read()
+    connection.close()
     r = party.http(party.bob, "POST", "/v1/traces", data=raw,
                    headers={"Content-Type": "application/x-protobuf"})
     assert r.status_code == 403, r.text

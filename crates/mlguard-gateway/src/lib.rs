@@ -321,10 +321,19 @@ async fn handle(
             .map_err(|_| ApiError::payload_too_large())?;
         let json = if body_use == BodyUse::OtlpExport {
             if !caller.is_admin {
-                let header = |name| parts.headers.get(name).and_then(|v| v.to_str().ok());
+                // One value each, or MLflow and mlguard could read different ones.
+                let single = |name: header::HeaderName| {
+                    let mut values = parts.headers.get_all(&name).iter();
+                    match (values.next(), values.next()) {
+                        (_, Some(_)) => Err(ApiError::bad_request(format!(
+                            "The request has more than one {name} header."
+                        ))),
+                        (value, None) => Ok(value.and_then(|v| v.to_str().ok())),
+                    }
+                };
                 otlp_traces = Some(mlguard_extract::otlp::export_trace_ids(
-                    header(header::CONTENT_TYPE),
-                    header(header::CONTENT_ENCODING),
+                    single(header::CONTENT_TYPE)?,
+                    single(header::CONTENT_ENCODING)?,
                     &bytes,
                     gateway.max_body_bytes,
                 )?);
