@@ -1,72 +1,47 @@
-//! A bounded map for answers that never change (a run's experiment, say).
-//!
-//! Two generations: inserts go to `young`; when it is full it becomes `old` and the
-//! previous `old` is dropped. Lookups promote from `old`. Memory stays under
-//! `2 × generation` entries, and hot entries survive.
+//! The bounded cache for answers that never change (a run's experiment, say), over
+//! `quick_cache` (S3-FIFO: entries read again survive a stream of one-off ones).
 
-use std::collections::HashMap;
-use std::hash::Hash;
-use std::sync::Mutex;
+use mlguard_domain::ExperimentId;
+use quick_cache::sync::Cache;
+use quick_cache::{DefaultHashBuilder, OptionsBuilder, UnitWeighter};
 
-#[derive(Debug)]
-pub(crate) struct BoundedCache<K, V> {
-    generation: usize,
-    inner: Mutex<Generations<K, V>>,
+/// What a lookup asks: the experiment of the `kind` (run, trace, logged model)
+/// with this id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct ExperimentOf {
+    pub(crate) kind: &'static str,
+    pub(crate) id: String,
 }
 
-#[derive(Debug)]
-struct Generations<K, V> {
-    young: HashMap<K, V>,
-    old: HashMap<K, V>,
-}
+pub(crate) type ExperimentCache = Cache<ExperimentOf, ExperimentId>;
 
-impl<K: Eq + Hash + Clone, V: Clone> BoundedCache<K, V> {
-    pub(crate) fn new(capacity: usize) -> Self {
-        Self {
-            generation: (capacity / 2).max(1),
-            inner: Mutex::new(Generations {
-                young: HashMap::new(),
-                old: HashMap::new(),
-            }),
-        }
-    }
-
-    pub(crate) fn get(&self, key: &K) -> Option<V> {
-        let mut g = self
-            .inner
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        if let Some(value) = g.young.get(key) {
-            return Some(value.clone());
-        }
-        let value = g.old.remove(key)?;
-        self.insert_locked(&mut g, key.clone(), value.clone());
-        Some(value)
-    }
-
-    pub(crate) fn insert(&self, key: K, value: V) {
-        let mut g = self
-            .inner
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        self.insert_locked(&mut g, key, value);
-    }
-
-    fn insert_locked(&self, g: &mut Generations<K, V>, key: K, value: V) {
-        if g.young.len() >= self.generation {
-            g.old = std::mem::take(&mut g.young);
-        }
-        g.young.insert(key, value);
-    }
-
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        let g = self
-            .inner
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        g.young.len() + g.old.len()
-    }
+/// A cache that never holds more than `capacity` entries. `quick_cache` rounds each
+/// shard's share up, so the capacity is split evenly over a power-of-two number of
+/// shards of at least 32 entries each, and a remainder is left unused.
+pub(crate) fn bounded<K, V>(capacity: usize) -> Cache<K, V>
+where
+    K: Eq + std::hash::Hash + Clone,
+    V: Clone,
+{
+    let shards = (capacity / 32).clamp(1, 16);
+    let shards = if shards.is_power_of_two() {
+        shards
+    } else {
+        shards.next_power_of_two() / 2
+    };
+    let capacity = capacity - capacity % shards;
+    let options = OptionsBuilder::new()
+        .shards(shards)
+        .estimated_items_capacity(capacity)
+        .weight_capacity(capacity as u64)
+        .build()
+        .unwrap_or_else(|_| unreachable!("shards and capacities are set"));
+    Cache::with_options(
+        options,
+        UnitWeighter,
+        DefaultHashBuilder::default(),
+        Default::default(),
+    )
 }
 
 #[cfg(test)]
@@ -75,8 +50,13 @@ mod tests {
 
     #[test]
     fn stays_bounded_and_keeps_hot_entries() {
-        let cache = BoundedCache::new(100);
+        let cache = bounded(100);
         cache.insert("hot".to_owned(), 0);
+        // S3-FIFO keeps what it admitted while filling until re-read entries push it
+        // out; this checks the steady state, so the churn starts on full shards.
+        for i in 0..1_000 {
+            cache.insert(format!("warm{i}"), -1);
+        }
         for i in 0..10_000 {
             cache.insert(format!("k{i}"), i);
             // Touching "hot" keeps it alive across generations.
@@ -85,5 +65,21 @@ mod tests {
         }
         assert_eq!(cache.get(&"k9999".to_owned()), Some(9999));
         assert_eq!(cache.get(&"k0".to_owned()), None);
+    }
+
+    #[test]
+    fn never_holds_more_than_its_capacity() {
+        for capacity in [1, 31, 33, 100, 1_000, 10_007, 100_000] {
+            let cache = bounded(capacity);
+            for i in 0..capacity * 3 {
+                cache.insert(i, i);
+            }
+            assert!(cache.len() <= capacity, "{capacity}: {}", cache.len());
+            assert!(
+                cache.len() * 10 >= capacity * 9,
+                "{capacity}: {}",
+                cache.len()
+            );
+        }
     }
 }

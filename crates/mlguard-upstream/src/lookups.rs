@@ -5,16 +5,16 @@ use mlguard_domain::{
 };
 use serde_json::Value;
 
-use crate::cache::BoundedCache;
+use crate::cache::{ExperimentCache, ExperimentOf};
 use crate::client::{UpstreamClient, UpstreamError};
 
 /// The [`TrackingLookup`] port over MLflow's own REST API.
 #[derive(Debug)]
 pub struct TrackingLookups {
     client: UpstreamClient,
-    /// Keyed by `"<kind>:<id>"`; a run, trace or logged model never changes
-    /// experiment, so these answers are cached.
-    experiments: BoundedCache<String, ExperimentId>,
+    /// A run, trace or logged model never changes experiment, so these answers
+    /// are cached.
+    experiments: ExperimentCache,
 }
 
 /// RFC 3986 unreserved characters stay; everything else is escaped.
@@ -44,7 +44,7 @@ impl TrackingLookups {
     pub fn new(client: UpstreamClient, cache_capacity: usize) -> Self {
         Self {
             client,
-            experiments: BoundedCache::new(cache_capacity),
+            experiments: crate::cache::bounded(cache_capacity),
         }
     }
 
@@ -62,12 +62,15 @@ impl TrackingLookups {
 
     async fn cached_experiment(
         &self,
-        kind: &str,
+        kind: &'static str,
         id: &str,
         path: String,
         pointer: &str,
     ) -> Result<Option<ExperimentId>, LookupError> {
-        let key = format!("{kind}:{id}");
+        let key = ExperimentOf {
+            kind,
+            id: id.to_owned(),
+        };
         if let Some(hit) = self.experiments.get(&key) {
             return Ok(Some(hit));
         }

@@ -4,20 +4,28 @@
 //! version in the store is unchanged, so a password change, demotion, deletion or
 //! revoke-all on any replica invalidates it at the next request.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac};
+use quick_cache::sync::Cache;
+use quick_cache::{DefaultHashBuilder, OptionsBuilder, UnitWeighter};
 use sha2::Sha256;
 
-/// HMAC-SHA256 output: the cache key.
-pub type Fingerprint = [u8; 32];
+/// HMAC-SHA256 of (username, password) under the process key: the cache key.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fingerprint([u8; 32]);
+
+impl std::fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Fingerprint(..)")
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     user_id: i64,
     version: i64,
+    /// `quick_cache` has no expiry: an entry older than the TTL is a miss.
     verified_at: Instant,
 }
 
@@ -26,7 +34,8 @@ pub struct CredentialCache {
     key: [u8; 32],
     ttl: Duration,
     capacity: usize,
-    entries: Mutex<HashMap<Fingerprint, Entry>>,
+    /// `None` when the capacity is 0.
+    entries: Option<Cache<Fingerprint, Entry>>,
 }
 
 impl std::fmt::Debug for CredentialCache {
@@ -38,13 +47,38 @@ impl std::fmt::Debug for CredentialCache {
     }
 }
 
+/// A cache that never holds more than `capacity` entries. `quick_cache` rounds each
+/// shard's share up, so the capacity is split evenly over a power-of-two number of
+/// shards of at least 32 entries each, and a remainder is left unused.
+fn bounded(capacity: usize) -> Cache<Fingerprint, Entry> {
+    let shards = (capacity / 32).clamp(1, 16);
+    let shards = if shards.is_power_of_two() {
+        shards
+    } else {
+        shards.next_power_of_two() / 2
+    };
+    let capacity = capacity - capacity % shards;
+    let options = OptionsBuilder::new()
+        .shards(shards)
+        .estimated_items_capacity(capacity)
+        .weight_capacity(capacity as u64)
+        .build()
+        .unwrap_or_else(|_| unreachable!("shards and capacities are set"));
+    Cache::with_options(
+        options,
+        UnitWeighter,
+        DefaultHashBuilder::default(),
+        Default::default(),
+    )
+}
+
 impl CredentialCache {
     pub fn new(capacity: usize, ttl: Duration) -> Self {
         Self {
             key: rand::random(),
             ttl,
             capacity,
-            entries: Mutex::new(HashMap::new()),
+            entries: (capacity > 0).then(|| bounded(capacity)),
         }
     }
 
@@ -55,22 +89,13 @@ impl CredentialCache {
         mac.update(&(username.len() as u64).to_le_bytes());
         mac.update(username.as_bytes());
         mac.update(password.as_bytes());
-        mac.finalize().into_bytes().into()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Fingerprint, Entry>> {
-        self.entries
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
+        Fingerprint(mac.finalize().into_bytes().into())
     }
 
     /// The account and version a fingerprint was verified for, if still fresh.
     pub fn get(&self, fingerprint: &Fingerprint) -> Option<(i64, i64)> {
-        if self.capacity == 0 {
-            return None;
-        }
-        let mut entries = self.lock();
-        let entry = *entries.get(fingerprint)?;
+        let entries = self.entries.as_ref()?;
+        let entry = entries.get(fingerprint)?;
         if entry.verified_at.elapsed() > self.ttl {
             entries.remove(fingerprint);
             return None;
@@ -79,36 +104,27 @@ impl CredentialCache {
     }
 
     pub fn insert(&self, fingerprint: Fingerprint, user_id: i64, version: i64) {
-        if self.capacity == 0 {
-            return;
+        if let Some(entries) = &self.entries {
+            entries.insert(
+                fingerprint,
+                Entry {
+                    user_id,
+                    version,
+                    verified_at: Instant::now(),
+                },
+            );
         }
-        let mut entries = self.lock();
-        if entries.len() >= self.capacity {
-            let ttl = self.ttl;
-            entries.retain(|_, e| e.verified_at.elapsed() <= ttl);
-            if entries.len() >= self.capacity {
-                // Still full of live entries: start over rather than grow. Those
-                // users pay one argon2 check again.
-                entries.clear();
-            }
-        }
-        entries.insert(
-            fingerprint,
-            Entry {
-                user_id,
-                version,
-                verified_at: Instant::now(),
-            },
-        );
     }
 
     pub fn remove(&self, fingerprint: &Fingerprint) {
-        self.lock().remove(fingerprint);
+        if let Some(entries) = &self.entries {
+            entries.remove(fingerprint);
+        }
     }
 
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.lock().len()
+        self.entries.as_ref().map_or(0, Cache::len)
     }
 }
 

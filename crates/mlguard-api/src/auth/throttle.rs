@@ -13,12 +13,13 @@
 //! failure, a correct one refunds it; dropped unsettled (a store error, a request
 //! that went away before the hash) it is refunded without counting.
 
-use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use quick_cache::unsync::Cache;
+use quick_cache::{DefaultHashBuilder, Lifecycle, OptionsBuilder, UnitWeighter};
 use tokio::sync::Notify;
 
 /// Limits, all configurable.
@@ -60,11 +61,59 @@ impl Failures {
     fn is_empty(&self) -> bool {
         self.count == 0 && self.in_flight == 0
     }
+
+    /// Takes one attempt from this budget of `limit`, or says how long to wait.
+    fn reserve(
+        &mut self,
+        limit: u32,
+        now: Instant,
+        settings: &ThrottleSettings,
+    ) -> Result<(), Refusal> {
+        if now.duration_since(self.last) > settings.window {
+            self.count = 0;
+            self.blocked_until = None;
+        }
+        if let Some(until) = self.blocked_until
+            && until > now
+        {
+            return Err(Refusal::Blocked(until - now));
+        }
+        let budget = limit.saturating_sub(self.count).max(1);
+        if self.in_flight >= budget {
+            return Err(Refusal::Busy);
+        }
+        self.in_flight += 1;
+        Ok(())
+    }
 }
 
-/// Bound on tracked keys; beyond it, stale ones go, then (rarely) all of them
-/// without an attempt in flight.
+/// Bound on tracked keys; beyond it, the coldest keys without an attempt in flight
+/// are forgotten.
 const MAX_TRACKED: usize = 100_000;
+
+/// A throttled login name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct UserKey(String);
+
+/// A throttled client address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct AddressKey(IpAddr);
+
+/// Keys with an attempt in flight are never evicted: their reservations must be
+/// settled against the same counts they were taken from. When every key is in
+/// flight the table grows past its bound rather than drop one.
+#[derive(Debug, Clone, Copy, Default)]
+struct KeepInFlight;
+
+impl<K> Lifecycle<K, Failures> for KeepInFlight {
+    type RequestState = ();
+
+    fn is_pinned(&self, _key: &K, failures: &Failures) -> bool {
+        failures.in_flight > 0
+    }
+}
+
+type FailureTable<K> = Cache<K, Failures, UnitWeighter, DefaultHashBuilder, KeepInFlight>;
 
 /// Why an attempt may not run now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,21 +135,37 @@ enum Outcome {
     Refunded,
 }
 
+/// One table of failures; a mutex around it, as a reservation reads and updates
+/// an entry in one step.
 #[derive(Debug)]
 struct Counter<K> {
     limit: u32,
-    entries: Mutex<HashMap<K, Failures>>,
+    entries: Mutex<FailureTable<K>>,
 }
 
 impl<K: Eq + Hash + Clone> Counter<K> {
     fn new(limit: u32) -> Self {
+        Self::with_capacity(limit, MAX_TRACKED)
+    }
+
+    fn with_capacity(limit: u32, capacity: usize) -> Self {
+        let options = OptionsBuilder::new()
+            .estimated_items_capacity(capacity)
+            .weight_capacity(capacity as u64)
+            .build()
+            .unwrap_or_else(|_| unreachable!("capacities are set"));
         Self {
             limit,
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(Cache::with_options(
+                options,
+                UnitWeighter,
+                DefaultHashBuilder::default(),
+                KeepInFlight,
+            )),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, Failures>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, FailureTable<K>> {
         self.entries
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
@@ -111,39 +176,24 @@ impl<K: Eq + Hash + Clone> Counter<K> {
     /// has run out) it is one attempt at a time.
     fn reserve(&self, key: &K, now: Instant, settings: &ThrottleSettings) -> Result<(), Refusal> {
         let mut entries = self.lock();
-        if entries.len() >= MAX_TRACKED && !entries.contains_key(key) {
-            entries.retain(|_, f| f.in_flight > 0 || now.duration_since(f.last) <= settings.window);
-            if entries.len() >= MAX_TRACKED {
-                tracing::warn!("login throttle table full; forgetting all failures");
-                entries.retain(|_, f| f.in_flight > 0);
-            }
-        }
-        let failures = entries.entry(key.clone()).or_insert(Failures {
+        let mut failures = entries.get(key).copied().unwrap_or(Failures {
             count: 0,
             in_flight: 0,
             last: now,
             blocked_until: None,
         });
-        if now.duration_since(failures.last) > settings.window {
-            failures.count = 0;
-            failures.blocked_until = None;
+        let reserved = failures.reserve(self.limit, now, settings);
+        if failures.is_empty() {
+            entries.remove(key);
+        } else {
+            entries.insert(key.clone(), failures);
         }
-        if let Some(until) = failures.blocked_until
-            && until > now
-        {
-            return Err(Refusal::Blocked(until - now));
-        }
-        let budget = self.limit.saturating_sub(failures.count).max(1);
-        if failures.in_flight >= budget {
-            return Err(Refusal::Busy);
-        }
-        failures.in_flight += 1;
-        Ok(())
+        reserved
     }
 
     fn settle(&self, key: &K, outcome: Outcome, now: Instant, settings: &ThrottleSettings) {
         let mut entries = self.lock();
-        let Some(failures) = entries.get_mut(key) else {
+        let Some(mut failures) = entries.peek(key).copied() else {
             return;
         };
         failures.in_flight = failures.in_flight.saturating_sub(1);
@@ -168,6 +218,8 @@ impl<K: Eq + Hash + Clone> Counter<K> {
         }
         if failures.is_empty() {
             entries.remove(key);
+        } else {
+            entries.insert(key.clone(), failures);
         }
     }
 }
@@ -175,8 +227,8 @@ impl<K: Eq + Hash + Clone> Counter<K> {
 #[derive(Debug)]
 pub(crate) struct Throttle {
     settings: ThrottleSettings,
-    users: Counter<String>,
-    addresses: Counter<IpAddr>,
+    users: Counter<UserKey>,
+    addresses: Counter<AddressKey>,
     /// Woken whenever an attempt settles, for the ones waiting on a busy budget.
     settled: Notify,
 }
@@ -219,10 +271,12 @@ impl Throttle {
         address: Option<IpAddr>,
     ) -> Result<Attempt, Refusal> {
         let now = Instant::now();
-        let user = username.to_owned();
+        let user = UserKey(username.to_owned());
         self.users.reserve(&user, now, &self.settings)?;
         if let Some(address) = address
-            && let Err(wait) = self.addresses.reserve(&address, now, &self.settings)
+            && let Err(wait) = self
+                .addresses
+                .reserve(&AddressKey(address), now, &self.settings)
         {
             self.users
                 .settle(&user, Outcome::Refunded, now, &self.settings);
@@ -236,7 +290,7 @@ impl Throttle {
         })
     }
 
-    fn settle(&self, user: &String, address: Option<IpAddr>, verdict: Option<bool>) {
+    fn settle(&self, user: &UserKey, address: Option<IpAddr>, verdict: Option<bool>) {
         let now = Instant::now();
         let (for_user, for_address) = match verdict {
             Some(false) => (Outcome::Failed, Outcome::Failed),
@@ -249,7 +303,7 @@ impl Throttle {
         self.users.settle(user, for_user, now, &self.settings);
         if let Some(address) = address {
             self.addresses
-                .settle(&address, for_address, now, &self.settings);
+                .settle(&AddressKey(address), for_address, now, &self.settings);
         }
         self.settled.notify_waiters();
     }
@@ -260,7 +314,7 @@ impl Throttle {
 #[derive(Debug)]
 pub(crate) struct Attempt {
     throttle: Arc<Throttle>,
-    user: String,
+    user: UserKey,
     address: Option<IpAddr>,
     settled: bool,
 }
@@ -457,6 +511,35 @@ mod tests {
         assert!(throttle.try_reserve("alice", None).is_err());
         std::thread::sleep(Duration::from_millis(120));
         assert!(throttle.try_reserve("alice", None).is_ok());
+    }
+
+    #[test]
+    fn keys_in_flight_survive_a_full_table() {
+        let settings = settings();
+        let now = Instant::now();
+        let counter = Counter::with_capacity(3, 10);
+        let alice = UserKey("alice".to_owned());
+        for _ in 0..3 {
+            counter.reserve(&alice, now, &settings).expect("budget");
+        }
+        for i in 0..1_000 {
+            let other = UserKey(format!("user{i}"));
+            counter.reserve(&other, now, &settings).ok();
+            counter.settle(&other, Outcome::Failed, now, &settings);
+        }
+        assert!(counter.lock().len() <= 10 + 1);
+        assert_eq!(
+            counter.reserve(&alice, now, &settings),
+            Err(Refusal::Busy),
+            "alice's reservations are still counted"
+        );
+        for _ in 0..3 {
+            counter.settle(&alice, Outcome::Failed, now, &settings);
+        }
+        assert!(matches!(
+            counter.reserve(&alice, now, &settings),
+            Err(Refusal::Blocked(_))
+        ));
     }
 
     #[tokio::test]
