@@ -3,9 +3,11 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
 use mlguard_domain::Permission;
-use serde::Deserialize;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Deserializer};
 
 /// Environment variable naming the TOML file; not itself a setting.
 pub const CONFIG_FILE_ENV: &str = "MLGUARD_CONFIG";
@@ -28,8 +30,9 @@ pub struct ServerSettings {
     pub listen: SocketAddr,
     /// MLflow's `--static-prefix` (e.g. `/mlflow`), when the tracking server uses one.
     pub static_prefix: Option<String>,
-    /// Seconds in-flight requests get to finish after SIGTERM.
-    pub shutdown_grace_secs: u64,
+    /// Time in-flight requests get to finish after SIGTERM.
+    #[serde(rename = "shutdown_grace_secs", deserialize_with = "secs")]
+    pub shutdown_grace: Duration,
     /// `Host` values answered, comma-separated (`name`, `name:port`, `*.domain`,
     /// `*`); unset: the listen address's host. `localhost`, `127.0.0.1` and `[::1]`
     /// are always answered.
@@ -68,25 +71,18 @@ impl ServerSettings {
     }
 }
 
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
-    /// `sqlite://path` or `postgres://...`; the scheme picks the backend.
-    pub url: String,
+    /// `sqlite://path` or `postgres://...`; the scheme picks the backend. Secret:
+    /// it may carry a password.
+    pub url: SecretString,
     pub max_connections: u32,
-    pub connect_timeout_secs: u64,
+    #[serde(rename = "connect_timeout_secs", deserialize_with = "secs")]
+    pub connect_timeout: Duration,
     /// How long start-up keeps retrying an unreachable database.
-    pub startup_timeout_secs: u64,
-}
-
-impl std::fmt::Debug for DatabaseSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The URL may carry a password.
-        f.debug_struct("DatabaseSettings")
-            .field("max_connections", &self.max_connections)
-            .field("connect_timeout_secs", &self.connect_timeout_secs)
-            .finish_non_exhaustive()
-    }
+    #[serde(rename = "startup_timeout_secs", deserialize_with = "secs")]
+    pub startup_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -94,12 +90,15 @@ impl std::fmt::Debug for DatabaseSettings {
 pub struct UpstreamSettings {
     /// The MLflow tracking server mlguard protects.
     pub url: String,
-    pub connect_timeout_secs: u64,
+    #[serde(rename = "connect_timeout_secs", deserialize_with = "secs")]
+    pub connect_timeout: Duration,
     /// Time until MLflow's response headers arrive; bodies then stream untimed.
-    pub timeout_secs: u64,
+    #[serde(rename = "timeout_secs", deserialize_with = "secs")]
+    pub timeout: Duration,
     /// Idle connections to MLflow are closed after this; keep it below MLflow's
     /// keep-alive (gunicorn 2 s, uvicorn 5 s).
-    pub pool_idle_timeout_ms: u64,
+    #[serde(rename = "pool_idle_timeout_ms", deserialize_with = "millis")]
+    pub pool_idle_timeout: Duration,
     /// Largest JSON request body read to find resource ids.
     pub max_body_bytes: usize,
     /// Entries of the run/trace/logged-model → experiment cache.
@@ -110,7 +109,7 @@ pub struct UpstreamSettings {
     pub graphql_max_query_bytes: usize,
 }
 
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthSettings {
     /// The level a user has on a resource they hold no grant on.
@@ -118,19 +117,22 @@ pub struct AuthSettings {
     /// The admin created when the user store is empty.
     pub admin_username: String,
     /// Its password; generated and printed once when absent.
-    pub admin_password: Option<String>,
+    pub admin_password: Option<SecretString>,
     /// Lifetime of bearer tokens from `tokens/create`.
-    pub token_ttl_secs: u64,
+    #[serde(rename = "token_ttl_secs", deserialize_with = "secs")]
+    pub token_ttl: Duration,
     /// base64 of the token signing key (32+ bytes). Unset: a key is generated once
     /// and kept in the database, shared by every replica.
-    pub jwt_secret: Option<String>,
+    pub jwt_secret: Option<SecretString>,
     /// The signing key `jwt_secret` replaced: still verifies until removed.
-    pub jwt_previous_secret: Option<String>,
+    pub jwt_previous_secret: Option<SecretString>,
     /// With stored keys: how long a retired key still verifies after rotation.
-    pub jwt_rotation_grace_secs: u64,
+    #[serde(rename = "jwt_rotation_grace_secs", deserialize_with = "secs")]
+    pub jwt_rotation_grace: Duration,
     /// Verified credentials remembered at once (0 turns the cache off).
     pub credential_cache_entries: usize,
-    pub credential_cache_ttl_secs: u64,
+    #[serde(rename = "credential_cache_ttl_secs", deserialize_with = "secs")]
+    pub credential_cache_ttl: Duration,
     /// argon2 checks running at once.
     pub max_concurrent_hashes: usize,
     /// Failed logins for one username before it is throttled.
@@ -138,28 +140,23 @@ pub struct AuthSettings {
     /// Failed logins from one client address before it is throttled.
     pub throttle_max_failures_per_address: u32,
     /// First delay once throttled; doubles with each further failure.
-    pub throttle_base_delay_ms: u64,
-    pub throttle_max_delay_secs: u64,
+    #[serde(rename = "throttle_base_delay_ms", deserialize_with = "millis")]
+    pub throttle_base_delay: Duration,
+    #[serde(rename = "throttle_max_delay_secs", deserialize_with = "secs")]
+    pub throttle_max_delay: Duration,
     /// Failures older than this are forgotten.
-    pub throttle_window_secs: u64,
+    #[serde(rename = "throttle_window_secs", deserialize_with = "secs")]
+    pub throttle_window: Duration,
 }
 
-impl std::fmt::Debug for AuthSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthSettings")
-            .field("default_permission", &self.default_permission)
-            .field("admin_username", &self.admin_username)
-            .field(
-                "admin_password",
-                &self.admin_password.as_ref().map(|_| "<redacted>"),
-            )
-            .field("token_ttl_secs", &self.token_ttl_secs)
-            .field(
-                "jwt_secret",
-                &self.jwt_secret.as_ref().map(|_| "<redacted>"),
-            )
-            .finish_non_exhaustive()
-    }
+/// A `*_secs` setting: whole seconds.
+fn secs<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    u64::deserialize(deserializer).map(Duration::from_secs)
+}
+
+/// A `*_ms` setting: milliseconds.
+fn millis<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    u64::deserialize(deserializer).map(Duration::from_millis)
 }
 
 /// Configured token signing keys: the current one and, during a rotation, the one
@@ -193,10 +190,10 @@ impl AuthSettings {
                 "auth.jwt_previous_secret is set without auth.jwt_secret".to_owned(),
             )),
             (Some(current), previous) => Ok(Some(JwtKeys {
-                current: decode("jwt_secret", current)?,
+                current: decode("jwt_secret", current.expose_secret())?,
                 previous: previous
-                    .as_deref()
-                    .map(|p| decode("jwt_previous_secret", p))
+                    .as_ref()
+                    .map(|p| decode("jwt_previous_secret", p.expose_secret()))
                     .transpose()?,
             })),
         }
@@ -230,30 +227,16 @@ pub enum LogFormat {
 }
 
 /// The secret store. Off unless enabled, and never enabled without a KEK.
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretsSettings {
     /// Serve the secrets API. Needs `kek`.
     pub enabled: bool,
     /// The current key-encryption key, base64 of 32 bytes: wraps every new data key.
-    pub kek: Option<String>,
+    pub kek: Option<SecretString>,
     /// Earlier KEKs, comma-separated: still unwrap until `mlguard secrets
     /// rotate-kek` has re-wrapped everything under `kek`.
-    pub previous_keks: Option<String>,
-}
-
-impl std::fmt::Debug for SecretsSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Key material never prints, not even in a debug dump of the settings.
-        f.debug_struct("SecretsSettings")
-            .field("enabled", &self.enabled)
-            .field("kek", &self.kek.as_ref().map(|_| "<redacted>"))
-            .field(
-                "previous_keks",
-                &self.previous_keks.as_ref().map(|_| "<redacted>"),
-            )
-            .finish()
-    }
+    pub previous_keks: Option<SecretString>,
 }
 
 impl SecretsSettings {
@@ -261,7 +244,8 @@ impl SecretsSettings {
     pub fn keyring(&self) -> Result<Option<mlguard_crypto::LocalKeyring>, ConfigError> {
         let previous: Vec<&str> = self
             .previous_keks
-            .as_deref()
+            .as_ref()
+            .map(ExposeSecret::expose_secret)
             .unwrap_or_default()
             .split(',')
             .map(str::trim)
@@ -272,7 +256,7 @@ impl SecretsSettings {
         let Some(kek) = &self.kek else {
             return Ok(None);
         };
-        mlguard_crypto::LocalKeyring::from_base64(kek, &previous)
+        mlguard_crypto::LocalKeyring::from_base64(kek.expose_secret(), &previous)
             .map(Some)
             .map_err(|e| ConfigError::Invalid(e.to_string()))
     }
@@ -388,7 +372,7 @@ impl Settings {
         mlguard_domain::Username::parse(&self.auth.admin_username)
             .map_err(|e| ConfigError::Invalid(format!("auth.admin_username: {e}")))?;
         if let Some(password) = &self.auth.admin_password {
-            mlguard_domain::Password::new(password)
+            mlguard_domain::Password::new(password.expose_secret())
                 .map_err(|e| ConfigError::Invalid(format!("auth.admin_password: {e}")))?;
         }
         let upstream = &self.upstream.url;
@@ -422,10 +406,12 @@ mod tests {
     fn defaults_match_the_documented_ones() {
         let s = Settings::load(None, env(&[])).expect("defaults load");
         assert_eq!(s.server.listen.to_string(), "127.0.0.1:8080");
-        assert_eq!(s.database.url, "sqlite://mlguard.db");
+        assert_eq!(s.database.url.expose_secret(), "sqlite://mlguard.db");
         assert_eq!(s.upstream.url, "http://127.0.0.1:5000");
         // Below gunicorn's 2 s keep-alive, so MLflow rarely closes a connection in use.
-        assert_eq!(s.upstream.pool_idle_timeout_ms, 1000);
+        assert_eq!(s.upstream.pool_idle_timeout, Duration::from_millis(1000));
+        assert_eq!(s.auth.credential_cache_ttl, Duration::from_secs(900));
+        assert_eq!(s.auth.throttle_base_delay, Duration::from_millis(1000));
         assert_eq!(
             s.auth.default_permission().expect("valid"),
             Permission::Read
@@ -542,6 +528,28 @@ mod tests {
             !format!("{s:?}").contains(TEST_KEK),
             "settings print the KEK"
         );
+    }
+
+    #[test]
+    fn no_secret_prints_in_a_debug_dump() {
+        let s = Settings::load(
+            None,
+            env(&[
+                (
+                    "MLGUARD_DATABASE__URL",
+                    "postgres://mlguard:db-pass-123@db/mlguard",
+                ),
+                ("MLGUARD_AUTH__ADMIN_PASSWORD", "admin-pass-123"),
+                ("MLGUARD_AUTH__JWT_SECRET", TEST_KEK),
+                ("MLGUARD_AUTH__JWT_PREVIOUS_SECRET", TEST_KEK),
+                ("MLGUARD_SECRETS__PREVIOUS_KEKS", TEST_KEK),
+            ]),
+        )
+        .expect("loads");
+        let dump = format!("{s:?}");
+        for secret in ["db-pass-123", "admin-pass-123", TEST_KEK] {
+            assert!(!dump.contains(secret), "settings print {secret}: {dump}");
+        }
     }
 
     #[test]

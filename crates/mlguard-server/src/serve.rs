@@ -8,6 +8,7 @@ use mlguard_storage::{PoolOptions, Store};
 use mlguard_upstream::{TrackingLookups, UpstreamClient, UpstreamError, UpstreamOptions};
 use rand::Rng;
 use rand::distr::Alphanumeric;
+use secrecy::ExposeSecret;
 
 use crate::cli::CliError;
 use crate::config::{DatabaseSettings, Settings, UpstreamSettings};
@@ -46,10 +47,10 @@ fn gateway(
 ) -> Result<Gateway, CliError> {
     let client = UpstreamClient::new(&UpstreamOptions {
         base_url: upstream.url.clone(),
-        connect_timeout: Duration::from_secs(upstream.connect_timeout_secs),
-        response_timeout: Duration::from_secs(upstream.timeout_secs),
+        connect_timeout: upstream.connect_timeout,
+        response_timeout: upstream.timeout,
         max_idle_per_host: 64,
-        pool_idle_timeout: Duration::from_millis(upstream.pool_idle_timeout_ms),
+        pool_idle_timeout: upstream.pool_idle_timeout,
     })?;
     let lookups = TrackingLookups::new(client.clone(), upstream.lookup_cache_entries);
     Ok(Gateway::new(
@@ -69,12 +70,12 @@ fn gateway(
 pub fn open_store(settings: &DatabaseSettings) -> Result<Store, CliError> {
     let options = PoolOptions {
         max_size: settings.max_connections,
-        connection_timeout: Duration::from_secs(settings.connect_timeout_secs),
+        connection_timeout: settings.connect_timeout,
     };
-    let deadline = Instant::now() + Duration::from_secs(settings.startup_timeout_secs);
+    let deadline = Instant::now() + settings.startup_timeout;
     let mut delay = Duration::from_millis(250);
     loop {
-        match Store::connect(&settings.url, options.clone()) {
+        match Store::connect(settings.url.expose_secret(), options.clone()) {
             Ok(store) => return Ok(store),
             Err(error) if Instant::now() + delay < deadline => {
                 tracing::warn!(%error, retry_in_ms = delay.as_millis(), "database not reachable yet");
@@ -93,7 +94,7 @@ fn bootstrap_admin(store: &dyn UserStore, settings: &Settings) -> Result<(), Cli
     }
     let username = Username::parse(&settings.auth.admin_username)?;
     let (password, generated) = match &settings.auth.admin_password {
-        Some(configured) => (Password::new(configured)?, false),
+        Some(configured) => (Password::new(configured.expose_secret())?, false),
         None => {
             let random: String = rand::rng()
                 .sample_iter(Alphanumeric)
@@ -142,14 +143,14 @@ pub(crate) fn mount_gateway(
 fn auth_settings(auth: &crate::config::AuthSettings) -> mlguard_api::AuthSettings {
     mlguard_api::AuthSettings {
         cache_entries: auth.credential_cache_entries,
-        cache_ttl: Duration::from_secs(auth.credential_cache_ttl_secs),
+        cache_ttl: auth.credential_cache_ttl,
         max_concurrent_hashes: auth.max_concurrent_hashes,
         throttle: mlguard_api::ThrottleSettings {
             max_failures_per_user: auth.throttle_max_failures_per_user,
             max_failures_per_address: auth.throttle_max_failures_per_address,
-            base_delay: Duration::from_millis(auth.throttle_base_delay_ms),
-            max_delay: Duration::from_secs(auth.throttle_max_delay_secs),
-            window: Duration::from_secs(auth.throttle_window_secs),
+            base_delay: auth.throttle_base_delay,
+            max_delay: auth.throttle_max_delay,
+            window: auth.throttle_window,
         },
     }
 }
@@ -168,7 +169,7 @@ pub fn token_codec(
         },
         None => KeySource::Stored {
             store,
-            grace: Duration::from_secs(auth.jwt_rotation_grace_secs),
+            grace: auth.jwt_rotation_grace,
         },
     };
     let codec = JwtCodec::new(source, || rand::random::<[u8; 32]>().to_vec())?;
@@ -204,7 +205,7 @@ pub fn serve(settings: Settings) -> Result<(), CliError> {
         .with_auth(
             &auth_settings(&settings.auth),
             Some(codec),
-            Duration::from_secs(settings.auth.token_ttl_secs),
+            settings.auth.token_ttl,
         );
     let state = mount_gateway(
         state,
@@ -218,7 +219,7 @@ pub fn serve(settings: Settings) -> Result<(), CliError> {
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(settings.server.listen).await?;
         tracing::info!(listen = %listener.local_addr()?, upstream = %settings.upstream.url, "mlguard listening");
-        let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
+        let grace = settings.server.shutdown_grace;
         crate::http::serve(listener, mlguard_api::app(state), shutdown_signal(grace)).await?;
         tracing::info!("mlguard stopped");
         Ok(())
