@@ -65,10 +65,6 @@ async fn body_fields(body: Body) -> Result<Map<String, Value>, ApiError> {
 }
 
 impl MlflowParams {
-    pub fn from_map(fields: Map<String, Value>) -> Self {
-        Self { fields }
-    }
-
     fn present(&self, name: &str) -> Option<&Value> {
         self.fields.get(name).filter(|v| !v.is_null())
     }

@@ -70,19 +70,6 @@ impl Store {
         crate::migrations::run(&mut conn)
     }
 
-    /// The user's credential version, bumped by every password or admin change;
-    /// `None` if there is no such user. Lets a cache of checked credentials tell
-    /// whether an entry is still current.
-    pub fn credential_version(&self, user_id: i64) -> Result<Option<i64>, StoreError> {
-        let mut conn = self.conn()?;
-        users::table
-            .find(user_id)
-            .select(users::credential_version)
-            .first::<i64>(&mut conn)
-            .optional()
-            .map_err(|e| db_error("credential version", &e))
-    }
-
     pub(crate) fn conn(&self) -> Result<PooledConnection<Manager>, StoreError> {
         self.pool
             .get()
