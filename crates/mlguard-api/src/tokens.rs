@@ -1,8 +1,6 @@
 //! `/api/2.0/mlguard/tokens/*`: bearer tokens for the stock client
 //! (`MLFLOW_TRACKING_TOKEN`), and their revocation.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -64,12 +62,6 @@ fn token_failure(error: TokenError) -> ApiError {
     }
 }
 
-fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
 fn require_self_or_admin(caller: &Principal, user_id: i64) -> Result<(), ApiError> {
     if caller.is_admin || caller.user_id == user_id {
         Ok(())
@@ -98,7 +90,7 @@ pub(crate) async fn create_token(
         .blocking(move |store| store.credential_state(user_id))
         .await??
         .ok_or_else(ApiError::unauthenticated)?;
-    let issued_at = now_secs();
+    let issued_at = mlguard_domain::now_ms() / 1000;
     let lifetime = i64::try_from(issuer.lifetime.as_secs()).unwrap_or(i64::MAX);
     let claims = TokenClaims {
         user_id,

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod clock;
 mod decision;
 mod lookup;
 mod names;
@@ -10,6 +11,7 @@ pub mod secrets;
 mod tokens;
 mod user;
 
+pub use clock::now_ms;
 pub use decision::{Decision, decide, effective_permission};
 pub use lookup::{BoxFuture, LookupError, TraceFiles, TrackingLookup, VersionFiles, VersionOrigin};
 pub use names::{ExperimentId, ModelName, NameError, OpaqueId, Password, Username};

@@ -183,9 +183,7 @@ pub fn rotate_signing_key(store: &dyn mlguard_domain::TokenStore) -> Result<Stri
     store.rotate_signing_key(mlguard_domain::SigningKey {
         key_id: key_id.clone(),
         secret,
-        created_at_ms: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        created_at_ms: mlguard_domain::now_ms(),
         retired_at_ms: None,
     })?;
     Ok(key_id)

@@ -1,7 +1,6 @@
 //! [`Store`]: the ports implemented once, for both backends.
 
 use std::fmt;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -9,7 +8,7 @@ use diesel::r2d2::PooledConnection;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use mlguard_domain::{
     CredentialCheck, Grant, GrantStore, Password, Permission, Resource, StoreError, User,
-    UserStore, UserSummary, Username,
+    UserStore, UserSummary, Username, now_ms,
 };
 
 use crate::connection::{DbConnection, DbPool, Manager, PoolOptions, open_pool};
@@ -75,12 +74,6 @@ impl Store {
             .get()
             .map_err(|e| StoreError::Unavailable(format!("no database connection: {e}")))
     }
-}
-
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// A database failure, described briefly. Diesel's text holds the server's

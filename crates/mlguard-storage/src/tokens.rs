@@ -3,10 +3,10 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use diesel::prelude::*;
-use mlguard_domain::{CredentialState, SigningKey, StoreError, TokenStore, User, Username};
+use mlguard_domain::{CredentialState, SigningKey, StoreError, TokenStore, User, Username, now_ms};
 
 use crate::schema::users;
-use crate::store::{Store, db_error, is_unique_violation, now_ms, stored_username};
+use crate::store::{Store, db_error, is_unique_violation, stored_username};
 
 diesel::table! {
     signing_keys (key_id) {

@@ -2,10 +2,10 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use mlguard_domain::{SigningKey, TokenClaims, TokenCodec, TokenError, TokenStore};
+use mlguard_domain::{SigningKey, TokenClaims, TokenCodec, TokenError, TokenStore, now_ms};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -83,12 +83,6 @@ impl std::fmt::Debug for JwtCodec {
 }
 
 const RELOAD_INTERVAL: Duration = Duration::from_secs(1);
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
 
 fn unavailable(message: impl Into<String>) -> TokenError {
     TokenError::Unavailable(message.into())

@@ -12,14 +12,13 @@ use std::fmt;
 
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
-use mlguard_domain::{Permission, ResourceKind};
+use mlguard_domain::{Permission, ResourceKind, now_ms};
 use sha2::{Digest, Sha256};
 
 use super::{Candidate, ImportProgress, ImportReport, ImportedKind, IssueOutcome, grant_subject};
 use crate::connection::DbConnection;
 use crate::error::StorageError;
 use crate::schema::{grants, mlflow_imported_users, users};
-use crate::store::now_ms;
 
 pub(super) enum ApplyError {
     Db(DieselError),

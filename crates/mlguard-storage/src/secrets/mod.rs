@@ -13,14 +13,14 @@ use mlguard_domain::secrets::{
     Route, SealedValue, SecretCursor, SecretGrant, SecretId, SecretInfo, SecretName,
     SecretOperation, SecretStore, SecretStoreError, SecretVisibility, VisibleSecret, WrappedKey,
 };
-use mlguard_domain::{Permission, Username};
+use mlguard_domain::{Permission, Username, now_ms};
 
 use self::schema::{
     secret_audit, secret_bindings, secret_grants, secret_routes, secret_values, secrets,
 };
 use crate::connection::DbConnection;
 use crate::schema::users;
-use crate::store::{Store, is_foreign_key_violation, is_unique_violation, now_ms};
+use crate::store::{Store, is_foreign_key_violation, is_unique_violation};
 
 /// A failure inside a transaction: the database's, or a domain answer that
 /// rolls the transaction back.
