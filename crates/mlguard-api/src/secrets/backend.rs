@@ -32,10 +32,7 @@ impl SecretsBackend {
         F: FnOnce(&dyn SecretStore, &dyn SecretCipher) -> T + Send + 'static,
     {
         let (store, cipher) = (Arc::clone(&self.store), Arc::clone(&self.cipher));
-        let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || span.in_scope(|| work(store.as_ref(), cipher.as_ref())))
-            .await
-            .map_err(|join_error| ApiError::internal(&join_error))
+        crate::state::run_blocking(move || work(store.as_ref(), cipher.as_ref())).await
     }
 
     /// Checks `operation` on `secret` for `caller`, before anything is written.
