@@ -131,19 +131,6 @@ impl AppState {
         F: FnOnce(&dyn AccessStore) -> T + Send + 'static,
     {
         let store = Arc::clone(&self.store);
-        run_blocking(move || work(store.as_ref())).await
+        mlguard_extract::blocking(move || work(store.as_ref())).await
     }
-}
-
-/// Runs `work` on tokio's blocking pool, in the caller's tracing span, so its
-/// events keep the request's fields.
-pub(crate) async fn run_blocking<T, F>(work: F) -> Result<T, ApiError>
-where
-    T: Send + 'static,
-    F: FnOnce() -> T + Send + 'static,
-{
-    let span = tracing::Span::current();
-    tokio::task::spawn_blocking(move || span.in_scope(work))
-        .await
-        .map_err(|join_error| ApiError::internal(&join_error))
 }

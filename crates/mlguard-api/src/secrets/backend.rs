@@ -32,7 +32,7 @@ impl SecretsBackend {
         F: FnOnce(&dyn SecretStore, &dyn SecretCipher) -> T + Send + 'static,
     {
         let (store, cipher) = (Arc::clone(&self.store), Arc::clone(&self.cipher));
-        crate::state::run_blocking(move || work(store.as_ref(), cipher.as_ref())).await
+        mlguard_extract::blocking(move || work(store.as_ref(), cipher.as_ref())).await
     }
 
     /// Checks `operation` on `secret` for `caller`, before anything is written.
