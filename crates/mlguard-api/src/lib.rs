@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod auth;
+mod authz;
 mod health;
 mod origin;
 mod permissions;

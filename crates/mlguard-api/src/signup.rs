@@ -14,8 +14,8 @@ use mlguard_extract::{ApiError, Caller};
 use rand::RngCore;
 use subtle::ConstantTimeEq;
 
+use crate::authz::require_admin;
 use crate::state::AppState;
-use crate::users::require_admin;
 
 const CSRF_COOKIE: &str = "mlguard_signup_csrf";
 /// The page loads nothing and runs nothing; it may only post to this origin.

@@ -4,12 +4,13 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use mlguard_domain::{Principal, TokenClaims, TokenError, Username};
+use mlguard_domain::{TokenClaims, TokenError, Username};
 use mlguard_extract::{ApiError, Caller, ErrorBody, MlflowParams};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::TokenIssuer;
+use crate::authz::{Account, require_self_or_admin};
 use crate::schema::EmptyResponse;
 use crate::state::AppState;
 
@@ -59,14 +60,6 @@ fn token_failure(error: TokenError) -> ApiError {
     match error {
         TokenError::Invalid => ApiError::invalid_parameter("The token is not valid."),
         TokenError::Unavailable(cause) => ApiError::internal(&cause),
-    }
-}
-
-fn require_self_or_admin(caller: &Principal, user_id: i64) -> Result<(), ApiError> {
-    if caller.is_admin || caller.user_id == user_id {
-        Ok(())
-    } else {
-        Err(ApiError::permission_denied())
     }
 }
 
@@ -141,7 +134,7 @@ pub(crate) async fn revoke_token(
         .codec
         .verify_ignoring_expiry(params.required_str("token")?)
         .map_err(token_failure)?;
-    require_self_or_admin(&caller, claims.user_id)?;
+    require_self_or_admin(&caller, Account::Id(claims.user_id))?;
     let (token_id, expires_at) = (claims.token_id.clone(), claims.expires_at);
     state
         .blocking(move |store| store.revoke_token(&token_id, expires_at))

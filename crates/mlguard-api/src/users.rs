@@ -4,34 +4,17 @@ use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, State};
 use axum::{Extension, Json};
-use mlguard_domain::{Password, Principal, Username};
+use mlguard_domain::{Password, Username};
 use mlguard_extract::{ApiError, Caller, ErrorBody, MlflowParams};
 
 use crate::auth::Proof;
+use crate::authz::{Account, require_admin, require_self_or_admin};
 use crate::schema::{
     EmptyResponse, ListUsersResponse, UserJson, UserListEntry, UserResponse,
     requests::CreateUserRequest, requests::UpdateAdminRequest, requests::UpdatePasswordRequest,
     requests::UsernameParam,
 };
 use crate::state::AppState;
-
-pub(crate) fn require_admin(caller: &Principal) -> Result<(), ApiError> {
-    if caller.is_admin {
-        Ok(())
-    } else {
-        Err(ApiError::permission_denied())
-    }
-}
-
-/// Self-service routes: the account's owner or an admin. Checked before the target's
-/// existence, so a non-admin cannot probe for other usernames.
-fn require_self_or_admin(caller: &Principal, username: &str) -> Result<(), ApiError> {
-    if caller.is_admin || caller.username.as_str() == username {
-        Ok(())
-    } else {
-        Err(ApiError::permission_denied())
-    }
-}
 
 fn username(params: &MlflowParams) -> Result<Username, ApiError> {
     Ok(Username::parse(params.required_str("username")?)?)
@@ -84,7 +67,7 @@ pub(crate) async fn get_user(
     params: MlflowParams,
 ) -> Result<Json<UserResponse>, ApiError> {
     let raw = params.required_str("username")?;
-    require_self_or_admin(&caller, raw)?;
+    require_self_or_admin(&caller, Account::Name(raw))?;
     let username = Username::parse(raw)?;
     let (user, grants) = state
         .blocking(move |store| {
@@ -137,7 +120,7 @@ pub(crate) async fn update_password(
     params: MlflowParams,
 ) -> Result<Json<EmptyResponse>, ApiError> {
     let raw = params.required_str("username")?;
-    require_self_or_admin(&caller, raw)?;
+    require_self_or_admin(&caller, Account::Name(raw))?;
     let username = Username::parse(raw)?;
     let password = Password::new(params.required_str("password")?)?;
     // A bearer token is not the password: whoever holds one must also prove the

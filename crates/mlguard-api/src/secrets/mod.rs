@@ -21,7 +21,7 @@ use mlguard_domain::secrets::{
 };
 use mlguard_domain::{Permission, Username};
 
-use crate::users::require_admin;
+use crate::authz::require_admin;
 use mlguard_extract::{ApiError, Caller, ErrorBody, MlflowParams};
 
 pub(crate) use backend::SecretsBackend;
