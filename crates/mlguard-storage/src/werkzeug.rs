@@ -185,7 +185,7 @@ fn decode_lower_hex(hex: &str) -> Option<Vec<u8>> {
             _ => None,
         }
     }
-    if hex.is_empty() || hex.len() % 2 != 0 {
+    if hex.is_empty() || !hex.len().is_multiple_of(2) {
         return None;
     }
     hex.as_bytes()
