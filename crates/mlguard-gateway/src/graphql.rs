@@ -622,19 +622,18 @@ fn narrow_inputs(
 /// no runs, and nothing else.
 fn empty_search_answer(document: &Document, plan: &Plan, index: usize) -> Value {
     let mut answer = Map::new();
-    if let ast::Definition::Operation(operation) = &document.definitions[plan.operation_index] {
-        if let Some(ast::Selection::Field(field)) =
+    if let ast::Definition::Operation(operation) = &document.definitions[plan.operation_index]
+        && let Some(ast::Selection::Field(field)) =
             operation_parts(operation).selection_set.items.get(index)
-        {
-            for item in &field.selection_set.items {
-                if let ast::Selection::Field(inner) = item {
-                    let value = match inner.name.as_str() {
-                        "runs" => Value::Array(Vec::new()),
-                        "__typename" => Value::String("MlflowSearchRunsResponse".to_owned()),
-                        _ => Value::Null,
-                    };
-                    answer.insert(inner.alias.as_ref().unwrap_or(&inner.name).clone(), value);
-                }
+    {
+        for item in &field.selection_set.items {
+            if let ast::Selection::Field(inner) = item {
+                let value = match inner.name.as_str() {
+                    "runs" => Value::Array(Vec::new()),
+                    "__typename" => Value::String("MlflowSearchRunsResponse".to_owned()),
+                    _ => Value::Null,
+                };
+                answer.insert(inner.alias.as_ref().unwrap_or(&inner.name).clone(), value);
             }
         }
     }
@@ -679,13 +678,13 @@ fn rewrite(
             continue;
         }
         for definition in &document.definitions {
-            if let ast::Definition::Fragment(fragment) = definition {
-                if fragment.name == name {
-                    spread_names(&fragment.selection_set, &mut pending);
-                    let mut fragment = fragment.clone();
-                    request_model_names(&mut fragment.selection_set);
-                    fragments.push(fragment);
-                }
+            if let ast::Definition::Fragment(fragment) = definition
+                && fragment.name == name
+            {
+                spread_names(&fragment.selection_set, &mut pending);
+                let mut fragment = fragment.clone();
+                request_model_names(&mut fragment.selection_set);
+                fragments.push(fragment);
             }
         }
     }

@@ -172,10 +172,10 @@ impl RequestInputs<'_> {
                 return Ok(Found::Missing);
             }
             // The same field in the query must not say something else.
-            if let Found::One(body_value) = &found {
-                if self.query_values(name).iter().any(|v| v != body_value) {
-                    return Err(conflict(name));
-                }
+            if let Found::One(body_value) = &found
+                && self.query_values(name).iter().any(|v| v != body_value)
+            {
+                return Err(conflict(name));
             }
             return Ok(found);
         }
@@ -606,12 +606,11 @@ fn model_ids_in(list: Option<&Value>) -> Result<Vec<String>, ApiError> {
         if !item.is_object() {
             continue;
         }
-        if let Some(id) = field(item, "model_id")?.map(|v| json_scalar(v, "model_id")) {
-            if let Some(id) = id?.filter(|id| !id.is_empty()) {
-                if !ids.contains(&id) {
-                    ids.push(id);
-                }
-            }
+        if let Some(id) = field(item, "model_id")?.map(|v| json_scalar(v, "model_id"))
+            && let Some(id) = id?.filter(|id| !id.is_empty())
+            && !ids.contains(&id)
+        {
+            ids.push(id);
         }
     }
     Ok(ids)

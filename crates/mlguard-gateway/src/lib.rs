@@ -372,10 +372,10 @@ async fn handle(
     };
 
     let mut authorized = Authorized::default();
-    if let Access::Checks(checks) = rule.access {
-        if !caller.is_admin {
-            authorized = authorize(state, &gateway, caller, checks, &inputs).await?;
-        }
+    if let Access::Checks(checks) = rule.access
+        && !caller.is_admin
+    {
+        authorized = authorize(state, &gateway, caller, checks, &inputs).await?;
     }
     // A narrowed search goes upstream with only the readable ids; none left is an
     // empty page (`{}`), as MLflow answers a search over nothing.
@@ -602,16 +602,14 @@ async fn evaluate(
     }
     // Denied on a model that may not exist: a name that names nothing gets MLflow's
     // own "not found", as it would for anybody.
-    if let Target::RegisteredModel(_) = check.target {
-        if let [Resource::RegisteredModel(name)] = resources.as_slice() {
-            if !lookup
-                .registered_model_exists(name.as_str())
-                .await
-                .map_err(inputs::lookup_failed)?
-            {
-                return Ok(Verdict::Absent);
-            }
-        }
+    if let Target::RegisteredModel(_) = check.target
+        && let [Resource::RegisteredModel(name)] = resources.as_slice()
+        && !lookup
+            .registered_model_exists(name.as_str())
+            .await
+            .map_err(inputs::lookup_failed)?
+    {
+        return Ok(Verdict::Absent);
     }
     Ok(Verdict::Denied)
 }

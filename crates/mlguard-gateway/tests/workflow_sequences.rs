@@ -253,18 +253,17 @@ fn filtered_name(filter: &str) -> Option<String> {
 /// Where a new version's files are: MLflow copies a logged model's or a run's
 /// artifact location; anything else is served from the source itself.
 fn download_uri_for(source: &str) -> String {
-    if let Some(id) = source.strip_prefix("models:/") {
-        if let Some(exp) = experiment_of(LOGGED_MODELS, id) {
-            return format!("mlflow-artifacts:/{exp}/models/{id}/artifacts");
-        }
+    if let Some(id) = source.strip_prefix("models:/")
+        && let Some(exp) = experiment_of(LOGGED_MODELS, id)
+    {
+        return format!("mlflow-artifacts:/{exp}/models/{id}/artifacts");
     }
     if let Some((run, path)) = source
         .strip_prefix("runs:/")
         .and_then(|rest| rest.split_once('/'))
+        && let Some(exp) = experiment_of(RUNS, run)
     {
-        if let Some(exp) = experiment_of(RUNS, run) {
-            return format!("mlflow-artifacts:/{exp}/{run}/artifacts/{path}");
-        }
+        return format!("mlflow-artifacts:/{exp}/{run}/artifacts/{path}");
     }
     source.to_owned()
 }

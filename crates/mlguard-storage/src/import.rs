@@ -277,13 +277,13 @@ impl Store {
 }
 
 fn note_schema(data: &MlflowAuthData, report: &mut ImportReport) {
-    if let Some(revision) = &data.revision {
-        if !source::KNOWN_REVISIONS.contains(&revision.as_str()) {
-            report.notes.push(format!(
-                "schema revision {revision} is not one mlguard knows (MLflow up to 3.10.1); \
+    if let Some(revision) = &data.revision
+        && !source::KNOWN_REVISIONS.contains(&revision.as_str())
+    {
+        report.notes.push(format!(
+            "schema revision {revision} is not one mlguard knows (MLflow up to 3.10.1); \
                  the tables it knows were imported"
-            ));
-        }
+        ));
     }
     for table in &data.unknown_tables {
         report.notes.push(format!(
@@ -437,12 +437,12 @@ fn check_grant(grant: &SourceGrant) -> Result<(Resource, Permission), String> {
                 .map_err(|e| e.to_string())?,
         ),
         SourceResource::RegisteredModel { name, workspace } => {
-            if let Some(workspace) = workspace.as_deref() {
-                if workspace != DEFAULT_WORKSPACE {
-                    return Err(format!(
-                        "it belongs to MLflow workspace {workspace:?}; mlguard has no workspaces"
-                    ));
-                }
+            if let Some(workspace) = workspace.as_deref()
+                && workspace != DEFAULT_WORKSPACE
+            {
+                return Err(format!(
+                    "it belongs to MLflow workspace {workspace:?}; mlguard has no workspaces"
+                ));
             }
             Resource::RegisteredModel(
                 ModelName::parse(present(name, "name")?).map_err(|e| e.to_string())?,
