@@ -26,6 +26,13 @@ pub enum LookupError {
 /// experiment of a run, trace or logged model) and MUST NOT cache `None` or answers
 /// that can change (an experiment's name, a dataset's experiments).
 pub trait TrackingLookup: Send + Sync {
+    /// This port for one request: what it sends names `request_id`, so the tracking
+    /// server's logs tie each lookup to the request that caused it. `None`: the
+    /// adapter sends nothing that could carry it; use it as it is.
+    fn for_request(&self, _request_id: &str) -> Option<std::sync::Arc<dyn TrackingLookup>> {
+        None
+    }
+
     fn experiment_of_run<'a>(
         &'a self,
         run_id: &'a str,

@@ -122,6 +122,18 @@ impl Gateway {
         Arc::clone(&self.lookup)
     }
 
+    /// This gateway for one request: its lookups carry `request_id`.
+    fn for_request(&self, request_id: Option<&str>) -> Self {
+        let lookup = request_id.and_then(|id| self.lookup.for_request(id));
+        match lookup {
+            Some(lookup) => Self {
+                lookup,
+                ..self.clone()
+            },
+            None => self.clone(),
+        }
+    }
+
     /// MLflow's `--static-prefix`, normalized (`/mlflow`), if configured.
     pub fn static_prefix(&self) -> Option<&str> {
         self.static_prefix.as_deref()
@@ -255,7 +267,11 @@ async fn handle(
     caller: &Principal,
     request: Request,
 ) -> Result<axum::response::Response, ApiError> {
-    let gateway = state.gateway.clone();
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|id| id.to_str().ok());
+    let gateway = state.gateway.for_request(request_id);
     let decoded = decode::canonical_path(request.uri().path())?;
     let query = decode::query_pairs(request.uri().query())?;
     let client = request

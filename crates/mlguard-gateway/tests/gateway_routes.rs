@@ -69,7 +69,18 @@ fn one() -> ExperimentId {
     ExperimentId::parse("1").expect("id")
 }
 
+/// The request ids the gateway asked lookups for (each test is its own process).
+static LOOKUPS_FOR: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
 impl TrackingLookup for FixedLookup {
+    fn for_request(&self, request_id: &str) -> Option<Arc<dyn TrackingLookup>> {
+        LOOKUPS_FOR
+            .lock()
+            .expect("lock")
+            .push(request_id.to_owned());
+        None
+    }
+
     fn experiment_of_run<'a>(
         &'a self,
         id: &'a str,
@@ -412,6 +423,37 @@ async fn a_user_without_grants_reaches_only_the_open_routes() {
         "{} wrong decisions:\n{}",
         wrong.len(),
         wrong.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn lookups_are_made_for_the_request_that_needs_them() {
+    let setup = setup();
+    let request = Request::builder()
+        .method(Method::GET)
+        .uri("/api/2.0/mlflow/runs/get?run_id=r1")
+        .header(
+            header::AUTHORIZATION,
+            format!(
+                "Basic {}",
+                STANDARD.encode(format!("{}:{}", EVERYBODY.0, EVERYBODY.1))
+            ),
+        )
+        .header("x-request-id", "probe-7")
+        .body(Body::empty())
+        .expect("request");
+    let response = setup
+        .router
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("infallible");
+    // Allowed (r1 is in experiment 1) and forwarded; the recording upstream answers.
+    assert_ne!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(setup.upstream.seen.lock().expect("lock").len(), 1);
+    assert_eq!(
+        *LOOKUPS_FOR.lock().expect("lock"),
+        vec!["probe-7".to_owned()]
     );
 }
 

@@ -51,6 +51,7 @@ const HOP_BY_HOP: [HeaderName; 8] = [
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Largest JSON answer a lookup reads.
 const MAX_LOOKUP_BYTES: usize = 8 * 1024 * 1024;
@@ -77,6 +78,8 @@ pub struct UpstreamClient {
     /// `http://host:port/prefix` without a trailing slash.
     base: String,
     response_timeout: Duration,
+    /// Sent as `X-Request-Id` with lookups made for one request.
+    request_id: Option<HeaderValue>,
 }
 
 impl UpstreamClient {
@@ -113,6 +116,7 @@ impl UpstreamClient {
             fresh,
             base: options.base_url.trim_end_matches('/').to_owned(),
             response_timeout: options.response_timeout,
+            request_id: None,
         })
     }
 
@@ -226,18 +230,30 @@ impl UpstreamClient {
         Ok(response)
     }
 
+    /// The same client (and pool), its lookups sent with `X-Request-Id: request_id`.
+    /// An id that is not a valid header value is left out.
+    pub fn with_request_id(&self, request_id: &str) -> Self {
+        Self {
+            request_id: HeaderValue::from_str(request_id).ok(),
+            ..self.clone()
+        }
+    }
+
     /// A GET whose JSON answer mlguard itself reads (id lookups).
     pub async fn get_json(
         &self,
         path_and_query: &str,
     ) -> Result<(StatusCode, serde_json::Value), UpstreamError> {
-        let (parts, ()) = Request::builder()
+        let (mut parts, ()) = Request::builder()
             .method(Method::GET)
             .uri(self.target(path_and_query)?)
             .header(header::ACCEPT, "application/json")
             .body(())
             .map_err(|e| UpstreamError::InvalidUrl(e.to_string()))?
             .into_parts();
+        if let Some(id) = &self.request_id {
+            parts.headers.insert(X_REQUEST_ID, id.clone());
+        }
         let response = self.send(parts, Body::empty(), Some(Bytes::new())).await?;
         let status = response.status();
         let bytes = http_body_util::Limited::new(response.into_body(), MAX_LOOKUP_BYTES)

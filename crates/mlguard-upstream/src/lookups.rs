@@ -9,12 +9,12 @@ use crate::cache::{ExperimentCache, ExperimentOf};
 use crate::client::{UpstreamClient, UpstreamError};
 
 /// The [`TrackingLookup`] port over MLflow's own REST API.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct TrackingLookups {
     client: UpstreamClient,
     /// A run, trace or logged model never changes experiment, so these answers
-    /// are cached.
-    experiments: ExperimentCache,
+    /// are cached (one cache for every request's view of the port).
+    experiments: std::sync::Arc<ExperimentCache>,
 }
 
 /// RFC 3986 unreserved characters stay; everything else is escaped.
@@ -44,7 +44,7 @@ impl TrackingLookups {
     pub fn new(client: UpstreamClient, cache_capacity: usize) -> Self {
         Self {
             client,
-            experiments: crate::cache::bounded(cache_capacity),
+            experiments: std::sync::Arc::new(crate::cache::bounded(cache_capacity)),
         }
     }
 
@@ -86,6 +86,13 @@ impl TrackingLookups {
 }
 
 impl TrackingLookup for TrackingLookups {
+    fn for_request(&self, request_id: &str) -> Option<std::sync::Arc<dyn TrackingLookup>> {
+        Some(std::sync::Arc::new(Self {
+            client: self.client.with_request_id(request_id),
+            experiments: std::sync::Arc::clone(&self.experiments),
+        }))
+    }
+
     fn experiment_of_run<'a>(
         &'a self,
         run_id: &'a str,
