@@ -75,8 +75,9 @@ pub struct UpstreamClient {
     client: Client<HttpConnector, Body>,
     /// Keeps no connection: a retry must not get another stale pooled one.
     fresh: Client<HttpConnector, Body>,
-    /// `http://host:port/prefix` without a trailing slash.
-    base: String,
+    /// `http://host:port/prefix` without a trailing slash; shared, as every request's
+    /// lookup view (`with_request_id`) clones the client.
+    base: std::sync::Arc<str>,
     response_timeout: Duration,
     /// Sent as `X-Request-Id` with lookups made for one request.
     request_id: Option<HeaderValue>,
@@ -114,7 +115,7 @@ impl UpstreamClient {
         Ok(Self {
             client,
             fresh,
-            base: options.base_url.trim_end_matches('/').to_owned(),
+            base: options.base_url.trim_end_matches('/').into(),
             response_timeout: options.response_timeout,
             request_id: None,
         })
