@@ -255,3 +255,33 @@ def test_bodies_mlguard_cannot_read_are_refused(party, alice_trace):
     assert party.spans(alice_trace_id) == ["alice-root"]
     # mlguard is still serving.
     assert party.http(party.bob, "GET", "/health").status_code == 200
+
+
+def test_the_stock_opentelemetry_exporter_sends_a_plain_users_traces(party):
+    """A plain user, holding only their own experiment, exports spans with the
+    OpenTelemetry SDK's own OTLP/HTTP exporter (protobuf, gzip) through mlguard, as
+    MLflow's docs describe; the traces land in that experiment."""
+    import base64
+
+    from opentelemetry.exporter.otlp.proto.http import Compression
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    bob_experiment = party.experiment(party.bob)
+    token = base64.b64encode(f"{party.bob[0]}:{party.bob[1]}".encode()).decode()
+    exporter = OTLPSpanExporter(
+        endpoint=party.guard.base_url + "/v1/traces",
+        headers={"Authorization": f"Basic {token}", "x-mlflow-experiment-id": bob_experiment},
+        compression=Compression.Gzip,
+    )
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("workflow")
+    with tracer.start_as_current_span("agent") as root:
+        with tracer.start_as_current_span("tool"):
+            pass
+    provider.shutdown()
+    trace_id = "tr-" + format(root.get_span_context().trace_id, "032x")
+    assert party.spans(trace_id) == ["agent", "tool"]
+    assert party.trace_experiment(trace_id) == bob_experiment
