@@ -25,9 +25,21 @@ const MAX_PAGE_BYTES: usize = 64 * 1024 * 1024;
 struct Shape {
     items: &'static str,
     default_max: u64,
-    /// JSON pointers (within one item) to the id the item is about, tried in order.
-    id_pointers: &'static [&'static str],
-    kind: fn(&str) -> Option<Resource>,
+    about: About,
+    /// Whether an item the caller holds no grant on is listed: its parent was
+    /// checked before the request left, so only a denying grant hides it.
+    listed_unless_denied: bool,
+}
+
+/// What one list item is about.
+enum About {
+    /// The id at the first of these JSON pointers that has one, as a resource.
+    Id(&'static [&'static str], fn(&str) -> Option<Resource>),
+    /// The resource the whole item names (a scorer: experiment and name).
+    Item(fn(&Value) -> Option<Resource>),
+    /// Every experiment the dataset at this pointer is linked to, asked of the
+    /// tracking server.
+    DatasetExperiments(&'static str),
 }
 
 fn experiment(id: &str) -> Option<Resource> {
@@ -39,83 +51,92 @@ fn shape(kind: ListKind) -> Shape {
         ListKind::Experiments => Shape {
             items: "experiments",
             default_max: 1000,
-            id_pointers: &["/experiment_id"],
-            kind: experiment,
+            about: About::Id(&["/experiment_id"], experiment),
+            listed_unless_denied: false,
         },
         ListKind::Runs => Shape {
             items: "runs",
             default_max: 1000,
-            id_pointers: &["/info/experiment_id"],
-            kind: experiment,
+            about: About::Id(&["/info/experiment_id"], experiment),
+            listed_unless_denied: false,
         },
         ListKind::LoggedModels => Shape {
             items: "models",
             default_max: 100,
-            id_pointers: &["/info/experiment_id"],
-            kind: experiment,
+            about: About::Id(&["/info/experiment_id"], experiment),
+            listed_unless_denied: false,
         },
         ListKind::Traces => Shape {
             items: "traces",
             default_max: 100,
-            id_pointers: &[
-                "/trace_location/mlflow_experiment/experiment_id",
-                "/experiment_id",
-            ],
-            kind: experiment,
+            about: About::Id(
+                &[
+                    "/trace_location/mlflow_experiment/experiment_id",
+                    "/experiment_id",
+                ],
+                experiment,
+            ),
+            listed_unless_denied: false,
         },
         ListKind::RegisteredModels => Shape {
             items: "registered_models",
             default_max: 100,
-            id_pointers: &["/name"],
-            kind: |name| ModelName::parse(name).ok().map(Resource::RegisteredModel),
+            about: About::Id(&["/name"], |name| {
+                ModelName::parse(name).ok().map(Resource::RegisteredModel)
+            }),
+            listed_unless_denied: false,
         },
         ListKind::ModelVersions => Shape {
             items: "model_versions",
             default_max: 10_000,
-            id_pointers: &["/name"],
-            kind: |name| ModelName::parse(name).ok().map(Resource::RegisteredModel),
+            about: About::Id(&["/name"], |name| {
+                ModelName::parse(name).ok().map(Resource::RegisteredModel)
+            }),
+            listed_unless_denied: false,
         },
         ListKind::GatewaySecrets => Shape {
             items: "secrets",
             default_max: u64::MAX,
-            id_pointers: &["/secret_id"],
-            kind: |id| OpaqueId::parse(id).ok().map(Resource::GatewaySecret),
+            about: About::Id(&["/secret_id"], |id| {
+                OpaqueId::parse(id).ok().map(Resource::GatewaySecret)
+            }),
+            listed_unless_denied: false,
         },
         ListKind::GatewayEndpoints => Shape {
             items: "endpoints",
             default_max: u64::MAX,
-            id_pointers: &["/endpoint_id"],
-            kind: |id| OpaqueId::parse(id).ok().map(Resource::GatewayEndpoint),
+            about: About::Id(&["/endpoint_id"], |id| {
+                OpaqueId::parse(id).ok().map(Resource::GatewayEndpoint)
+            }),
+            listed_unless_denied: false,
         },
         ListKind::Datasets => Shape {
             items: "datasets",
             default_max: 1000,
-            id_pointers: &["/dataset_id"],
-            // Resolved per item through the tracking server (see `item_resources`).
-            kind: |_| None,
+            about: About::DatasetExperiments("/dataset_id"),
+            listed_unless_denied: false,
         },
         ListKind::Scorers => Shape {
             items: "scorers",
             default_max: u64::MAX,
-            id_pointers: &[],
-            // Two fields name a scorer (see `scorer_of`).
-            kind: |_| None,
+            about: About::Item(scorer_of),
+            listed_unless_denied: true,
         },
         ListKind::OnlineScoringConfigs => Shape {
             items: "configs",
             default_max: u64::MAX,
-            id_pointers: &["/experiment_id"],
-            kind: experiment,
+            about: About::Id(&["/experiment_id"], experiment),
+            listed_unless_denied: false,
         },
         ListKind::GatewayModelDefinitions => Shape {
             items: "model_definitions",
             default_max: u64::MAX,
-            id_pointers: &["/model_definition_id"],
-            kind: |id| {
+            about: About::Id(&["/model_definition_id"], |id| {
                 OpaqueId::parse(id)
                     .ok()
                     .map(Resource::GatewayModelDefinition)
-            },
+            }),
+            listed_unless_denied: false,
         },
     }
 }
@@ -234,7 +255,7 @@ pub(crate) async fn filtered_search(
             None | Some(Value::Null) => Vec::new(),
             Some(_) => return Err(filtering_failed(&"search items are not a list")),
         };
-        let allowed = readable_items(state, gateway, caller, kind, &shape, &items).await?;
+        let allowed = readable_items(state, gateway, caller, &shape, &items).await?;
         kept.extend(
             items
                 .into_iter()
@@ -290,33 +311,31 @@ pub(crate) async fn filtered_search(
 /// linked to. An item about nothing is never readable.
 async fn item_resources(
     gateway: &Gateway,
-    kind: ListKind,
     shape: &Shape,
     item: &Value,
 ) -> Result<Vec<Resource>, ApiError> {
-    if kind == ListKind::Scorers {
-        return Ok(scorer_of(item).into_iter().collect());
-    }
-    let id = shape
-        .id_pointers
-        .iter()
-        .find_map(|p| item.pointer(p).and_then(Value::as_str));
-    let Some(id) = id else {
-        return Ok(Vec::new());
-    };
-    if kind != ListKind::Datasets {
-        return Ok((shape.kind)(id).into_iter().collect());
-    }
-    let experiments = gateway
-        .lookup
-        .experiments_of_dataset(id)
-        .await
-        .map_err(|e| filtering_failed(&e))?;
-    Ok(experiments
-        .unwrap_or_default()
-        .into_iter()
-        .map(Resource::Experiment)
-        .collect())
+    let text_at = |pointer: &str| item.pointer(pointer).and_then(Value::as_str);
+    Ok(match shape.about {
+        About::Id(pointers, resource) => pointers
+            .iter()
+            .find_map(|pointer| text_at(pointer))
+            .and_then(resource)
+            .into_iter()
+            .collect(),
+        About::Item(resource) => resource(item).into_iter().collect(),
+        About::DatasetExperiments(pointer) => match text_at(pointer) {
+            None => Vec::new(),
+            Some(id) => gateway
+                .lookup
+                .experiments_of_dataset(id)
+                .await
+                .map_err(|e| filtering_failed(&e))?
+                .unwrap_or_default()
+                .into_iter()
+                .map(Resource::Experiment)
+                .collect(),
+        },
+    })
 }
 
 /// The scorer a list item is: MLflow sends its `experiment_id` as a number.
@@ -338,18 +357,15 @@ async fn readable_items(
     state: &GatewayState,
     gateway: &Gateway,
     caller: &Principal,
-    kind: ListKind,
     shape: &Shape,
     items: &[Value],
 ) -> Result<Vec<bool>, ApiError> {
     let mut per_item = Vec::with_capacity(items.len());
     for item in items {
-        per_item.push(item_resources(gateway, kind, shape, item).await?);
+        per_item.push(item_resources(gateway, shape, item).await?);
     }
     let flat: Vec<Option<Resource>> = per_item.iter().flatten().cloned().map(Some).collect();
-    // A scorer is listed to any reader of its experiment (checked before the
-    // request left) unless a grant on the scorer itself denies it.
-    let answers = if kind == ListKind::Scorers {
+    let answers = if shape.listed_unless_denied {
         state.grants.not_denied_reading(caller, flat).await
     } else {
         state.grants.readable(caller, flat).await
