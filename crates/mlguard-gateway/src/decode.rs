@@ -84,28 +84,6 @@ pub(crate) fn query_pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, Ap
         .collect()
 }
 
-/// Checks an artifact path whose first segment names the experiment, and returns
-/// that segment. `Ok(None)`: the path names no experiment (denied to non-admins).
-pub(crate) fn artifact_experiment(path: &str) -> Result<Option<&str>, ApiError> {
-    if path.contains('\\') || path.chars().any(char::is_control) {
-        return Err(invalid("artifact path"));
-    }
-    // The artifact root itself names no experiment: denied, not malformed.
-    if path.is_empty() || path == "." || path == "./" {
-        return Ok(None);
-    }
-    let first = path.split('/').next().unwrap_or_default();
-    for segment in path.split('/') {
-        if segment == "." || segment == ".." {
-            return Err(invalid("artifact path"));
-        }
-    }
-    if first.is_empty() || !first.bytes().all(|b| b.is_ascii_digit()) {
-        return Ok(None);
-    }
-    Ok(Some(first))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,19 +130,5 @@ mod tests {
         assert!(query_pairs(Some("username=%FF")).is_err());
         assert!(query_pairs(Some("a=%2")).is_err());
         assert!(query_pairs(Some("a=%00")).is_err());
-    }
-
-    #[test]
-    fn artifact_paths_name_their_experiment() {
-        assert_eq!(
-            artifact_experiment("12/abc/artifacts/m").expect("ok"),
-            Some("12")
-        );
-        assert_eq!(artifact_experiment("12").expect("ok"), Some("12"));
-        assert_eq!(artifact_experiment(".").expect("root"), None);
-        assert!(artifact_experiment("./1").is_err());
-        assert_eq!(artifact_experiment("").expect("ok"), None);
-        assert_eq!(artifact_experiment("models/x").expect("ok"), None);
-        assert!(artifact_experiment("1/../2/x").is_err());
     }
 }

@@ -7,9 +7,9 @@
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, Method, Request, Response, header};
 use http_body_util::BodyExt;
-use mlguard_domain::{ExperimentId, ModelName, OpaqueId, Principal, Resource};
+use mlguard_domain::{Principal, Resource};
 use mlguard_extract::ApiError;
-use mlguard_policy::ListKind;
+use mlguard_policy::{ListKind, ListShape, item_resources};
 use serde_json::Value;
 
 use crate::GatewayState;
@@ -21,125 +21,6 @@ use super::Gateway;
 const MAX_PAGES: usize = 50;
 /// Largest page body mlguard reads to filter.
 const MAX_PAGE_BYTES: usize = 64 * 1024 * 1024;
-
-struct Shape {
-    items: &'static str,
-    default_max: u64,
-    about: About,
-    /// Whether an item the caller holds no grant on is listed: its parent was
-    /// checked before the request left, so only a denying grant hides it.
-    listed_unless_denied: bool,
-}
-
-/// What one list item is about.
-enum About {
-    /// The id at the first of these JSON pointers that has one, as a resource.
-    Id(&'static [&'static str], fn(&str) -> Option<Resource>),
-    /// The resource the whole item names (a scorer: experiment and name).
-    Item(fn(&Value) -> Option<Resource>),
-    /// Every experiment the dataset at this pointer is linked to, asked of the
-    /// tracking server.
-    DatasetExperiments(&'static str),
-}
-
-fn experiment(id: &str) -> Option<Resource> {
-    ExperimentId::parse(id).ok().map(Resource::Experiment)
-}
-
-fn shape(kind: ListKind) -> Shape {
-    match kind {
-        ListKind::Experiments => Shape {
-            items: "experiments",
-            default_max: 1000,
-            about: About::Id(&["/experiment_id"], experiment),
-            listed_unless_denied: false,
-        },
-        ListKind::Runs => Shape {
-            items: "runs",
-            default_max: 1000,
-            about: About::Id(&["/info/experiment_id"], experiment),
-            listed_unless_denied: false,
-        },
-        ListKind::LoggedModels => Shape {
-            items: "models",
-            default_max: 100,
-            about: About::Id(&["/info/experiment_id"], experiment),
-            listed_unless_denied: false,
-        },
-        ListKind::Traces => Shape {
-            items: "traces",
-            default_max: 100,
-            about: About::Id(
-                &[
-                    "/trace_location/mlflow_experiment/experiment_id",
-                    "/experiment_id",
-                ],
-                experiment,
-            ),
-            listed_unless_denied: false,
-        },
-        ListKind::RegisteredModels => Shape {
-            items: "registered_models",
-            default_max: 100,
-            about: About::Id(&["/name"], |name| {
-                ModelName::parse(name).ok().map(Resource::RegisteredModel)
-            }),
-            listed_unless_denied: false,
-        },
-        ListKind::ModelVersions => Shape {
-            items: "model_versions",
-            default_max: 10_000,
-            about: About::Id(&["/name"], |name| {
-                ModelName::parse(name).ok().map(Resource::RegisteredModel)
-            }),
-            listed_unless_denied: false,
-        },
-        ListKind::GatewaySecrets => Shape {
-            items: "secrets",
-            default_max: u64::MAX,
-            about: About::Id(&["/secret_id"], |id| {
-                OpaqueId::parse(id).ok().map(Resource::GatewaySecret)
-            }),
-            listed_unless_denied: false,
-        },
-        ListKind::GatewayEndpoints => Shape {
-            items: "endpoints",
-            default_max: u64::MAX,
-            about: About::Id(&["/endpoint_id"], |id| {
-                OpaqueId::parse(id).ok().map(Resource::GatewayEndpoint)
-            }),
-            listed_unless_denied: false,
-        },
-        ListKind::Datasets => Shape {
-            items: "datasets",
-            default_max: 1000,
-            about: About::DatasetExperiments("/dataset_id"),
-            listed_unless_denied: false,
-        },
-        ListKind::Scorers => Shape {
-            items: "scorers",
-            default_max: u64::MAX,
-            about: About::Item(scorer_of),
-            listed_unless_denied: true,
-        },
-        ListKind::OnlineScoringConfigs => Shape {
-            items: "configs",
-            default_max: u64::MAX,
-            about: About::Id(&["/experiment_id"], experiment),
-            listed_unless_denied: false,
-        },
-        ListKind::GatewayModelDefinitions => Shape {
-            items: "model_definitions",
-            default_max: u64::MAX,
-            about: About::Id(&["/model_definition_id"], |id| {
-                OpaqueId::parse(id)
-                    .ok()
-                    .map(Resource::GatewayModelDefinition)
-            }),
-            listed_unless_denied: false,
-        },
-    }
-}
 
 /// Where a search carries its paging fields.
 enum Paging {
@@ -237,7 +118,7 @@ pub(crate) async fn filtered_search(
     search: SearchRequest,
     first: Response<Body>,
 ) -> Result<Response<Body>, ApiError> {
-    let shape = shape(kind);
+    let shape = kind.shape();
     let mut paging = match (&search.method, search.body) {
         (&Method::GET | &Method::HEAD, _) | (_, None) => Paging::Query(search.query.clone()),
         (_, Some(Value::Object(body))) => Paging::Body(body),
@@ -307,62 +188,22 @@ pub(crate) async fn filtered_search(
     Ok(response)
 }
 
-/// What each item is about: one resource, or (datasets) every experiment it is
-/// linked to. An item about nothing is never readable.
-async fn item_resources(
-    gateway: &Gateway,
-    shape: &Shape,
-    item: &Value,
-) -> Result<Vec<Resource>, ApiError> {
-    let text_at = |pointer: &str| item.pointer(pointer).and_then(Value::as_str);
-    Ok(match shape.about {
-        About::Id(pointers, resource) => pointers
-            .iter()
-            .find_map(|pointer| text_at(pointer))
-            .and_then(resource)
-            .into_iter()
-            .collect(),
-        About::Item(resource) => resource(item).into_iter().collect(),
-        About::DatasetExperiments(pointer) => match text_at(pointer) {
-            None => Vec::new(),
-            Some(id) => gateway
-                .lookup
-                .experiments_of_dataset(id)
-                .await
-                .map_err(|e| filtering_failed(&e))?
-                .unwrap_or_default()
-                .into_iter()
-                .map(Resource::Experiment)
-                .collect(),
-        },
-    })
-}
-
-/// The scorer a list item is: MLflow sends its `experiment_id` as a number.
-fn scorer_of(item: &Value) -> Option<Resource> {
-    let experiment_id = match item.get("experiment_id")? {
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => s.clone(),
-        _ => return None,
-    };
-    Some(Resource::Scorer {
-        experiment_id: ExperimentId::parse(&experiment_id).ok()?,
-        name: OpaqueId::parse(item.get("scorer_name")?.as_str()?).ok()?,
-    })
-}
-
 /// Whether the caller may read each item: every resource it is about must be
 /// readable, in one store round trip for the page.
 async fn readable_items(
     state: &GatewayState,
     gateway: &Gateway,
     caller: &Principal,
-    shape: &Shape,
+    shape: &ListShape,
     items: &[Value],
 ) -> Result<Vec<bool>, ApiError> {
     let mut per_item = Vec::with_capacity(items.len());
     for item in items {
-        per_item.push(item_resources(gateway, shape, item).await?);
+        per_item.push(
+            item_resources(shape, item, gateway.lookup.as_ref())
+                .await
+                .map_err(|e| filtering_failed(&e))?,
+        );
     }
     let flat: Vec<Option<Resource>> = per_item.iter().flatten().cloned().map(Some).collect();
     let answers = if shape.listed_unless_denied {

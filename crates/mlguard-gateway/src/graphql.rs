@@ -25,6 +25,7 @@ use graphql_parser::query as ast;
 use http_body_util::BodyExt;
 use mlguard_domain::{ExperimentId, ModelName, Principal, Resource};
 use mlguard_extract::ApiError;
+use mlguard_policy::{GraphQlRoot, Requirement, graphql_field};
 use serde_json::{Map, Value};
 
 use super::Gateway;
@@ -102,28 +103,6 @@ fn parse_envelope(bytes: &[u8]) -> Result<Envelope, ApiError> {
     })
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RootKind {
-    Query,
-    Mutation,
-}
-
-/// What one root selection needs before it may run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Requirement {
-    /// Introspection, the echo fields, and lists whose items are filtered afterwards.
-    Nothing,
-    /// READ on each of these experiments.
-    ReadExperiments(Vec<String>),
-    /// A search over these experiments, narrowed to the readable ones as MLflow
-    /// narrows it (`mlflowSearchRuns`).
-    NarrowExperiments(Vec<String>),
-    /// READ on the experiment of each of these runs.
-    ReadRuns(Vec<String>),
-    /// Not decidable before it runs; the reason is for logs.
-    Refused(&'static str),
-}
-
 /// One selection at the root of the operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct RootSelection {
@@ -145,7 +124,7 @@ struct Plan {
 }
 
 struct OperationParts<'d> {
-    kind: Option<RootKind>,
+    kind: Option<GraphQlRoot>,
     name: Option<&'d str>,
     variable_definitions: &'d [VariableDefinition],
     directives: &'d [Directive],
@@ -155,21 +134,21 @@ struct OperationParts<'d> {
 fn operation_parts(operation: &Operation) -> OperationParts<'_> {
     match operation {
         ast::OperationDefinition::SelectionSet(selection_set) => OperationParts {
-            kind: Some(RootKind::Query),
+            kind: Some(GraphQlRoot::Query),
             name: None,
             variable_definitions: &[],
             directives: &[],
             selection_set,
         },
         ast::OperationDefinition::Query(q) => OperationParts {
-            kind: Some(RootKind::Query),
+            kind: Some(GraphQlRoot::Query),
             name: q.name.as_deref(),
             variable_definitions: &q.variable_definitions,
             directives: &q.directives,
             selection_set: &q.selection_set,
         },
         ast::OperationDefinition::Mutation(m) => OperationParts {
-            kind: Some(RootKind::Mutation),
+            kind: Some(GraphQlRoot::Mutation),
             name: m.name.as_deref(),
             variable_definitions: &m.variable_definitions,
             directives: &m.directives,
@@ -317,81 +296,18 @@ fn input_of(field: &Field, scope: &VariableScope<'_>) -> Result<Map<String, Valu
     }
 }
 
-/// A string input field; null or absent is `None`.
-fn text_field(input: &Map<String, Value>, name: &str) -> Result<Option<String>, &'static str> {
-    match input.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text.clone())),
-        Some(_) => Err("an id that is not a string"),
-    }
-}
-
-/// A list-of-strings input field; a lone string counts as a list of one, as
-/// GraphQL's input coercion reads it.
-fn text_list_field(input: &Map<String, Value>, name: &str) -> Result<Vec<String>, &'static str> {
-    let ids = match input.get(name) {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::String(text)) => vec![text.clone()],
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|item| match item {
-                Value::String(text) => Ok(text.clone()),
-                _ => Err("an id that is not a string"),
-            })
-            .collect::<Result<_, _>>()?,
-        Some(_) => return Err("ids that are not a list"),
+/// What a root field needs, by the policy's field table.
+fn requirement_of(kind: GraphQlRoot, field: &Field, scope: &VariableScope<'_>) -> Requirement {
+    let Some(row) = graphql_field(kind, &field.name) else {
+        return Requirement::Refused("a root field mlguard does not know");
     };
-    if ids.is_empty() {
-        return Err("no id");
+    if !row.need.reads_input() {
+        return Requirement::Nothing;
     }
-    Ok(ids)
-}
-
-/// The run MLflow's handler reads: `run_id or run_uuid`.
-fn run_id_of(input: &Map<String, Value>) -> Result<String, &'static str> {
-    let run_id = text_field(input, "runId")?.filter(|id| !id.is_empty());
-    let run_uuid = text_field(input, "runUuid")?.filter(|id| !id.is_empty());
-    match (run_id, run_uuid) {
-        (Some(run_id), Some(run_uuid)) if run_id != run_uuid => {
-            Err("conflicting 'runId' and 'runUuid'")
-        }
-        (Some(id), _) | (None, Some(id)) => Ok(id),
-        (None, None) => Err("no run id"),
+    match input_of(field, scope) {
+        Ok(input) => row.need.requirement(&input),
+        Err(reason) => Requirement::Refused(reason),
     }
-}
-
-fn requirement_of(
-    kind: RootKind,
-    field: &Field,
-    scope: &VariableScope<'_>,
-) -> Result<Requirement, &'static str> {
-    use RootKind::{Mutation, Query};
-    Ok(match (kind, field.name.as_str()) {
-        (_, "__typename")
-        | (Query, "__schema" | "__type" | "test" | "mlflowSearchModelVersions")
-        | (Mutation, "testMutation") => Requirement::Nothing,
-        (Query, "mlflowGetExperiment") => {
-            let id = text_field(&input_of(field, scope)?, "experimentId")?
-                .filter(|id| !id.is_empty())
-                .ok_or("no experiment id")?;
-            Requirement::ReadExperiments(vec![id])
-        }
-        (Query, "mlflowGetRun" | "mlflowListArtifacts") => {
-            Requirement::ReadRuns(vec![run_id_of(&input_of(field, scope)?)?])
-        }
-        (Query, "mlflowGetMetricHistoryBulkInterval") => {
-            Requirement::ReadRuns(text_list_field(&input_of(field, scope)?, "runIds")?)
-        }
-        (Query | Mutation, "mlflowSearchRuns") => Requirement::NarrowExperiments(text_list_field(
-            &input_of(field, scope)?,
-            "experimentIds",
-        )?),
-        (Mutation, "mlflowSearchDatasets") => Requirement::ReadExperiments(text_list_field(
-            &input_of(field, scope)?,
-            "experimentIds",
-        )?),
-        _ => return Err("a root field mlguard does not know"),
-    })
 }
 
 fn plan(
@@ -419,8 +335,7 @@ fn plan(
         .iter()
         .map(|selection| match selection {
             ast::Selection::Field(field) => {
-                let requirement =
-                    requirement_of(kind, field, &scope).unwrap_or_else(Requirement::Refused);
+                let requirement = requirement_of(kind, field, &scope);
                 let input = matches!(requirement, Requirement::NarrowExperiments(_))
                     .then(|| input_of(field, &scope).ok())
                     .flatten();
@@ -736,8 +651,8 @@ impl Printer {
     fn operation(&mut self, operation: &Operation) -> Result<(), Unprintable> {
         let parts = operation_parts(operation);
         self.out.push_str(match parts.kind {
-            Some(RootKind::Mutation) => "mutation",
-            Some(RootKind::Query) | None => "query",
+            Some(GraphQlRoot::Mutation) => "mutation",
+            Some(GraphQlRoot::Query) | None => "query",
         });
         if let Some(name) = parts.name {
             self.out.push(' ');
@@ -1046,7 +961,7 @@ async fn allowed(
                     .lookup
                     .experiment_of_run(id)
                     .await
-                    .map_err(super::inputs::lookup_failed)?
+                    .map_err(ApiError::lookup_failed)?
                 {
                     Some(experiment) => experiments.push(Resource::Experiment(experiment)),
                     None => return Ok(false),

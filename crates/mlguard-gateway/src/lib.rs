@@ -10,7 +10,6 @@ mod decode;
 mod filter;
 mod graphql;
 mod hooks;
-mod inputs;
 mod json_errors;
 
 use std::net::{IpAddr, SocketAddr};
@@ -18,15 +17,16 @@ use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, Method, Response, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use axum::response::IntoResponse;
 use mlguard_domain::Resource;
 use mlguard_domain::{BoxFuture, Principal, TrackingLookup};
 use mlguard_extract::{ApiError, Caller, Grants};
-use mlguard_policy::{Absent, Access, AfterHook, Check, Quantifier, Target, match_route};
+use mlguard_policy::{
+    Absent, Access, AfterHook, BodyNeed, Check, InputError, Quantifier, RequestView, Resolved,
+    RouteMatch, RouteRule, Target, match_route, narrowable_fields, resolve,
+};
 use serde_json::Value;
-
-use inputs::{RequestInputs, Resolved};
 
 /// Why a forward failed.
 #[derive(Debug)]
@@ -218,50 +218,300 @@ fn denied() -> ApiError {
     ApiError::permission_denied()
 }
 
-/// What a route reads from the request body to find its ids.
+/// A request the policy could not read, as the caller sees it.
+fn refused(error: InputError) -> ApiError {
+    match error {
+        InputError::Invalid(message) => ApiError::invalid_parameter(message),
+        InputError::Lookup(error) => ApiError::lookup_failed(error),
+    }
+}
+
+/// The request's headers, as the policy reads them.
+struct HttpHeaders<'a>(&'a HeaderMap);
+
+impl mlguard_policy::Headers for HttpHeaders<'_> {
+    fn values(&self, name: &str) -> Vec<Option<&str>> {
+        self.0
+            .get_all(name)
+            .iter()
+            .map(|v| v.to_str().ok())
+            .collect()
+    }
+}
+
+/// Whether the policy applies to this caller, decided once per request. An admin
+/// reaches every route MLflow serves with nothing checked, narrowed, filtered or
+/// redacted; the store still follows what they create, delete and rename.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum BodyUse {
-    Nothing,
-    Json,
-    /// An OTLP `ExportTraceServiceRequest` (protobuf or JSON, maybe compressed).
-    OtlpExport,
+enum Enforcement {
+    AdminBypass,
+    Policy,
 }
 
-/// How a route's checks and hook read the request body.
-fn body_use(rule_access: &Access, after: &AfterHook, method: &Method) -> BodyUse {
-    use mlguard_policy::{Source, Target};
-    if matches!(*method, Method::GET | Method::HEAD) {
-        return BodyUse::Nothing;
-    }
-    let sources = |target: &Target| target.sources();
-    let checks: Vec<Source> = match rule_access {
-        Access::Checks(checks) => checks.iter().flat_map(|c| sources(&c.target)).collect(),
-        Access::GraphQl => return BodyUse::Json,
-        Access::Authenticated | Access::Admin | Access::Native | Access::AdminElseAnswer(_) => {
-            Vec::new()
+impl Enforcement {
+    fn of(caller: &Principal) -> Self {
+        if caller.is_admin {
+            Enforcement::AdminBypass
+        } else {
+            Enforcement::Policy
         }
-    };
-    if checks.contains(&Source::OtlpSpanTraces) {
-        return BodyUse::OtlpExport;
-    }
-    // Path, query and header sources never need the body.
-    let reads_json =
-        |source: &Source| matches!(source, Source::Body(_) | Source::Param(_) | Source::RunId);
-    let hook = match after {
-        AfterHook::DeleteGrants(target) => sources(target).iter().any(reads_json),
-        AfterHook::RenameRegisteredModel | AfterHook::FilterList(_) => true,
-        AfterHook::GrantCreator(kind) => {
-            matches!(kind, mlguard_policy::CreatedKind::Scorer)
-        }
-        AfterHook::None | AfterHook::RedactForNonAdmins(_) => false,
-    };
-    if hook || checks.iter().any(reads_json) {
-        BodyUse::Json
-    } else {
-        BodyUse::Nothing
     }
 }
 
+/// What the request line names, decoded once before any decision.
+struct Decoded {
+    path: String,
+    query: Vec<(String, String)>,
+    client: Option<IpAddr>,
+}
+
+/// Step 1: decode. Anything MLflow could read differently is refused here.
+fn decode(request: &Request) -> Result<Decoded, ApiError> {
+    Ok(Decoded {
+        path: decode::canonical_path(request.uri().path())?,
+        query: decode::query_pairs(request.uri().query())?,
+        client: request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip()),
+    })
+}
+
+/// OPTIONS reads no data; it is answered with what the policy allows.
+fn options_answer(route_path: &str) -> axum::response::Response {
+    let allow = mlguard_policy::allowed_methods(route_path).join(", ");
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if let Ok(value) = HeaderValue::from_str(&allow) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    response
+}
+
+/// A path without a rule: only an admin may reach whatever it is.
+async fn unmatched(
+    gateway: &Gateway,
+    enforcement: Enforcement,
+    request: Request,
+    decoded: &Decoded,
+    route_path: &str,
+) -> Result<axum::response::Response, ApiError> {
+    if enforcement == Enforcement::Policy {
+        tracing::info!(http.path = %decoded.path, "denied: no policy rule");
+        return Err(denied());
+    }
+    let response = gateway.send(request, decoded.client).await?;
+    Ok(json_errors::upstream_error(response, route_path).await)
+}
+
+/// What the route's access says before any id is read.
+enum Admission {
+    Proceed,
+    Answer(axum::response::Response),
+    Refuse(ApiError),
+    /// Each requested field is authorized on its own.
+    GraphQl,
+}
+
+/// Step 2: the route's access, for this caller.
+fn admit(access: Access, enforcement: Enforcement) -> Admission {
+    match (access, enforcement) {
+        // Served natively at exact paths; never forwarded under another prefix.
+        (Access::Native, _) => Admission::Refuse(ApiError::endpoint_not_found()),
+        (_, Enforcement::AdminBypass) => Admission::Proceed,
+        (Access::Admin, Enforcement::Policy) => Admission::Refuse(denied()),
+        (Access::AdminElseAnswer(answer), Enforcement::Policy) => {
+            Admission::Answer(json_ok(answer))
+        }
+        (Access::GraphQl, Enforcement::Policy) => Admission::GraphQl,
+        (Access::Authenticated | Access::Checks(_), Enforcement::Policy) => Admission::Proceed,
+    }
+}
+
+/// The request once its body was read, if the route reads it.
+struct Buffered {
+    parts: axum::http::request::Parts,
+    /// The body stream, when it was not read.
+    stream: Body,
+    /// The body, when it was read.
+    bytes: Option<Bytes>,
+    json: Option<Value>,
+    otlp_traces: Option<Vec<String>>,
+}
+
+impl Buffered {
+    /// What the policy reads from this request.
+    fn view<'a>(
+        &'a self,
+        decoded: &'a Decoded,
+        route: &'a RouteMatch,
+        headers: &'a HttpHeaders<'a>,
+    ) -> RequestView<'a> {
+        RequestView {
+            method: self.parts.method.as_str(),
+            headers,
+            query: &decoded.query,
+            body: self.json.as_ref(),
+            otlp_traces: self.otlp_traces.as_deref(),
+            route,
+        }
+    }
+}
+
+fn bad_json() -> ApiError {
+    ApiError::bad_request("The request body is not valid JSON.")
+}
+
+/// A JSON body as MLflow reads it. Older clients double-encode it as a JSON
+/// string; MLflow unwraps it, so the ids are read from the inner object. `None`:
+/// not JSON, which an admin may still send (the tracking server answers it).
+fn parse_json(bytes: &[u8], enforcement: Enforcement) -> Result<Option<Value>, ApiError> {
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    let parsed = match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::String(inner)) => serde_json::from_str::<Value>(&inner),
+        other => other,
+    };
+    match (parsed, enforcement) {
+        (Ok(value), _) => Ok(Some(value)),
+        (Err(_), Enforcement::AdminBypass) => Ok(None),
+        (Err(_), Enforcement::Policy) => Err(bad_json()),
+    }
+}
+
+/// One value of a header, or none; two would let MLflow and mlguard read different
+/// ones.
+fn single_header(headers: &HeaderMap, name: header::HeaderName) -> Result<Option<&str>, ApiError> {
+    let mut values = headers.get_all(&name).iter();
+    match (values.next(), values.next()) {
+        (_, Some(_)) => Err(ApiError::bad_request(format!(
+            "The request has more than one {name} header."
+        ))),
+        (value, None) => Ok(value.and_then(|v| v.to_str().ok())),
+    }
+}
+
+/// Step 3: read the body into memory only when an id must be read from it.
+async fn buffer(
+    gateway: &Gateway,
+    enforcement: Enforcement,
+    rule: &RouteRule,
+    request: Request,
+) -> Result<Buffered, ApiError> {
+    // MLflow reads a GET's body when it has no query; mlguard reads only the query,
+    // so a GET or HEAD that carries a body is refused rather than read differently.
+    let is_get = matches!(*request.method(), Method::GET | Method::HEAD);
+    if is_get && enforcement == Enforcement::Policy && has_body(&request) {
+        return Err(ApiError::bad_request(
+            "A GET request must not carry a body.",
+        ));
+    }
+    let (parts, body) = request.into_parts();
+    let need = rule.needs_body();
+    if need == BodyNeed::Nothing {
+        return Ok(Buffered {
+            parts,
+            stream: body,
+            bytes: None,
+            json: None,
+            otlp_traces: None,
+        });
+    }
+    let bytes = axum::body::to_bytes(body, gateway.max_body_bytes)
+        .await
+        .map_err(|_| ApiError::payload_too_large())?;
+    let (json, otlp_traces) = match (need, enforcement) {
+        (BodyNeed::OtlpExport, Enforcement::Policy) => {
+            let traces = mlguard_extract::otlp::export_trace_ids(
+                single_header(&parts.headers, header::CONTENT_TYPE)?,
+                single_header(&parts.headers, header::CONTENT_ENCODING)?,
+                &bytes,
+                gateway.max_body_bytes,
+            )?;
+            (None, Some(traces))
+        }
+        (BodyNeed::OtlpExport, Enforcement::AdminBypass) => (None, None),
+        _ => (parse_json(&bytes, enforcement)?, None),
+    };
+    Ok(Buffered {
+        parts,
+        stream: Body::empty(),
+        bytes: Some(bytes),
+        json,
+        otlp_traces,
+    })
+}
+
+/// Step 5, for a narrowed search: the body goes upstream with only the readable
+/// ids. `None`: a list was narrowed to nothing, which MLflow answers with an empty
+/// page (`{}`).
+fn narrow(
+    mut buffered: Buffered,
+    narrowed: &[(String, Vec<String>)],
+) -> Result<Option<Buffered>, ApiError> {
+    if narrowed.is_empty() {
+        return Ok(Some(buffered));
+    }
+    if narrowed.iter().any(|(_, kept)| kept.is_empty()) {
+        return Ok(None);
+    }
+    let mut json = buffered.json.take().unwrap_or(Value::Null);
+    for (pointer, kept) in narrowed {
+        let slot = json
+            .pointer_mut(pointer)
+            .ok_or_else(|| ApiError::internal(&"narrowed list vanished"))?;
+        *slot = Value::Array(kept.iter().cloned().map(Value::String).collect());
+    }
+    let bytes = Bytes::from(serde_json::to_vec(&json).map_err(|e| ApiError::internal(&e))?);
+    // The body sent is not the one received: its framing must say so.
+    let headers = &mut buffered.parts.headers;
+    headers.remove(header::TRANSFER_ENCODING);
+    headers.remove(header::CONTENT_ENCODING);
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    buffered.bytes = Some(bytes);
+    buffered.json = Some(json);
+    Ok(Some(buffered))
+}
+
+/// The after-hook this caller's request gets: filtering and redaction are for
+/// the policy's callers only.
+fn after_hook(after: AfterHook, enforcement: Enforcement) -> AfterHook {
+    match (after, enforcement) {
+        (AfterHook::FilterList(_) | AfterHook::RedactForNonAdmins(_), Enforcement::AdminBypass) => {
+            AfterHook::None
+        }
+        (after, _) => after,
+    }
+}
+
+/// The request MLflow gets.
+fn upstream_request(buffered: Buffered) -> Request<Body> {
+    let Buffered {
+        mut parts,
+        stream,
+        bytes,
+        ..
+    } = buffered;
+    if parts.method == Method::HEAD {
+        // MLflow's handlers parse HEAD like a POST and answer 400; ask for the GET it
+        // was authorized as. The server drops the body of a HEAD answer.
+        parts.method = Method::GET;
+    }
+    match bytes {
+        Some(bytes) => {
+            parts.extensions.insert(BufferedBody(bytes.clone()));
+            Request::from_parts(parts, Body::from(bytes))
+        }
+        None => Request::from_parts(parts, stream),
+    }
+}
+
+/// The pipeline: decode → route → admit → buffer → authorize → narrow → forward →
+/// after-hooks. Each step is a function above or below.
 async fn handle(
     state: &GatewayState,
     caller: &Principal,
@@ -272,201 +522,73 @@ async fn handle(
         .get("x-request-id")
         .and_then(|id| id.to_str().ok());
     let gateway = state.gateway.for_request(request_id);
-    let decoded = decode::canonical_path(request.uri().path())?;
-    let query = decode::query_pairs(request.uri().query())?;
-    let client = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip());
-    let route_path = gateway.route_path(&decoded);
-    let method = request.method().clone();
+    let enforcement = Enforcement::of(caller);
+    let decoded = decode(&request)?;
+    let route_path = gateway.route_path(&decoded.path);
 
-    // OPTIONS reads no data; answer it here with what the policy allows.
-    if method == Method::OPTIONS {
-        let allow = mlguard_policy::allowed_methods(route_path).join(", ");
-        let mut response = StatusCode::NO_CONTENT.into_response();
-        if let Ok(value) = HeaderValue::from_str(&allow) {
-            response.headers_mut().insert(header::ALLOW, value);
-        }
-        return Ok(response);
+    if request.method() == Method::OPTIONS {
+        return Ok(options_answer(route_path));
     }
-
-    let Some(route) = match_route(method.as_str(), route_path) else {
-        // No rule: only an admin may reach whatever this is.
-        if caller.is_admin {
-            let response = gateway.send(request, client).await?;
-            return Ok(json_errors::upstream_error(response, route_path)
-                .await
-                .into_response());
-        }
-        tracing::info!(http.path = %decoded, "denied: no policy rule");
-        return Err(denied());
+    let Some(route) = match_route(request.method().as_str(), route_path) else {
+        return unmatched(&gateway, enforcement, request, &decoded, route_path).await;
     };
     let rule = route.rule;
-    match rule.access {
-        // Served natively at exact paths; never forwarded under another prefix.
-        Access::Native => return Err(ApiError::endpoint_not_found()),
-        Access::Admin if !caller.is_admin => return Err(denied()),
-        Access::AdminElseAnswer(answer) if !caller.is_admin => return Ok(json_ok(answer)),
-        // Each requested field is authorized on its own; admins pass untouched.
-        Access::GraphQl if !caller.is_admin => {
-            return Ok(
-                graphql::authorize_and_forward(state, &gateway, caller, request, client)
-                    .await?
-                    .into_response(),
-            );
+    match admit(rule.access, enforcement) {
+        Admission::Proceed => {}
+        Admission::Answer(response) => return Ok(response),
+        Admission::Refuse(error) => return Err(error),
+        Admission::GraphQl => {
+            return Ok(graphql::authorize_and_forward(
+                state,
+                &gateway,
+                caller,
+                request,
+                decoded.client,
+            )
+            .await?
+            .into_response());
         }
-        _ => {}
     }
 
-    // MLflow reads a GET's body when it has no query; mlguard reads only the query,
-    // so a GET or HEAD that carries a body is refused rather than read differently.
-    if matches!(method, Method::GET | Method::HEAD) && !caller.is_admin && has_body(&request) {
-        return Err(ApiError::bad_request(
-            "A GET request must not carry a body.",
-        ));
-    }
+    let buffered = buffer(&gateway, enforcement, rule, request).await?;
+    let authorized = match (rule.access, enforcement) {
+        (Access::Checks(checks), Enforcement::Policy) => {
+            let headers = HttpHeaders(&buffered.parts.headers);
+            let view = buffered.view(&decoded, &route, &headers);
+            authorize(state, &gateway, caller, checks, &view).await?
+        }
+        _ => Authorized::default(),
+    };
+    let Some(buffered) = narrow(buffered, &authorized.narrowed)? else {
+        return Ok(json_ok("{}"));
+    };
 
-    // Buffer the body only when an id must be read from it.
-    let (parts, body) = request.into_parts();
-    let body_use = body_use(&rule.access, &rule.after, &method);
-    let mut otlp_traces = None;
-    let (body, body_bytes, body_json) = if body_use != BodyUse::Nothing {
-        let bytes = axum::body::to_bytes(body, gateway.max_body_bytes)
+    let after = after_hook(rule.after, enforcement);
+    // Everything the after-hook needs, read before the request leaves.
+    let hook = {
+        let headers = HttpHeaders(&buffered.parts.headers);
+        let view = buffered.view(&decoded, &route, &headers);
+        after
+            .plan(&view, gateway.lookup.as_ref())
             .await
-            .map_err(|_| ApiError::payload_too_large())?;
-        let json = if body_use == BodyUse::OtlpExport {
-            if !caller.is_admin {
-                // One value each, or MLflow and mlguard could read different ones.
-                let single = |name: header::HeaderName| {
-                    let mut values = parts.headers.get_all(&name).iter();
-                    match (values.next(), values.next()) {
-                        (_, Some(_)) => Err(ApiError::bad_request(format!(
-                            "The request has more than one {name} header."
-                        ))),
-                        (value, None) => Ok(value.and_then(|v| v.to_str().ok())),
-                    }
-                };
-                otlp_traces = Some(mlguard_extract::otlp::export_trace_ids(
-                    single(header::CONTENT_TYPE)?,
-                    single(header::CONTENT_ENCODING)?,
-                    &bytes,
-                    gateway.max_body_bytes,
-                )?);
-            }
-            None
-        } else if bytes.is_empty() {
-            None
-        } else {
-            match serde_json::from_slice::<Value>(&bytes) {
-                // Older clients double-encode the body as a JSON string; MLflow
-                // unwraps it, so the ids must be read from the inner object.
-                Ok(Value::String(inner)) => match serde_json::from_str::<Value>(&inner) {
-                    Ok(value) => Some(value),
-                    Err(_) if caller.is_admin => None,
-                    Err(_) => {
-                        return Err(ApiError::bad_request("The request body is not valid JSON."));
-                    }
-                },
-                Ok(value) => Some(value),
-                // Admins pass through; the tracking server answers the bad body.
-                Err(_) if caller.is_admin => None,
-                Err(_) => return Err(ApiError::bad_request("The request body is not valid JSON.")),
-            }
-        };
-        (Body::empty(), Some(bytes), json)
-    } else {
-        (body, None, None)
+            .map_err(refused)?
     };
-    let inputs = RequestInputs {
-        method: &method,
-        headers: &parts.headers,
-        query: &query,
-        body: body_json.as_ref(),
-        otlp_traces: otlp_traces.as_deref(),
-        route: &route,
-    };
-
-    let mut authorized = Authorized::default();
-    if let Access::Checks(checks) = rule.access
-        && !caller.is_admin
-    {
-        authorized = authorize(state, &gateway, caller, checks, &inputs).await?;
-    }
-    // A narrowed search goes upstream with only the readable ids; none left is an
-    // empty page (`{}`), as MLflow answers a search over nothing.
-    let narrowed_json = if authorized.narrowed.is_empty() {
-        None
-    } else {
-        if authorized.narrowed.iter().any(|(_, kept)| kept.is_empty()) {
-            return Ok(json_ok("{}"));
-        }
-        let mut json = body_json.clone().unwrap_or(Value::Null);
-        for (field, kept) in &authorized.narrowed {
-            inputs::set_list(&mut json, field, kept)?;
-        }
-        Some(json)
-    };
-    let rewritten = narrowed_json.is_some();
-    let (body_bytes, body_json) = match narrowed_json {
-        Some(json) => {
-            let bytes = serde_json::to_vec(&json).map_err(|e| ApiError::internal(&e))?;
-            (Some(Bytes::from(bytes)), Some(json))
-        }
-        None => (body_bytes, body_json),
-    };
-    let inputs = RequestInputs {
-        method: &method,
-        headers: &parts.headers,
-        query: &query,
-        body: body_json.as_ref(),
-        otlp_traces: otlp_traces.as_deref(),
-        route: &route,
-    };
-
-    // Only a filtered search re-fetches pages; admins keep nothing. A HEAD is filtered
-    // as its GET: its length must not tell what the filter removed.
-    let filters = matches!(rule.after, AfterHook::FilterList(_)) && !caller.is_admin;
-    let search = filters.then(|| filter::SearchRequest {
-        method: if method == Method::HEAD {
-            Method::GET
-        } else {
-            method.clone()
+    // Only a filtered search re-fetches pages. A HEAD is filtered as its GET: its
+    // length must not tell what the filter removed.
+    let search = matches!(after, AfterHook::FilterList(_)).then(|| filter::SearchRequest {
+        method: match buffered.parts.method {
+            Method::HEAD => Method::GET,
+            ref method => method.clone(),
         },
-        path: parts.uri.path().to_owned(),
-        headers: parts.headers.clone(),
-        query: query.clone(),
-        body: body_json.clone(),
+        path: buffered.parts.uri.path().to_owned(),
+        headers: buffered.parts.headers.clone(),
+        query: decoded.query.clone(),
+        body: buffered.json.clone(),
     });
-    // Everything the after-hook needs, resolved before the request leaves.
-    let hook = hooks::prepare(rule.after, &inputs, gateway.lookup.as_ref()).await?;
-    let mut upstream_parts = parts;
-    if let (true, Some(bytes)) = (rewritten, &body_bytes) {
-        // The body sent is not the one received: its framing must say so.
-        let headers = &mut upstream_parts.headers;
-        headers.remove(header::TRANSFER_ENCODING);
-        headers.remove(header::CONTENT_ENCODING);
-        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-    }
-    if method == Method::HEAD {
-        // MLflow's handlers parse HEAD like a POST and answer 400; ask for the GET it
-        // was authorized as. The server drops the body of a HEAD answer.
-        upstream_parts.method = Method::GET;
-    }
-    let request = match body_bytes {
-        Some(bytes) => {
-            upstream_parts
-                .extensions
-                .insert(BufferedBody(bytes.clone()));
-            Request::from_parts(upstream_parts, Body::from(bytes))
-        }
-        None => Request::from_parts(upstream_parts, body),
-    };
-    let response = gateway.send(request, client).await?;
+
+    let response = gateway
+        .send(upstream_request(buffered), decoded.client)
+        .await?;
     if authorized.upstream_must_fail && response.status().is_success() {
         tracing::info!("denied: the resource appeared while the request was in flight");
         return Err(denied());
@@ -474,7 +596,7 @@ async fn handle(
     if !response.status().is_success() {
         return Ok(json_errors::upstream_error(response, route_path).await);
     }
-    match (rule.after, search) {
+    match (after, search) {
         (AfterHook::FilterList(kind), Some(search)) => Ok(filter::filtered_search(
             state, &gateway, caller, kind, search, response,
         )
@@ -531,18 +653,19 @@ enum Verdict {
     Narrowed(Vec<String>, Vec<String>),
 }
 
+/// Step 4: every check of the row, each with its `otherwise` alternatives.
 async fn authorize(
     state: &GatewayState,
     gateway: &Gateway,
     caller: &Principal,
     checks: &[Check],
-    inputs: &RequestInputs<'_>,
+    request: &RequestView<'_>,
 ) -> Result<Authorized, ApiError> {
     let mut authorized = Authorized::default();
     for check in checks {
         let mut current = check;
         loop {
-            match evaluate(state, gateway, caller, current, inputs).await? {
+            match evaluate(state, gateway, caller, current, request).await? {
                 Verdict::Allowed => break,
                 Verdict::Absent => {
                     authorized.upstream_must_fail = true;
@@ -572,10 +695,13 @@ async fn evaluate(
     gateway: &Gateway,
     caller: &Principal,
     check: &Check,
-    inputs: &RequestInputs<'_>,
+    request: &RequestView<'_>,
 ) -> Result<Verdict, ApiError> {
     let lookup = gateway.lookup.as_ref();
-    let resources = match inputs::resolve(check.target, inputs, lookup).await? {
+    let resources = match resolve(check.target, request, lookup)
+        .await
+        .map_err(refused)?
+    {
         Resolved::Resources(resources) => resources,
         Resolved::Missing if check.optional => return Ok(Verdict::Allowed),
         Resolved::Absent if check.absent == Absent::UpstreamAnswers => {
@@ -599,7 +725,7 @@ async fn evaluate(
         Quantifier::All if all => Verdict::Allowed,
         Quantifier::Any if allowed.iter().any(|ok| *ok) => Verdict::Allowed,
         Quantifier::Narrow if all => Verdict::Allowed,
-        Quantifier::Narrow => match inputs::narrowable_fields(check.target, inputs) {
+        Quantifier::Narrow => match narrowable_fields(check.target, request) {
             Some(fields) => Verdict::Narrowed(
                 fields,
                 resources
@@ -623,7 +749,7 @@ async fn evaluate(
         && !lookup
             .registered_model_exists(name.as_str())
             .await
-            .map_err(inputs::lookup_failed)?
+            .map_err(ApiError::lookup_failed)?
     {
         return Ok(Verdict::Absent);
     }

@@ -9,6 +9,11 @@
 //!
 //! Pure data and matching: no HTTP, async or SQL types (see the README).
 
+mod graphql;
+mod hooks;
+mod lists;
+mod request;
+mod resolve;
 mod table;
 
 use std::collections::HashMap;
@@ -16,7 +21,20 @@ use std::sync::OnceLock;
 
 use mlguard_domain::Capability;
 
+pub use graphql::{
+    FieldNeed, GRAPHQL_FIELDS, GraphQlField, GraphQlRoot, Requirement, graphql_field,
+};
+pub use hooks::HookPlan;
+pub use lists::{About, ListShape, item_resources};
+pub use request::{Found, Headers, InputError, RequestView, narrowable_fields, run_id_or_uuid};
+pub use resolve::{Resolved, artifact_experiment, resolve};
 pub use table::RULES;
+
+/// A JSON pointer into the request body, for targets that only a JSON body can
+/// feed (lists of objects, tag lists). The last segment may also be spelled in
+/// camelCase, as MLflow's protobuf parser accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyPointer(pub &'static str);
 
 /// Where one id is read from. Names follow MLflow's field names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +94,7 @@ pub enum Target {
     LoggedModel(Source),
     /// Every `model_id` (or `modelId`) in a JSON array of objects, e.g. the
     /// `metrics` of `runs/log-batch`, each resolved to its experiment.
-    LoggedModelsIn(Source),
+    LoggedModelsIn(BodyPointer),
     /// A trace (request) id, resolved to its experiment.
     Trace(Source),
     /// A trace id the client chooses for a new trace. If it already names a trace,
@@ -117,7 +135,7 @@ pub enum Target {
     /// nothing and needs nothing.
     VersionSourceUri {
         source: Source,
-        tags: Source,
+        tags: BodyPointer,
     },
     /// A registered model name (also the key of model versions, aliases, tags).
     RegisteredModel(Source),
@@ -148,8 +166,16 @@ pub enum Target {
     GatewayEndpointByName(Source),
     GatewayModelDefinition(Source),
     /// Every `model_definition_id` in a JSON array of objects, e.g.
-    /// `Body("/model_configs")` with `model_definition_id` in each element.
-    GatewayModelDefinitions(Source),
+    /// `/model_configs` with `model_definition_id` in each element.
+    GatewayModelDefinitions(BodyPointer),
+}
+
+impl Source {
+    /// Whether this source reads the JSON request body (on a method whose body
+    /// MLflow reads); path, query and header sources never do.
+    pub fn reads_body(&self) -> bool {
+        matches!(self, Source::Body(_) | Source::Param(_) | Source::RunId)
+    }
 }
 
 impl Target {
@@ -162,7 +188,6 @@ impl Target {
             | Target::Run(s)
             | Target::Runs(s)
             | Target::LoggedModel(s)
-            | Target::LoggedModelsIn(s)
             | Target::Trace(s)
             | Target::TraceIfExists(s)
             | Target::SourceUri(s)
@@ -178,10 +203,12 @@ impl Target {
             | Target::GatewaySecret(s)
             | Target::GatewayEndpoint(s)
             | Target::GatewayEndpointByName(s)
-            | Target::GatewayModelDefinition(s)
-            | Target::GatewayModelDefinitions(s) => vec![s],
+            | Target::GatewayModelDefinition(s) => vec![s],
+            Target::LoggedModelsIn(pointer) | Target::GatewayModelDefinitions(pointer) => {
+                vec![Source::Body(pointer.0)]
+            }
             Target::Scorer { experiment, name } => vec![experiment, name],
-            Target::VersionSourceUri { source, tags } => vec![source, tags],
+            Target::VersionSourceUri { source, tags } => vec![source, Source::Body(tags.0)],
             Target::WithoutTag { tags, .. } => vec![tags],
             Target::ModelVersionFiles { name, version } => vec![name, version],
         }
@@ -318,20 +345,16 @@ pub enum ListKind {
     Scorers,
 }
 
-/// What a created resource is, for the creator's MANAGE grant.
+/// What a created resource is, for the creator's MANAGE grant. Where its id is
+/// read is [`CreatedKind::response_pointer`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CreatedKind {
-    /// Response `experiment_id`.
     Experiment,
-    /// Response `registered_model.name`.
     RegisteredModel,
-    /// Request `experiment_id` and `name`.
+    /// Named by the request (`experiment_id` and `name`), not by the answer.
     Scorer,
-    /// Response `secret.secret_id`.
     GatewaySecret,
-    /// Response `endpoint.endpoint_id`.
     GatewayEndpoint,
-    /// Response `model_definition.model_definition_id`.
     GatewayModelDefinition,
 }
 
@@ -364,7 +387,42 @@ pub struct RouteRule {
     pub after: AfterHook,
 }
 
+/// What a route reads from the request body to find its ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyNeed {
+    Nothing,
+    Json,
+    /// An OTLP `ExportTraceServiceRequest` (protobuf or JSON, maybe compressed).
+    OtlpExport,
+}
+
 impl RouteRule {
+    /// What the row's checks and after-hook read from the body. A GET (and so a
+    /// HEAD) reads none: MLflow reads its query.
+    pub fn needs_body(&self) -> BodyNeed {
+        if self.method == "GET" {
+            return BodyNeed::Nothing;
+        }
+        let sources: Vec<Source> = match self.access {
+            Access::Checks(checks) => checks
+                .iter()
+                .flat_map(|check| std::iter::successors(Some(check), |c| c.otherwise))
+                .flat_map(|check| check.target.sources())
+                .collect(),
+            Access::GraphQl => return BodyNeed::Json,
+            Access::Authenticated | Access::Admin | Access::Native | Access::AdminElseAnswer(_) => {
+                Vec::new()
+            }
+        };
+        if sources.contains(&Source::OtlpSpanTraces) {
+            BodyNeed::OtlpExport
+        } else if self.after.reads_body() || sources.iter().any(Source::reads_body) {
+            BodyNeed::Json
+        } else {
+            BodyNeed::Nothing
+        }
+    }
+
     /// The route as the matcher sees it.
     pub fn canonical_path(&self) -> String {
         canonical_route_path(self.paths[0])

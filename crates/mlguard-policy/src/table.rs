@@ -21,8 +21,8 @@
 use mlguard_domain::Capability::{Delete, Read, Update, Use};
 
 use super::{
-    ARTIFACT_LOCATION_TAG, Access, AfterHook, Check, CreatedKind, ListKind, RouteRule, Source,
-    Target,
+    ARTIFACT_LOCATION_TAG, Access, AfterHook, BodyPointer, Check, CreatedKind, ListKind, RouteRule,
+    Source, Target,
 };
 
 const GET: &str = "GET";
@@ -118,7 +118,7 @@ const RUN_LOG_METRIC: Access = Access::Checks(&[
 ]);
 const RUN_LOG_BATCH: Access = Access::Checks(&[
     Check::required(Target::Run(RUN_ID), Update),
-    Check::optional(Target::LoggedModelsIn(Source::Body("/metrics")), Update),
+    Check::optional(Target::LoggedModelsIn(BodyPointer("/metrics")), Update),
 ]);
 const RUN_DELETE: Access = Access::Checks(&[Check::required(Target::Run(RUN_ID), Delete)]);
 /// The upload handler writes to `run_uuid` and never reads `run_id`.
@@ -261,7 +261,7 @@ const GATEWAY_SECRET_DELETE: Access =
     Access::Checks(&[Check::required(Target::GatewaySecret(SECRET_ID), Delete)]);
 const GATEWAY_ENDPOINT_CREATE: Access = Access::Checks(&[
     Check::required(
-        Target::GatewayModelDefinitions(Source::Body("/model_configs")),
+        Target::GatewayModelDefinitions(BodyPointer("/model_configs")),
         Use,
     ),
     // Usage tracking writes traces into this experiment.
@@ -276,7 +276,7 @@ const GATEWAY_ENDPOINT_UPDATE: Access = Access::Checks(&[Check::required(
 const GATEWAY_ENDPOINT_UPDATE_CONFIG: Access = Access::Checks(&[
     Check::required(Target::GatewayEndpoint(ENDPOINT_ID), Update),
     Check::optional(
-        Target::GatewayModelDefinitions(Source::Body("/model_configs")),
+        Target::GatewayModelDefinitions(BodyPointer("/model_configs")),
         Use,
     ),
     Check::optional(Target::Experiment(EXPERIMENT_ID), Update),
@@ -361,7 +361,7 @@ const MODEL_VERSION_CREATE: Access = Access::Checks(&[
     Check::required(
         Target::VersionSourceUri {
             source: Source::Param("source"),
-            tags: Source::Param("tags"),
+            tags: BodyPointer("/tags"),
         },
         Read,
     ),

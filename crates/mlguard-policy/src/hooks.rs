@@ -1,0 +1,118 @@
+//! After-hooks, as far as the policy decides them: what each hook is about, read
+//! from the request before it leaves, and where a creation answer names what was
+//! created. Carrying a hook out (writing grants) is the gateway's.
+
+use mlguard_domain::{ExperimentId, ModelName, OpaqueId, Resource, TrackingLookup};
+use serde_json::Value;
+
+use crate::request::{InputError, RequestView};
+use crate::resolve::{Resolved, resolve};
+use crate::{AfterHook, CreatedKind, Source, Target};
+
+/// A hook with everything it needs from the request already read.
+#[derive(Debug)]
+pub enum HookPlan {
+    Nothing,
+    /// Give the caller MANAGE on what was created: named by the request (scorers),
+    /// or else by the answer (see [`CreatedKind::created`]).
+    GrantCreator(CreatedKind, Option<Resource>),
+    DeleteGrants(Resource),
+    Rename {
+        from: ModelName,
+        to: ModelName,
+    },
+    Redact(&'static [&'static str]),
+}
+
+/// The one resource a target names, resolved as the checks resolve it.
+async fn named(
+    target: Target,
+    request: &RequestView<'_>,
+    lookup: &dyn TrackingLookup,
+) -> Result<Option<Resource>, InputError> {
+    Ok(match resolve(target, request, lookup).await? {
+        Resolved::Resources(resources) if resources.len() == 1 => resources.into_iter().next(),
+        Resolved::Resources(_) | Resolved::Missing | Resolved::Nothing | Resolved::Absent => None,
+    })
+}
+
+/// What a scorer registration names: its experiment and name, from the request.
+const REGISTERED_SCORER: Target = Target::Scorer {
+    experiment: Source::Param("experiment_id"),
+    name: Source::Param("name"),
+};
+
+impl AfterHook {
+    /// Whether the hook reads the JSON request body.
+    pub fn reads_body(&self) -> bool {
+        match self {
+            AfterHook::DeleteGrants(target) => target.sources().iter().any(Source::reads_body),
+            AfterHook::RenameRegisteredModel | AfterHook::FilterList(_) => true,
+            AfterHook::GrantCreator(kind) => *kind == CreatedKind::Scorer,
+            AfterHook::None | AfterHook::RedactForNonAdmins(_) => false,
+        }
+    }
+
+    /// Reads from the request what the hook will need once MLflow has answered.
+    pub async fn plan(
+        self,
+        request: &RequestView<'_>,
+        lookup: &dyn TrackingLookup,
+    ) -> Result<HookPlan, InputError> {
+        Ok(match self {
+            AfterHook::None | AfterHook::FilterList(_) => HookPlan::Nothing,
+            AfterHook::RedactForNonAdmins(fields) => HookPlan::Redact(fields),
+            AfterHook::GrantCreator(CreatedKind::Scorer) => HookPlan::GrantCreator(
+                CreatedKind::Scorer,
+                named(REGISTERED_SCORER, request, lookup).await?,
+            ),
+            AfterHook::GrantCreator(kind) => HookPlan::GrantCreator(kind, None),
+            AfterHook::DeleteGrants(target) => match named(target, request, lookup).await? {
+                Some(resource) => HookPlan::DeleteGrants(resource),
+                None => HookPlan::Nothing,
+            },
+            AfterHook::RenameRegisteredModel => match (
+                request.one(Source::Param("name"))?,
+                request.one(Source::Param("new_name"))?,
+            ) {
+                (Some(from), Some(to)) => HookPlan::Rename {
+                    from: ModelName::parse(&from)?,
+                    to: ModelName::parse(&to)?,
+                },
+                _ => HookPlan::Nothing,
+            },
+        })
+    }
+}
+
+impl CreatedKind {
+    /// Where MLflow's creation answer holds the new id; `None` for what the request
+    /// itself names.
+    pub fn response_pointer(self) -> Option<&'static str> {
+        match self {
+            CreatedKind::Experiment => Some("/experiment_id"),
+            CreatedKind::RegisteredModel => Some("/registered_model/name"),
+            CreatedKind::GatewaySecret => Some("/secret/secret_id"),
+            CreatedKind::GatewayEndpoint => Some("/endpoint/endpoint_id"),
+            CreatedKind::GatewayModelDefinition => Some("/model_definition/model_definition_id"),
+            CreatedKind::Scorer => None,
+        }
+    }
+
+    /// What a creation made, from MLflow's answer.
+    pub fn created(self, answer: &Value) -> Option<Resource> {
+        let id = answer.pointer(self.response_pointer()?)?.as_str()?;
+        match self {
+            CreatedKind::Experiment => ExperimentId::parse(id).ok().map(Resource::Experiment),
+            CreatedKind::RegisteredModel => {
+                ModelName::parse(id).ok().map(Resource::RegisteredModel)
+            }
+            CreatedKind::GatewaySecret => OpaqueId::parse(id).ok().map(Resource::GatewaySecret),
+            CreatedKind::GatewayEndpoint => OpaqueId::parse(id).ok().map(Resource::GatewayEndpoint),
+            CreatedKind::GatewayModelDefinition => OpaqueId::parse(id)
+                .ok()
+                .map(Resource::GatewayModelDefinition),
+            CreatedKind::Scorer => None,
+        }
+    }
+}
