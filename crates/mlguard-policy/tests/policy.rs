@@ -1,5 +1,5 @@
 //! The route policy against MLflow 3.10.1's route catalogue
-//! (vendored as `tests/data/routes-3.10.1.tsv`): every route has exactly one explicit
+//! (vendored as `catalogue/routes-3.10.1.tsv`): every route has exactly one explicit
 //! decision, every prefix gets the same one, and a small reference model written
 //! apart from the table agrees with it.
 
