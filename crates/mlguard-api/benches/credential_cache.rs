@@ -13,7 +13,6 @@
 //! Run with `cargo bench -p mlguard-api --bench credential_cache`.
 
 use std::hint::black_box;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,7 +29,7 @@ use mlguard_domain::{
     TokenCodec, TokenStore, TraceFiles, TrackingLookup, UserStore, Username, VersionFiles,
     VersionOrigin,
 };
-use mlguard_gateway::{Forward, ForwardError, Gateway, GatewayState};
+use mlguard_gateway::{ForwardError, Gateway, GatewayState};
 use mlguard_storage::{PoolOptions, Store};
 use mlguard_tokens::{JwtCodec, KeySource};
 use tower::ServiceExt;
@@ -63,11 +62,11 @@ fn cached_credential_check(c: &mut Criterion) {
 /// The upstream: MLflow's answer, at once.
 struct InstantUpstream;
 
-impl Forward for InstantUpstream {
+impl InstantUpstream {
+    /// Answers one forwarded request.
     fn forward(
         &self,
         _request: Request<Body>,
-        _client: Option<IpAddr>,
     ) -> BoxFuture<'static, Result<Response<Body>, ForwardError>> {
         Box::pin(async {
             Ok(Response::builder()
@@ -222,7 +221,10 @@ fn bench_app(dir: &tempfile::TempDir) -> Router {
         .expect("codec"),
     );
     let gateway = Gateway::new(
-        Arc::new(InstantUpstream),
+        tower::service_fn({
+            let upstream = Arc::new(InstantUpstream);
+            move |request| upstream.forward(request)
+        }),
         Arc::new(NoLookups),
         None,
         64 * 1024 * 1024,

@@ -16,7 +16,7 @@ use mlguard_domain::{
     BoxFuture, ExperimentId, LookupError, ModelName, OpaqueId, Permission, Resource, TraceFiles,
     TrackingLookup, VersionFiles, VersionOrigin,
 };
-use mlguard_gateway::{Forward, ForwardError, Gateway, GatewayState};
+use mlguard_gateway::{ForwardError, Gateway, GatewayState};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -164,11 +164,11 @@ impl TrackingLookup for TrackingPort {
 /// Nothing here is forwarded; MLflow's "no such endpoint" if something is.
 struct NotFoundUpstream;
 
-impl Forward for NotFoundUpstream {
+impl NotFoundUpstream {
+    /// Answers one forwarded request.
     fn forward(
         &self,
         _request: Request<Body>,
-        _client: Option<std::net::IpAddr>,
     ) -> BoxFuture<'static, Result<axum::response::Response<Body>, ForwardError>> {
         Box::pin(async {
             Ok(axum::response::Response::builder()
@@ -191,7 +191,10 @@ fn app_with_default(default: Permission) -> TestApp {
     let (store, dir) = support::store_with_users(&[(ADMIN, true), (ALICE, false), (BOB, false)]);
     let tracking = Arc::new(Tracking::new());
     let gateway = Gateway::new(
-        Arc::new(NotFoundUpstream),
+        tower::service_fn({
+            let upstream = Arc::new(NotFoundUpstream);
+            move |request| upstream.forward(request)
+        }),
         Arc::new(TrackingPort(Arc::clone(&tracking))),
         None,
         1 << 20,

@@ -20,13 +20,15 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use axum::response::IntoResponse;
 use mlguard_domain::Resource;
-use mlguard_domain::{BoxFuture, Principal, TrackingLookup};
+use mlguard_domain::{Principal, TrackingLookup};
 use mlguard_extract::{ApiError, Caller, Grants};
 use mlguard_policy::{
     Absent, Access, AfterHook, BodyNeed, Check, InputError, Quantifier, RequestView, Resolved,
     RouteMatch, RouteRule, Target, match_route, narrowable_fields, resolve,
 };
 use serde_json::Value;
+use tower::util::BoxCloneSyncService;
+use tower::{Service, ServiceExt};
 
 /// Why a forward failed.
 #[derive(Debug)]
@@ -42,19 +44,20 @@ pub enum ForwardError {
 #[derive(Debug, Clone)]
 pub struct BufferedBody(pub Bytes);
 
-/// The port to the tracking server: forward one HTTP request, streaming.
-pub trait Forward: Send + Sync {
-    fn forward(
-        &self,
-        request: Request<Body>,
-        client: Option<IpAddr>,
-    ) -> BoxFuture<'static, Result<Response<Body>, ForwardError>>;
-}
+/// A request extension: the address of the client the request came from, for
+/// `X-Forwarded-For`.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub IpAddr);
+
+/// The port to the tracking server: a tower service that forwards one request,
+/// streaming, and gives back MLflow's answer. The request may carry [`ClientAddr`]
+/// and, when its body was read, [`BufferedBody`].
+pub type ForwardService = BoxCloneSyncService<Request<Body>, Response<Body>, ForwardError>;
 
 /// The gateway's ports and settings.
 #[derive(Clone)]
 pub struct Gateway {
-    forward: Arc<dyn Forward>,
+    forward: ForwardService,
     lookup: Arc<dyn TrackingLookup>,
     /// MLflow's `--static-prefix`, e.g. `/mlflow`; stripped before matching.
     static_prefix: Option<String>,
@@ -92,17 +95,25 @@ impl std::fmt::Debug for Gateway {
 }
 
 impl Gateway {
-    pub fn new(
-        forward: Arc<dyn Forward>,
+    pub fn new<S>(
+        forward: S,
         lookup: Arc<dyn TrackingLookup>,
         static_prefix: Option<String>,
         max_body_bytes: usize,
-    ) -> Self {
+    ) -> Self
+    where
+        S: Service<Request<Body>, Response = Response<Body>, Error = ForwardError>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
         let static_prefix = static_prefix
             .map(|p| format!("/{}", p.trim_matches('/')))
             .filter(|p| p != "/");
         Self {
-            forward,
+            forward: BoxCloneSyncService::new(forward),
             lookup,
             static_prefix,
             max_body_bytes,
@@ -156,11 +167,15 @@ impl Gateway {
 
     async fn send(
         &self,
-        request: Request<Body>,
+        mut request: Request<Body>,
         client: Option<IpAddr>,
     ) -> Result<Response<Body>, ApiError> {
+        if let Some(client) = client {
+            request.extensions_mut().insert(ClientAddr(client));
+        }
         self.forward
-            .forward(request, client)
+            .clone()
+            .oneshot(request)
             .await
             .map_err(|error| match error {
                 ForwardError::Unreachable(cause) => {

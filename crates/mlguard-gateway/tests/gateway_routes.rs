@@ -26,7 +26,7 @@ use mlguard_domain::{
     BoxFuture, ExperimentId, GrantStore, LookupError, ModelName, OpaqueId, Permission, Resource,
     TraceFiles, TrackingLookup, Username, VersionFiles, VersionOrigin,
 };
-use mlguard_gateway::{Forward, ForwardError, Gateway, GatewayState};
+use mlguard_gateway::{ForwardError, Gateway, GatewayState};
 use mlguard_policy::{Access, Quantifier, RULES, RouteRule, Target};
 use serde_json::json;
 use tower::ServiceExt;
@@ -41,11 +41,11 @@ struct RecordingUpstream {
 /// The port's side of the shared recorder.
 struct Recorder(Arc<RecordingUpstream>);
 
-impl Forward for Recorder {
+impl Recorder {
+    /// Answers one forwarded request.
     fn forward(
         &self,
         request: Request<Body>,
-        _client: Option<std::net::IpAddr>,
     ) -> BoxFuture<'static, Result<Response<Body>, ForwardError>> {
         self.0
             .seen
@@ -216,7 +216,10 @@ fn setup() -> Setup {
     }
     let upstream = Arc::new(RecordingUpstream::default());
     let gateway = Gateway::new(
-        Arc::new(Recorder(Arc::clone(&upstream))),
+        tower::service_fn({
+            let upstream = Arc::new(Recorder(Arc::clone(&upstream)));
+            move |request| upstream.forward(request)
+        }),
         Arc::new(FixedLookup),
         None,
         1 << 20,

@@ -36,7 +36,7 @@ use mlguard_domain::{
     BoxFuture, ExperimentId, GrantStore, LookupError, ModelName, OpaqueId, Permission, Resource,
     TraceFiles, TrackingLookup, Username, VersionFiles, VersionOrigin,
 };
-use mlguard_gateway::{Forward, ForwardError, Gateway, GatewayState};
+use mlguard_gateway::{ForwardError, Gateway, GatewayState};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -521,11 +521,11 @@ fn answer(state: &mut State, method: &Method, path: &str, query: &str, body: &[u
 /// The `Forward` port: answers as MLflow would and records every request.
 struct Upstream(Arc<World>);
 
-impl Forward for Upstream {
+impl Upstream {
+    /// Answers one forwarded request.
     fn forward(
         &self,
         request: Request<Body>,
-        _client: Option<std::net::IpAddr>,
     ) -> BoxFuture<'static, Result<Response<Body>, ForwardError>> {
         let world = Arc::clone(&self.0);
         Box::pin(async move {
@@ -762,7 +762,10 @@ fn setup(default: Permission) -> Setup {
         seen: Mutex::new(Vec::new()),
     });
     let gateway = Gateway::new(
-        Arc::new(Upstream(Arc::clone(&world))),
+        tower::service_fn({
+            let upstream = Arc::new(Upstream(Arc::clone(&world)));
+            move |request| upstream.forward(request)
+        }),
         Arc::new(Lookup(Arc::clone(&world))),
         None,
         1 << 20,

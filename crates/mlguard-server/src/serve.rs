@@ -1,45 +1,16 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mlguard_domain::BoxFuture;
 use mlguard_domain::{Password, StoreError, UserStore, Username};
-use mlguard_gateway::{BufferedBody, Forward, ForwardError, Gateway, GatewayState, GraphQlLimits};
+use mlguard_gateway::{Gateway, GatewayState, GraphQlLimits};
 use mlguard_storage::{PoolOptions, Store};
-use mlguard_upstream::{TrackingLookups, UpstreamClient, UpstreamError, UpstreamOptions};
+use mlguard_upstream::{TrackingLookups, UpstreamClient, UpstreamOptions};
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use secrecy::ExposeSecret;
 
 use crate::cli::CliError;
 use crate::config::{DatabaseSettings, Settings, UpstreamSettings};
-
-/// Adapts the upstream client to the API's forwarding port.
-struct UpstreamForward(UpstreamClient);
-
-impl Forward for UpstreamForward {
-    fn forward(
-        &self,
-        mut request: axum::extract::Request,
-        client: Option<std::net::IpAddr>,
-    ) -> BoxFuture<'static, Result<axum::response::Response, ForwardError>> {
-        let upstream = self.0.clone();
-        Box::pin(async move {
-            // A body the gateway already read can be sent again after a dropped connection.
-            let forwarded = match request.extensions_mut().remove::<BufferedBody>() {
-                Some(BufferedBody(bytes)) => {
-                    upstream
-                        .forward_buffered(request.map(|_| bytes), client)
-                        .await
-                }
-                None => upstream.forward(request, client).await,
-            };
-            forwarded.map_err(|error| match error {
-                UpstreamError::TimedOut(_) => ForwardError::TimedOut,
-                other => ForwardError::Unreachable(other.to_string()),
-            })
-        })
-    }
-}
 
 fn gateway(
     upstream: &UpstreamSettings,
@@ -54,7 +25,7 @@ fn gateway(
     })?;
     let lookups = TrackingLookups::new(client.clone(), upstream.lookup_cache_entries);
     Ok(Gateway::new(
-        Arc::new(UpstreamForward(client)),
+        client,
         Arc::new(lookups),
         static_prefix,
         upstream.max_body_bytes,

@@ -2,6 +2,7 @@
 
 mod cache;
 mod client;
+mod forward;
 mod lookups;
 
 pub use client::{UpstreamClient, UpstreamError, UpstreamOptions};

@@ -231,3 +231,48 @@ async fn after_the_upstream_restarts_on_its_port_another_callers_get_succeeds() 
     assert_eq!(status, 200);
     assert_eq!(restarted.seen(), ["GET /b"]);
 }
+
+/// The gateway's port: a body the gateway read (`BufferedBody`) is what makes a
+/// request safe to send again, so the service must take it from the request.
+#[tokio::test]
+async fn through_the_forwarding_port_a_buffered_delete_is_sent_again_and_a_stream_is_not() {
+    use mlguard_gateway::{BufferedBody, ClientAddr, ForwardError};
+    use tower::ServiceExt;
+
+    let server = Upstream::start("127.0.0.1:0".parse().expect("addr")).await;
+    let upstream = client(server.addr);
+    assert_eq!(status_of(&upstream, get("/a")).await.expect("first"), 200);
+
+    server.drop_idle_connections().await;
+    let body = Bytes::from_static(br#"{"name":"m"}"#);
+    let mut delete = Request::delete("/api/2.0/mlflow/registered-models/delete")
+        .body(Body::from(body.clone()))
+        .expect("request");
+    delete.extensions_mut().insert(BufferedBody(body));
+    delete
+        .extensions_mut()
+        .insert(ClientAddr("127.0.0.9".parse().expect("ip")));
+    let response = upstream.clone().oneshot(delete).await.expect("retried");
+    assert_eq!(response.status(), StatusCode::OK);
+
+    // A pooled connection again, then it dies.
+    assert_eq!(status_of(&upstream, get("/b")).await.expect("fresh"), 200);
+    server.drop_idle_connections().await;
+    let streamed = Request::delete("/api/2.0/mlflow/registered-models/delete")
+        .body(Body::from(r#"{"name":"n"}"#))
+        .expect("request");
+    let error = upstream
+        .clone()
+        .oneshot(streamed)
+        .await
+        .expect_err("a body that streams is not sent twice");
+    assert!(matches!(error, ForwardError::Unreachable(_)), "{error:?}");
+    assert_eq!(
+        server.seen(),
+        [
+            "GET /a",
+            r#"DELETE /api/2.0/mlflow/registered-models/delete {"name":"m"}"#,
+            "GET /b"
+        ]
+    );
+}

@@ -9,7 +9,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use mlguard_api::{AppState, AuthSettings};
 use mlguard_domain::{BoxFuture, Password, Permission, UserStore, Username};
-use mlguard_gateway::{Forward, ForwardError, Gateway};
+use mlguard_gateway::{ForwardError, Gateway};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -108,11 +108,11 @@ fn request_values_can_neither_break_a_line_nor_pose_as_a_field() {
 /// Forwards nothing: the requests here are all refused before that.
 struct NoUpstream;
 
-impl Forward for NoUpstream {
+impl NoUpstream {
+    /// Answers one forwarded request.
     fn forward(
         &self,
         _: axum::extract::Request,
-        _: Option<std::net::IpAddr>,
     ) -> BoxFuture<'static, Result<axum::response::Response, ForwardError>> {
         Box::pin(async { Err(ForwardError::Unreachable("no upstream in this test".into())) })
     }
@@ -173,7 +173,15 @@ async fn a_forged_login_name_or_path_writes_no_line_of_its_own() {
     );
     let state = crate::serve::mount_gateway(
         state,
-        Gateway::new(Arc::new(NoUpstream), Arc::new(lookups), None, 1 << 20),
+        Gateway::new(
+            tower::service_fn({
+                let upstream = Arc::new(NoUpstream);
+                move |request| upstream.forward(request)
+            }),
+            Arc::new(lookups),
+            None,
+            1 << 20,
+        ),
     );
 
     let logs = Captured::default();
