@@ -18,7 +18,7 @@
 //! Where mlguard decides differently from MLflow's basic-auth app, the route's first
 //! row says so in a `//` comment ending in "MLflow: <what MLflow does>".
 
-use mlguard_domain::Capability::{Delete, Read, Update, Use};
+use mlguard_domain::Capability::{Delete, Manage, Read, Update, Use};
 
 use super::{
     ARTIFACT_LOCATION_TAG, Access, AfterHook, BodyPointer, Check, CreatedKind, ListKind, RouteRule,
@@ -409,6 +409,30 @@ const PROMPT_OPTIMIZATION_CREATE: Access = Access::Checks(&[
 /// The assistant's configuration as non-admins see it: nothing configured.
 const ASSISTANT_CONFIG: Access = Access::AdminElseAnswer(r#"{"providers":{},"projects":{}}"#);
 
+// MLflow 3.17 and 3.18.
+/// A presigned URL hands out bytes that never pass mlguard again: it needs the
+/// grant of the transfer it stands for.
+const PRESIGNED_DOWNLOAD_URL: Access = RUN_READ;
+/// Exactly one of `run_id` and `model_id` (MLflow refuses both or neither): an
+/// upload into that run's or logged model's files.
+const PRESIGNED_UPLOAD_URL: Access =
+    Access::Checks(&[
+        Check::required(Target::Run(RUN_ID), Update).otherwise(&Check::required(
+            Target::LoggedModel(Source::Param("model_id")),
+            Update,
+        )),
+    ]);
+/// Label schemas shape how an experiment's traces are labelled; MLflow 3.17 lets
+/// only the experiment's managers create them.
+const LABEL_SCHEMA_CREATE: Access =
+    Access::Checks(&[Check::required(Target::Experiment(EXPERIMENT_ID), Manage)]);
+/// Issue detection runs a judge over the experiment's traces, with the caller's
+/// gateway secret when one is named.
+const ISSUE_INVOKE: Access = Access::Checks(&[
+    Check::required(Target::Experiment(EXPERIMENT_ID), Update),
+    Check::optional(Target::GatewaySecret(SECRET_ID), Use),
+]);
+
 const NONE: AfterHook = AfterHook::None;
 const REDACT_KEK_STATE: AfterHook = AfterHook::RedactForNonAdmins(&["using_default_passphrase"]);
 const GRANT_CREATOR_EXPERIMENT: AfterHook = AfterHook::GrantCreator(CreatedKind::Experiment);
@@ -775,6 +799,135 @@ pub static RULES: &[RouteRule] = &[
     route(GET, &["/ajax-api/3.0/mlflow/assistant/config"], ASSISTANT_CONFIG, NONE),
     route(PUT, &["/ajax-api/3.0/mlflow/assistant/config"], ADMIN, NONE),
     route(POST, &["/ajax-api/3.0/mlflow/assistant/skills/install"], ADMIN, NONE),
+    // --- MLflow 3.17 and 3.18 -------------------------------------------------------
+    // Presigned transfers: the grant of the download or upload they stand for.
+    route(GET, &["/api/2.0/mlflow-artifacts/presigned/{*artifact_path}", "/ajax-api/2.0/mlflow-artifacts/presigned/{*artifact_path}"], ARTIFACT_READ, NONE),
+    route(POST, &["/api/2.0/mlflow/artifacts/presigned-download-url", "/ajax-api/2.0/mlflow/artifacts/presigned-download-url"], PRESIGNED_DOWNLOAD_URL, NONE),
+    route(POST, &["/api/2.0/mlflow/artifacts/presigned-upload-url", "/ajax-api/2.0/mlflow/artifacts/presigned-upload-url"], PRESIGNED_UPLOAD_URL, NONE),
+    // Every trace of the batch must be readable; an empty batch names nothing.
+    route(POST, &["/api/3.0/mlflow/traces/batchGetInfos", "/ajax-api/3.0/mlflow/traces/batchGetInfos"], TRACES_READ, NONE),
+    route(POST, &["/ajax-api/3.0/mlflow/genai/evaluate/invoke"], EXPERIMENT_UPDATE, NONE),
+    // Label schemas, by their experiment. Those named by schema id need a lookup
+    // mlguard does not make yet: admin only.
+    route(POST, &["/api/3.0/mlflow/label-schemas/create", "/ajax-api/3.0/mlflow/label-schemas/create"], LABEL_SCHEMA_CREATE, NONE),
+    route(GET, &["/api/3.0/mlflow/label-schemas/get-by-name", "/ajax-api/3.0/mlflow/label-schemas/get-by-name"], EXPERIMENT_READ, NONE),
+    route(GET, &["/api/3.0/mlflow/label-schemas/list", "/ajax-api/3.0/mlflow/label-schemas/list"], EXPERIMENT_READ, NONE),
+    route(GET, &["/api/3.0/mlflow/label-schemas/get", "/ajax-api/3.0/mlflow/label-schemas/get"], ADMIN, NONE),
+    route(PATCH, &["/api/3.0/mlflow/label-schemas/update", "/ajax-api/3.0/mlflow/label-schemas/update"], ADMIN, NONE),
+    route(DELETE, &["/api/3.0/mlflow/label-schemas/delete", "/ajax-api/3.0/mlflow/label-schemas/delete"], ADMIN, NONE),
+    // Issues, by their experiment. Those named by issue id need a lookup mlguard
+    // does not make yet: admin only. Scheduling detection is server-wide.
+    route(POST, &["/api/3.0/mlflow/issues", "/ajax-api/3.0/mlflow/issues"], EXPERIMENT_UPDATE, NONE),
+    route(POST, &["/api/3.0/mlflow/issues/search", "/ajax-api/3.0/mlflow/issues/search"], EXPERIMENT_READ, NONE),
+    route(POST, &["/ajax-api/3.0/mlflow/issues/invoke"], ISSUE_INVOKE, NONE),
+    route(GET, &["/api/3.0/mlflow/issues/{issue_id}", "/ajax-api/3.0/mlflow/issues/{issue_id}"], ADMIN, NONE),
+    route(PATCH, &["/api/3.0/mlflow/issues/{issue_id}", "/ajax-api/3.0/mlflow/issues/{issue_id}"], ADMIN, NONE),
+    route(POST, &["/ajax-api/3.0/mlflow/issues/schedule/state"], ADMIN, NONE),
+    // Review queues: who may see a queue depends on its members and owner, which
+    // mlguard does not track yet: admin only.
+    route(POST, &["/api/3.0/mlflow/review-queues/create", "/ajax-api/3.0/mlflow/review-queues/create"], ADMIN, NONE),
+    route(POST, &["/api/3.0/mlflow/review-queues/get-or-create-user", "/ajax-api/3.0/mlflow/review-queues/get-or-create-user"], ADMIN, NONE),
+    route(GET, &["/api/3.0/mlflow/review-queues/get", "/ajax-api/3.0/mlflow/review-queues/get"], ADMIN, NONE),
+    route(GET, &["/api/3.0/mlflow/review-queues/get-by-name", "/ajax-api/3.0/mlflow/review-queues/get-by-name"], ADMIN, NONE),
+    route(GET, &["/api/3.0/mlflow/review-queues/list", "/ajax-api/3.0/mlflow/review-queues/list"], ADMIN, NONE),
+    route(POST, &["/api/3.0/mlflow/review-queues/update", "/ajax-api/3.0/mlflow/review-queues/update"], ADMIN, NONE),
+    route(POST, &["/api/3.0/mlflow/review-queues/delete", "/ajax-api/3.0/mlflow/review-queues/delete"], ADMIN, NONE),
+    route(POST, &["/api/3.0/mlflow/review-queues/items/add", "/ajax-api/3.0/mlflow/review-queues/items/add"], ADMIN, NONE),
+    route(POST, &["/api/3.0/mlflow/review-queues/items/remove", "/ajax-api/3.0/mlflow/review-queues/items/remove"], ADMIN, NONE),
+    route(GET, &["/api/3.0/mlflow/review-queues/items/list", "/ajax-api/3.0/mlflow/review-queues/items/list"], ADMIN, NONE),
+    route(POST, &["/api/3.0/mlflow/review-queues/items/set-status", "/ajax-api/3.0/mlflow/review-queues/items/set-status"], ADMIN, NONE),
+    // Gateway budgets and guardrails are server-wide policy: admin only. A
+    // guardrail runs a scorer, which must not be denied to whoever attaches it;
+    // that needs the guardrail's scorer, which mlguard does not look up yet.
+    route(POST, &["/api/3.0/mlflow/gateway/budgets/create", "/ajax-api/3.0/mlflow/gateway/budgets/create"], ADMIN, NONE),
+    route(GET, &["/api/3.0/mlflow/gateway/budgets/get", "/ajax-api/3.0/mlflow/gateway/budgets/get"], ADMIN, NONE),
+    route(POST, &["/api/3.0/mlflow/gateway/budgets/update", "/ajax-api/3.0/mlflow/gateway/budgets/update"], ADMIN, NONE),
+    route(DELETE, &["/api/3.0/mlflow/gateway/budgets/delete", "/ajax-api/3.0/mlflow/gateway/budgets/delete"], ADMIN, NONE),
+    route(GET, &["/api/3.0/mlflow/gateway/budgets/list", "/ajax-api/3.0/mlflow/gateway/budgets/list"], ADMIN, NONE),
+    route(GET, &["/api/3.0/mlflow/gateway/budgets/windows", "/ajax-api/3.0/mlflow/gateway/budgets/windows"], ADMIN, NONE),
+    route(POST, &["/api/3.0/mlflow/gateway/guardrails/create", "/ajax-api/3.0/mlflow/gateway/guardrails/create"], ADMIN, NONE),
+    route(GET, &["/api/3.0/mlflow/gateway/guardrails/get", "/ajax-api/3.0/mlflow/gateway/guardrails/get"], ADMIN, NONE),
+    route(DELETE, &["/api/3.0/mlflow/gateway/guardrails/delete", "/ajax-api/3.0/mlflow/gateway/guardrails/delete"], ADMIN, NONE),
+    route(GET, &["/api/3.0/mlflow/gateway/guardrails/list", "/ajax-api/3.0/mlflow/gateway/guardrails/list"], ADMIN, NONE),
+    route(POST, &["/api/3.0/mlflow/gateway/guardrails/add-to-endpoint", "/ajax-api/3.0/mlflow/gateway/guardrails/add-to-endpoint"], ADMIN, NONE),
+    route(PATCH, &["/api/3.0/mlflow/gateway/guardrails/update-config", "/ajax-api/3.0/mlflow/gateway/guardrails/update-config"], ADMIN, NONE),
+    route(GET, &["/api/3.0/mlflow/gateway/guardrails/list-for-endpoint", "/ajax-api/3.0/mlflow/gateway/guardrails/list-for-endpoint"], ADMIN, NONE),
+    // Detaching a guardrail only changes the endpoint.
+    route(DELETE, &["/api/3.0/mlflow/gateway/guardrails/remove-from-endpoint", "/ajax-api/3.0/mlflow/gateway/guardrails/remove-from-endpoint"], GATEWAY_ENDPOINT_UPDATE, NONE),
+    // The gateway's own invocation routes: USE on the endpoint they name.
+    route(POST, &["/gateway/proxy/{endpoint_name}/{*path}"], GATEWAY_INVOKE_BY_PATH, NONE),
+    route(POST, &["/gateway/typesafe/v1/systemone"], GATEWAY_INVOKE_BY_MODEL, NONE),
+    route(POST, &["/gateway/openai/v1/responses/compact"], GATEWAY_INVOKE_BY_MODEL, NONE),
+    // The endpoint list, unfiltered: admin only until its answer is filtered.
+    route(GET, &["/gateway/mlflow/v1/models"], ADMIN, NONE),
+    // The assistant acts with the server's credentials: admin only, as the rest of it.
+    route(GET, &["/ajax-api/3.0/mlflow/assistant/providers"], ADMIN, NONE),
+    route(GET, &["/ajax-api/3.0/mlflow/assistant/providers/{provider}/models"], ADMIN, NONE),
+    route(POST, &["/ajax-api/3.0/mlflow/assistant/sessions/{session_id}/permission"], ADMIN, NONE),
+    route(POST, &["/ajax-api/3.0/mlflow/assistant/sessions/{session_id}/tool-result"], ADMIN, NONE),
+    // Jobs: admin only, as the other job routes.
+    route(GET, &["/ajax-api/3.0/mlflow/jobs/{job_id}"], ADMIN, NONE),
+    route(PATCH, &["/ajax-api/3.0/mlflow/jobs/cancel/{job_id}"], ADMIN, NONE),
+    // MCP servers (3.17) and skills (3.18) are resources of their own, not yet
+    // grantable in mlguard: admin only. An MCP server's name is `namespace/slug`
+    // (two segments); a path that names it otherwise matches no row, so it is
+    // admin only too.
+    route(GET, &["/api/3.0/mlflow/mcp-servers", "/ajax-api/3.0/mlflow/mcp-servers"], ADMIN, NONE),
+    route(POST, &["/api/3.0/mlflow/mcp-servers", "/ajax-api/3.0/mlflow/mcp-servers"], ADMIN, NONE),
+    route(GET, &["/api/3.0/mlflow/mcp-servers/endpoints", "/ajax-api/3.0/mlflow/mcp-servers/endpoints"], ADMIN, NONE),
+    route(GET, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}"], ADMIN, NONE),
+    route(PATCH, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}"], ADMIN, NONE),
+    route(DELETE, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}"], ADMIN, NONE),
+    route(POST, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/aliases", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/aliases"], ADMIN, NONE),
+    route(GET, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/aliases/{alias}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/aliases/{alias}"], ADMIN, NONE),
+    route(DELETE, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/aliases/{alias}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/aliases/{alias}"], ADMIN, NONE),
+    route(GET, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/endpoints", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/endpoints"], ADMIN, NONE),
+    route(POST, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/endpoints", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/endpoints"], ADMIN, NONE),
+    route(GET, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/endpoints/{endpoint_id}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/endpoints/{endpoint_id}"], ADMIN, NONE),
+    route(PATCH, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/endpoints/{endpoint_id}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/endpoints/{endpoint_id}"], ADMIN, NONE),
+    route(DELETE, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/endpoints/{endpoint_id}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/endpoints/{endpoint_id}"], ADMIN, NONE),
+    route(POST, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/tags", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/tags"], ADMIN, NONE),
+    route(DELETE, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/tags/{*key}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/tags/{*key}"], ADMIN, NONE),
+    route(GET, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions"], ADMIN, NONE),
+    route(POST, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions"], ADMIN, NONE),
+    route(GET, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions/{version}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions/{version}"], ADMIN, NONE),
+    route(PATCH, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions/{version}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions/{version}"], ADMIN, NONE),
+    route(DELETE, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions/{version}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions/{version}"], ADMIN, NONE),
+    route(POST, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions/{version}/tags", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions/{version}/tags"], ADMIN, NONE),
+    route(DELETE, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions/{version}/tags/{*key}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions/{version}/tags/{*key}"], ADMIN, NONE),
+    route(GET, &["/api/3.0/mlflow/skills", "/ajax-api/3.0/mlflow/skills"], ADMIN, NONE),
+    route(POST, &["/api/3.0/mlflow/skills", "/ajax-api/3.0/mlflow/skills"], ADMIN, NONE),
+    route(GET, &["/api/3.0/mlflow/skills/@{organization}/{name}", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}"], ADMIN, NONE),
+    route(PATCH, &["/api/3.0/mlflow/skills/@{organization}/{name}", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}"], ADMIN, NONE),
+    route(DELETE, &["/api/3.0/mlflow/skills/@{organization}/{name}", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}"], ADMIN, NONE),
+    route(POST, &["/api/3.0/mlflow/skills/@{organization}/{name}/aliases", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/aliases"], ADMIN, NONE),
+    route(GET, &["/api/3.0/mlflow/skills/@{organization}/{name}/aliases/{alias}", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/aliases/{alias}"], ADMIN, NONE),
+    route(DELETE, &["/api/3.0/mlflow/skills/@{organization}/{name}/aliases/{alias}", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/aliases/{alias}"], ADMIN, NONE),
+    route(POST, &["/api/3.0/mlflow/skills/@{organization}/{name}/tags", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/tags"], ADMIN, NONE),
+    route(DELETE, &["/api/3.0/mlflow/skills/@{organization}/{name}/tags/{*key}", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/tags/{*key}"], ADMIN, NONE),
+    route(GET, &["/api/3.0/mlflow/skills/@{organization}/{name}/versions", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/versions"], ADMIN, NONE),
+    route(POST, &["/api/3.0/mlflow/skills/@{organization}/{name}/versions", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/versions"], ADMIN, NONE),
+    route(GET, &["/api/3.0/mlflow/skills/@{organization}/{name}/versions/{version}", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/versions/{version}"], ADMIN, NONE),
+    route(PATCH, &["/api/3.0/mlflow/skills/@{organization}/{name}/versions/{version}", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/versions/{version}"], ADMIN, NONE),
+    route(DELETE, &["/api/3.0/mlflow/skills/@{organization}/{name}/versions/{version}", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/versions/{version}"], ADMIN, NONE),
+    route(POST, &["/api/3.0/mlflow/skills/@{organization}/{name}/versions/{version}/tags", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/versions/{version}/tags"], ADMIN, NONE),
+    route(DELETE, &["/api/3.0/mlflow/skills/@{organization}/{name}/versions/{version}/tags/{*key}", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/versions/{version}/tags/{*key}"], ADMIN, NONE),
+    route(POST, &["/api/3.0/mlflow/skills/bulk-register", "/ajax-api/3.0/mlflow/skills/bulk-register"], ADMIN, NONE),
+    route(GET, &["/api/3.0/mlflow/skills/{name}", "/ajax-api/3.0/mlflow/skills/{name}"], ADMIN, NONE),
+    route(PATCH, &["/api/3.0/mlflow/skills/{name}", "/ajax-api/3.0/mlflow/skills/{name}"], ADMIN, NONE),
+    route(DELETE, &["/api/3.0/mlflow/skills/{name}", "/ajax-api/3.0/mlflow/skills/{name}"], ADMIN, NONE),
+    route(POST, &["/api/3.0/mlflow/skills/{name}/aliases", "/ajax-api/3.0/mlflow/skills/{name}/aliases"], ADMIN, NONE),
+    route(GET, &["/api/3.0/mlflow/skills/{name}/aliases/{alias}", "/ajax-api/3.0/mlflow/skills/{name}/aliases/{alias}"], ADMIN, NONE),
+    route(DELETE, &["/api/3.0/mlflow/skills/{name}/aliases/{alias}", "/ajax-api/3.0/mlflow/skills/{name}/aliases/{alias}"], ADMIN, NONE),
+    route(POST, &["/api/3.0/mlflow/skills/{name}/tags", "/ajax-api/3.0/mlflow/skills/{name}/tags"], ADMIN, NONE),
+    route(DELETE, &["/api/3.0/mlflow/skills/{name}/tags/{*key}", "/ajax-api/3.0/mlflow/skills/{name}/tags/{*key}"], ADMIN, NONE),
+    route(GET, &["/api/3.0/mlflow/skills/{name}/versions", "/ajax-api/3.0/mlflow/skills/{name}/versions"], ADMIN, NONE),
+    route(POST, &["/api/3.0/mlflow/skills/{name}/versions", "/ajax-api/3.0/mlflow/skills/{name}/versions"], ADMIN, NONE),
+    route(GET, &["/api/3.0/mlflow/skills/{name}/versions/{version}", "/ajax-api/3.0/mlflow/skills/{name}/versions/{version}"], ADMIN, NONE),
+    route(PATCH, &["/api/3.0/mlflow/skills/{name}/versions/{version}", "/ajax-api/3.0/mlflow/skills/{name}/versions/{version}"], ADMIN, NONE),
+    route(DELETE, &["/api/3.0/mlflow/skills/{name}/versions/{version}", "/ajax-api/3.0/mlflow/skills/{name}/versions/{version}"], ADMIN, NONE),
+    route(POST, &["/api/3.0/mlflow/skills/{name}/versions/{version}/tags", "/ajax-api/3.0/mlflow/skills/{name}/versions/{version}/tags"], ADMIN, NONE),
+    route(DELETE, &["/api/3.0/mlflow/skills/{name}/versions/{version}/tags/{*key}", "/ajax-api/3.0/mlflow/skills/{name}/versions/{version}/tags/{*key}"], ADMIN, NONE),
     // `* /*`, FastAPI's mount of the Flask app, has no rule: whatever matches no rule
     // is admin-only.
     // Server-wide metrics. MLflow: any user.
