@@ -24,7 +24,8 @@ use mlguard_domain::{Principal, TrackingLookup};
 use mlguard_extract::{ApiError, Caller, Grants};
 use mlguard_policy::{
     Absent, Access, AfterHook, BodyNeed, Check, InputError, Quantifier, RequestView, Resolved,
-    RouteMatch, RouteRule, Target, match_route, narrowable_fields, resolve,
+    RouteMatch, RouteRule, Target, WITHHELD_FROM_PROVIDERS, match_route, narrowable_fields,
+    resolve,
 };
 use serde_json::Value;
 use tower::util::BoxCloneSyncService;
@@ -48,6 +49,11 @@ pub struct BufferedBody(pub Bytes);
 /// `X-Forwarded-For`.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub IpAddr);
+
+/// A request extension: the request goes on to an LLM provider, so the forwarder
+/// adds no `X-Forwarded-*` headers of its own.
+#[derive(Debug, Clone, Copy)]
+pub struct ProviderBound;
 
 /// The port to the tracking server: a tower service that forwards one request,
 /// streaming, and gives back MLflow's answer. The request may carry [`ClientAddr`]
@@ -504,13 +510,19 @@ fn after_hook(after: AfterHook, enforcement: Enforcement) -> AfterHook {
 }
 
 /// The request MLflow gets.
-fn upstream_request(buffered: Buffered) -> Request<Body> {
+fn upstream_request(buffered: Buffered, rule: &RouteRule) -> Request<Body> {
     let Buffered {
         mut parts,
         stream,
         bytes,
         ..
     } = buffered;
+    if rule.reaches_llm_providers() {
+        for name in WITHHELD_FROM_PROVIDERS {
+            parts.headers.remove(*name);
+        }
+        parts.extensions.insert(ProviderBound);
+    }
     if parts.method == Method::HEAD {
         // MLflow's handlers parse HEAD like a POST and answer 400; ask for the GET it
         // was authorized as. The server drops the body of a HEAD answer.
@@ -601,8 +613,10 @@ async fn handle(
         body: buffered.json.clone(),
     });
 
+    // A provider-bound request names no client address.
+    let client = decoded.client.filter(|_| !rule.reaches_llm_providers());
     let response = gateway
-        .send(upstream_request(buffered), decoded.client)
+        .send(upstream_request(buffered, rule), client)
         .await?;
     if authorized.upstream_must_fail && response.status().is_success() {
         tracing::info!("denied: the resource appeared while the request was in flight");

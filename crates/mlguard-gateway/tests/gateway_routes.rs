@@ -26,7 +26,7 @@ use mlguard_domain::{
     BoxFuture, ExperimentId, GrantStore, LookupError, ModelName, OpaqueId, Permission, Resource,
     TraceFiles, TrackingLookup, Username, VersionFiles, VersionOrigin,
 };
-use mlguard_gateway::{ForwardError, Gateway, GatewayState};
+use mlguard_gateway::{ClientAddr, ForwardError, Gateway, GatewayState, ProviderBound};
 use mlguard_policy::{Access, Quantifier, RULES, RouteRule, Target};
 use serde_json::json;
 use tower::ServiceExt;
@@ -36,6 +36,9 @@ use tower::ServiceExt;
 #[derive(Default)]
 struct RecordingUpstream {
     seen: Mutex<Vec<String>>,
+    /// Each forwarded request's headers, and whether it was marked provider-bound
+    /// and carried a client address.
+    heads: Mutex<Vec<(axum::http::HeaderMap, bool, bool)>>,
 }
 
 /// The port's side of the shared recorder.
@@ -52,6 +55,11 @@ impl Recorder {
             .lock()
             .expect("lock")
             .push(format!("{} {}", request.method(), request.uri()));
+        self.0.heads.lock().expect("lock").push((
+            request.headers().clone(),
+            request.extensions().get::<ProviderBound>().is_some(),
+            request.extensions().get::<ClientAddr>().is_some(),
+        ));
         Box::pin(async {
             Ok(Response::builder()
                 .status(StatusCode::NOT_FOUND)
@@ -953,4 +961,87 @@ async fn the_assistant_configuration_is_the_servers_and_shown_empty_to_users() {
             assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}");
         }
     }
+}
+
+/// MLflow's AI gateway passes the client's headers on to the LLM provider: the
+/// caller's credentials, cookies and what names the caller or mlguard must not
+/// reach it. Other routes keep the request id, for MLflow's logs.
+#[tokio::test]
+async fn requests_bound_for_llm_providers_carry_no_credentials_or_client_details() {
+    let setup = setup();
+    let send_with_headers = |path: &'static str| {
+        let router = setup.router.clone();
+        async move {
+            let request = Request::post(path)
+                .header(
+                    header::AUTHORIZATION,
+                    format!(
+                        "Basic {}",
+                        STANDARD.encode(format!("{}:{}", EVERYBODY.0, EVERYBODY.1))
+                    ),
+                )
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::COOKIE, "session=abc")
+                .header("x-mlflow-authorization", "Basic c2VjcmV0")
+                .header("proxy-authorization", "Basic c2VjcmV0")
+                .header("x-request-id", "req-1")
+                .header("x-forwarded-for", "10.9.9.9")
+                .header("forwarded", "for=10.9.9.9")
+                .header("x-custom-provider-header", "kept")
+                .body(Body::from(r#"{"model": "ep", "experiment_id": "1"}"#))
+                .expect("request");
+            let mut request = request;
+            request.extensions_mut().insert(axum::extract::ConnectInfo(
+                std::net::SocketAddr::from(([127, 0, 0, 7], 5000)),
+            ));
+            router.oneshot(request).await.expect("infallible").status()
+        }
+    };
+    for path in [
+        "/gateway/proxy/ep/v1/chat",
+        "/gateway/mlflow/v1/chat/completions",
+    ] {
+        let status = send_with_headers(path).await;
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "{path} reached the fake MLflow"
+        );
+        let (headers, provider_bound, client) = setup
+            .upstream
+            .heads
+            .lock()
+            .expect("lock")
+            .pop()
+            .expect("forwarded");
+        for name in mlguard_policy::WITHHELD_FROM_PROVIDERS {
+            assert!(!headers.contains_key(*name), "{path} passed on {name}");
+        }
+        assert_eq!(
+            headers
+                .get("x-custom-provider-header")
+                .map(|v| v.as_bytes()),
+            Some(&b"kept"[..])
+        );
+        assert!(
+            provider_bound,
+            "{path}: the forwarder would add X-Forwarded-*"
+        );
+        assert!(!client, "{path}: the client's address went along");
+    }
+    // Anything else keeps the request id and the client address.
+    let status = send_with_headers("/api/2.0/mlflow/runs/create").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (headers, provider_bound, client) = setup
+        .upstream
+        .heads
+        .lock()
+        .expect("lock")
+        .pop()
+        .expect("forwarded");
+    assert_eq!(
+        headers.get("x-request-id").map(|v| v.as_bytes()),
+        Some(&b"req-1"[..])
+    );
+    assert!(!provider_bound && client);
 }

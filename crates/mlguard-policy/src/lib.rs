@@ -423,11 +423,33 @@ impl RouteRule {
         }
     }
 
+    /// Whether MLflow sends this route's request on to an LLM provider (its AI
+    /// gateway's own routes), so [`WITHHELD_FROM_PROVIDERS`] must not reach it.
+    pub fn reaches_llm_providers(&self) -> bool {
+        self.paths.iter().any(|path| path.starts_with("/gateway/"))
+    }
+
     /// The route as the matcher sees it.
     pub fn canonical_path(&self) -> String {
         canonical_route_path(self.paths[0])
     }
 }
+
+/// What MLflow's AI gateway must not pass on to an LLM provider: on its
+/// `/gateway/` routes it forwards the client's headers, so the caller's
+/// credentials and whatever identifies the caller or mlguard are withheld.
+pub const WITHHELD_FROM_PROVIDERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "x-mlflow-authorization",
+    "x-request-id",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-real-ip",
+    "forwarded",
+];
 
 /// Stands for either API version in canonical paths.
 const ANY_VERSION: &str = "/api/~v/";

@@ -8,6 +8,7 @@ use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use mlguard_gateway::ProviderBound;
 
 /// How to reach the tracking server.
 #[derive(Debug, Clone)]
@@ -206,24 +207,31 @@ impl UpstreamClient {
             .map_or("/", |pq| pq.as_str())
             .to_owned();
         parts.uri = self.target(&path_and_query)?;
+        let provider_bound = parts.extensions.get::<ProviderBound>().is_some();
         let headers = &mut parts.headers;
         strip_hop_by_hop(headers);
         // MLflow runs without auth behind mlguard; the caller's secret stays here.
         headers.remove(header::AUTHORIZATION);
         headers.remove(header::COOKIE);
-        if let Some(host) = headers.remove(header::HOST) {
-            headers.insert(X_FORWARDED_HOST, host);
-        }
-        if let Some(addr) = client_addr {
-            let forwarded_for = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-                Some(previous) => format!("{previous}, {addr}"),
-                None => addr.to_string(),
-            };
-            if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
-                headers.insert(X_FORWARDED_FOR, value);
+        let host = headers.remove(header::HOST);
+        // Bound for an LLM provider (MLflow passes the headers on): no word about
+        // the client or this hop.
+        if !provider_bound {
+            if let Some(host) = host {
+                headers.insert(X_FORWARDED_HOST, host);
             }
+            if let Some(addr) = client_addr {
+                let forwarded_for =
+                    match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+                        Some(previous) => format!("{previous}, {addr}"),
+                        None => addr.to_string(),
+                    };
+                if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
+                    headers.insert(X_FORWARDED_FOR, value);
+                }
+            }
+            headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
         }
-        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
         parts.version = axum::http::Version::HTTP_11;
 
         let mut response = self.send(parts, body, replay).await?;
