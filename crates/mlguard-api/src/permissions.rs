@@ -17,7 +17,7 @@ use mlguard_domain::{
     Capability, ExperimentId, Grant, ModelName, OpaqueId, Permission, Principal, Resource,
     StoreError, Username,
 };
-use mlguard_extract::{ApiError, Caller, ErrorBody, MlflowParams};
+use mlguard_extract::{ApiError, Caller, ErrorBody, ErrorCode, MlflowParams};
 
 use crate::schema::{
     DEFAULT_WORKSPACE, EmptyResponse, ExperimentPermission, ExperimentPermissionResponse,
@@ -152,7 +152,7 @@ async fn require_existing(state: &AppState, resource: &Resource) -> Result<(), A
     let Some(gateway) = &state.gateway else {
         return Err(ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
-            "FEATURE_DISABLED",
+            ErrorCode::FeatureDisabled,
             "Grants cannot be created without a tracking server: configure \
              upstream.url so mlguard can check that the resource exists.",
         ));

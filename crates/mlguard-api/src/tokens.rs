@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use mlguard_domain::{TokenClaims, TokenError, Username};
-use mlguard_extract::{ApiError, Caller, ErrorBody, MlflowParams};
+use mlguard_extract::{ApiError, Caller, ErrorBody, ErrorCode, MlflowParams};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -50,7 +50,7 @@ fn issuer(state: &AppState) -> Result<&TokenIssuer, ApiError> {
     state.auth.tokens.as_ref().ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
-            "FEATURE_DISABLED",
+            ErrorCode::FeatureDisabled,
             "Bearer tokens are not enabled on this server.",
         )
     })

@@ -9,6 +9,6 @@ mod params;
 
 pub use caller::Caller;
 pub use credentials::{BasicCredentials, Credentials, CredentialsError, parse_authorization};
-pub use error::{ApiError, ErrorBody};
+pub use error::{ApiError, ErrorBody, ErrorCode};
 pub use grants::{Grants, blocking};
 pub use params::{MAX_BODY_BYTES, MlflowParams};

@@ -150,6 +150,7 @@ impl<S: Send + Sync> FromRequest<S> for MlflowParams {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ErrorCode;
     use axum::http::StatusCode;
 
     async fn extract(
@@ -234,7 +235,7 @@ mod tests {
         )
         .await
         .unwrap_err();
-        assert_eq!(err.error_code(), "INVALID_PARAMETER_VALUE");
+        assert_eq!(err.error_code(), ErrorCode::InvalidParameterValue);
         // The same value twice is not a conflict.
         assert!(
             extract("GET", "/x?username=bob&username=bob", None, "")
@@ -261,11 +262,11 @@ mod tests {
         .expect("ok");
         assert_eq!(
             p.required_str("username").unwrap_err().error_code(),
-            "INVALID_PARAMETER_VALUE"
+            ErrorCode::InvalidParameterValue
         );
         assert_eq!(
             p.required_bool("is_admin").unwrap_err().error_code(),
-            "INVALID_PARAMETER_VALUE"
+            ErrorCode::InvalidParameterValue
         );
         assert!(
             p.required_str("password")
