@@ -3,6 +3,7 @@
 mod caller;
 mod credentials;
 mod error;
+mod fields;
 mod grants;
 pub mod otlp;
 mod params;
@@ -11,4 +12,4 @@ pub use caller::Caller;
 pub use credentials::{BasicCredentials, Credentials, CredentialsError, parse_authorization};
 pub use error::{ApiError, ErrorBody, ErrorCode};
 pub use grants::{Grants, blocking};
-pub use params::{MAX_BODY_BYTES, MlflowParams};
+pub use params::{MAX_BODY_BYTES, Mlflow, MlflowParams};
