@@ -86,53 +86,6 @@ impl MlflowParams {
     }
 }
 
-impl MlflowParams {
-    fn present(&self, name: &str) -> Option<&Value> {
-        self.fields.get(name).filter(|v| !v.is_null())
-    }
-
-    /// A required string field. Missing or null: MLflow's "Missing value" error.
-    pub fn required_str(&self, name: &str) -> Result<&str, ApiError> {
-        self.optional_str(name)?
-            .ok_or_else(|| ApiError::missing_parameter(name))
-    }
-
-    pub fn optional_str(&self, name: &str) -> Result<Option<&str>, ApiError> {
-        match self.present(name) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(ApiError::invalid_parameter(format!(
-                "Invalid value for parameter '{name}': expected a string."
-            ))),
-        }
-    }
-
-    /// A required JSON boolean; `"false"` or `0` are refused rather than guessed.
-    pub fn required_bool(&self, name: &str) -> Result<bool, ApiError> {
-        match self.present(name) {
-            None => Err(ApiError::missing_parameter(name)),
-            Some(Value::Bool(b)) => Ok(*b),
-            Some(_) => Err(ApiError::invalid_parameter(format!(
-                "Invalid value for parameter '{name}': expected a boolean."
-            ))),
-        }
-    }
-
-    /// A required JSON object field (e.g. `route` in secrets/create-route-and-bind),
-    /// read with the same accessors as the request itself.
-    pub fn required_object(&self, name: &str) -> Result<MlflowParams, ApiError> {
-        match self.present(name) {
-            None => Err(ApiError::missing_parameter(name)),
-            Some(Value::Object(fields)) => Ok(Self {
-                fields: Value::Object(fields.clone()),
-            }),
-            Some(_) => Err(ApiError::invalid_parameter(format!(
-                "Invalid value for parameter '{name}': expected an object."
-            ))),
-        }
-    }
-}
-
 impl<S: Send + Sync> FromRequest<S> for MlflowParams {
     type Rejection = ApiError;
 
