@@ -190,7 +190,7 @@ impl<'de> de::Deserializer<'de> for Field<'de> {
 }
 
 /// An object's fields, null ones left out. A struct's come in its declaration
-/// order, so the error reported is the first a handler reading them in turn meets.
+/// order, so of several mistyped fields the first declared is reported.
 struct Entries<'a> {
     entries: std::vec::IntoIter<(&'a String, &'a Value)>,
     value: Option<(&'a str, &'a Value)>,

@@ -30,7 +30,8 @@ pub struct MlflowParams {
 /// A missing field answers MLflow's "Missing value for required parameter" error,
 /// a mistyped one names the field and what it should be; null counts as absent.
 /// Optional fields are `Option`s. Fields are read in `T`'s declaration order, so
-/// with several at fault the first declared is the one reported.
+/// of several mistyped ones the first declared is reported; a missing one is
+/// reported only if none is mistyped.
 #[derive(Debug, Clone)]
 pub struct Mlflow<T>(pub T);
 
@@ -389,7 +390,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn with_several_fields_at_fault_the_first_declared_is_reported() {
+    async fn of_several_mistyped_fields_the_first_declared_is_reported() {
         // Stored in key order, `password` would come first.
         let err = post::<Login>(r#"{"password":1,"username":2}"#)
             .await
