@@ -9,7 +9,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use mlguard_extract::ApiError;
+use mlguard_extract::{ApiError, ErrorCode};
 
 use crate::AppState;
 
@@ -153,7 +153,7 @@ impl RequestOrigins {
         cross_site.then(|| {
             ApiError::new(
                 StatusCode::FORBIDDEN,
-                "PERMISSION_DENIED",
+                ErrorCode::PermissionDenied,
                 "Cross-origin request refused (see server.cors_allowed_origins)",
             )
         })

@@ -17,51 +17,32 @@ use mlguard_domain::{
     Capability, ExperimentId, Grant, ModelName, OpaqueId, Permission, Principal, Resource,
     StoreError, Username,
 };
-use mlguard_extract::{ApiError, Caller, ErrorBody, MlflowParams};
+use mlguard_extract::{ApiError, Caller, ErrorBody, ErrorCode, Mlflow};
 
 use crate::schema::{
-    DEFAULT_WORKSPACE, EmptyResponse, ExperimentPermission, ExperimentPermissionResponse,
-    GatewayEndpointPermission, GatewayEndpointPermissionResponse, GatewayModelDefinitionPermission,
-    GatewayModelDefinitionPermissionResponse, GatewaySecretPermission,
-    GatewaySecretPermissionResponse, RegisteredModelPermission, RegisteredModelPermissionResponse,
-    ScorerPermission, ScorerPermissionResponse, requests,
+    DEFAULT_WORKSPACE, EmptyResponse, ExperimentPermission, ExperimentPermissionRef,
+    ExperimentPermissionRequest, ExperimentPermissionResponse, GatewayEndpointPermission,
+    GatewayEndpointPermissionRef, GatewayEndpointPermissionRequest,
+    GatewayEndpointPermissionResponse, GatewayModelDefinitionPermission,
+    GatewayModelDefinitionPermissionRef, GatewayModelDefinitionPermissionRequest,
+    GatewayModelDefinitionPermissionResponse, GatewaySecretPermission, GatewaySecretPermissionRef,
+    GatewaySecretPermissionRequest, GatewaySecretPermissionResponse, RegisteredModelPermission,
+    RegisteredModelPermissionRef, RegisteredModelPermissionRequest,
+    RegisteredModelPermissionResponse, ScorerPermission, ScorerPermissionRef,
+    ScorerPermissionRequest, ScorerPermissionResponse,
 };
 use crate::state::AppState;
 
-#[derive(Debug, Clone, Copy)]
-enum Kind {
-    Experiment,
-    RegisteredModel,
-    Scorer,
-    GatewaySecret,
-    GatewayEndpoint,
-    GatewayModelDefinition,
+/// A request naming one grant: its resource, by MLflow's field names for the
+/// resource's kind, and its user.
+trait GrantRef {
+    fn resource(&self) -> Result<Resource, ApiError>;
+    fn username(&self) -> &str;
 }
 
-fn opaque(params: &MlflowParams, field: &str) -> Result<OpaqueId, ApiError> {
-    Ok(OpaqueId::parse(params.required_str(field)?)?)
-}
-
-/// The resource named by the request, from MLflow's field names.
-fn resource(kind: Kind, params: &MlflowParams) -> Result<Resource, ApiError> {
-    let experiment_id = || -> Result<ExperimentId, ApiError> {
-        Ok(ExperimentId::parse(params.required_str("experiment_id")?)?)
-    };
-    Ok(match kind {
-        Kind::Experiment => Resource::Experiment(experiment_id()?),
-        Kind::RegisteredModel => {
-            Resource::RegisteredModel(ModelName::parse(params.required_str("name")?)?)
-        }
-        Kind::Scorer => Resource::Scorer {
-            experiment_id: experiment_id()?,
-            name: opaque(params, "scorer_name")?,
-        },
-        Kind::GatewaySecret => Resource::GatewaySecret(opaque(params, "secret_id")?),
-        Kind::GatewayEndpoint => Resource::GatewayEndpoint(opaque(params, "endpoint_id")?),
-        Kind::GatewayModelDefinition => {
-            Resource::GatewayModelDefinition(opaque(params, "model_definition_id")?)
-        }
-    })
+/// A request that also sets the grant's level.
+trait GrantRequest: GrantRef {
+    fn permission(&self) -> &str;
 }
 
 /// How MLflow names a grant in its messages, e.g. `Experiment permission with
@@ -111,19 +92,18 @@ fn grant_error(error: StoreError) -> ApiError {
     }
 }
 
-/// The resource, checked for MANAGE before anything else is read, and the target user.
+/// The resource, checked for MANAGE before the user is parsed, and the target user.
 async fn target(
     state: &AppState,
     caller: &Principal,
-    kind: Kind,
-    params: &MlflowParams,
+    request: &impl GrantRef,
 ) -> Result<(Resource, Username), ApiError> {
-    let resource = resource(kind, params)?;
+    let resource = request.resource()?;
     state
         .grants
         .require(caller, resource.clone(), Capability::Manage)
         .await?;
-    let username = Username::parse(params.required_str("username")?)?;
+    let username = Username::parse(request.username())?;
     Ok((resource, username))
 }
 
@@ -152,7 +132,7 @@ async fn require_existing(state: &AppState, resource: &Resource) -> Result<(), A
     let Some(gateway) = &state.gateway else {
         return Err(ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
-            "FEATURE_DISABLED",
+            ErrorCode::FeatureDisabled,
             "Grants cannot be created without a tracking server: configure \
              upstream.url so mlguard can check that the resource exists.",
         ));
@@ -171,18 +151,17 @@ async fn require_existing(state: &AppState, resource: &Resource) -> Result<(), A
     }
 }
 
-fn permission(params: &MlflowParams) -> Result<Permission, ApiError> {
-    Ok(params.required_str("permission")?.parse::<Permission>()?)
+fn permission(request: &impl GrantRequest) -> Result<Permission, ApiError> {
+    Ok(request.permission().parse::<Permission>()?)
 }
 
 async fn create(
     state: &AppState,
     caller: &Principal,
-    kind: Kind,
-    params: &MlflowParams,
+    request: &impl GrantRequest,
 ) -> Result<Grant, ApiError> {
-    let (resource, username) = target(state, caller, kind, params).await?;
-    let permission = permission(params)?;
+    let (resource, username) = target(state, caller, request).await?;
+    let permission = permission(request)?;
     require_existing(state, &resource).await?;
     let grant = state
         .blocking(move |store| store.create_grant(&username, &resource, permission))
@@ -196,10 +175,9 @@ async fn create(
 async fn get(
     state: &AppState,
     caller: &Principal,
-    kind: Kind,
-    params: &MlflowParams,
+    request: &impl GrantRef,
 ) -> Result<Grant, ApiError> {
-    let (resource, username) = target(state, caller, kind, params).await?;
+    let (resource, username) = target(state, caller, request).await?;
     state
         .blocking(move |store| store.get_grant(&username, &resource))
         .await?
@@ -209,11 +187,10 @@ async fn get(
 async fn update(
     state: &AppState,
     caller: &Principal,
-    kind: Kind,
-    params: &MlflowParams,
+    request: &impl GrantRequest,
 ) -> Result<Json<EmptyResponse>, ApiError> {
-    let (resource, username) = target(state, caller, kind, params).await?;
-    let permission = permission(params)?;
+    let (resource, username) = target(state, caller, request).await?;
+    let permission = permission(request)?;
     let (who, what) = (username.clone(), resource.clone());
     state
         .blocking(move |store| store.update_grant(&who, &what, permission))
@@ -227,10 +204,9 @@ async fn update(
 async fn delete(
     state: &AppState,
     caller: &Principal,
-    kind: Kind,
-    params: &MlflowParams,
+    request: &impl GrantRef,
 ) -> Result<Json<EmptyResponse>, ApiError> {
-    let (resource, username) = target(state, caller, kind, params).await?;
+    let (resource, username) = target(state, caller, request).await?;
     let (who, what) = (username.clone(), resource.clone());
     state
         .blocking(move |store| store.delete_grant(&who, &what))
@@ -241,11 +217,27 @@ async fn delete(
     Ok(Json(EmptyResponse {}))
 }
 
+/// `GrantRef` for request types whose resource is built by `$resource`.
+macro_rules! grant_ref {
+    ($($Type:ty),+ => |$r:ident| $resource:expr) => {$(
+        impl GrantRef for $Type {
+            fn resource(&self) -> Result<Resource, ApiError> {
+                let $r = self;
+                Ok($resource)
+            }
+
+            fn username(&self) -> &str {
+                &self.username
+            }
+        }
+    )+};
+}
+
 /// The four MLflow verbs for one resource kind: POST create, GET get, PATCH update,
 /// DELETE delete (JSON body, or the query without one).
 macro_rules! permission_endpoints {
     (
-        kind: $kind:expr,
+        resource: |$r:ident| $resource:expr,
         what: $what:literal,
         request: $Request:ty,
         reference: $Reference:ty,
@@ -255,6 +247,14 @@ macro_rules! permission_endpoints {
         update: $update:ident, $update_path:literal, $update_op:literal,
         delete: $delete:ident, $delete_path:literal, $delete_op:literal $(,)?
     ) => {
+        grant_ref!($Request, $Reference => |$r| $resource);
+
+        impl GrantRequest for $Request {
+            fn permission(&self) -> &str {
+                &self.permission
+            }
+        }
+
         #[doc = concat!("Grant a user a permission on ", $what, " (MANAGE on it, or admin). ",
             "The resource must exist on the tracking server.")]
         #[utoipa::path(post, path = $create_path, tag = "permissions",
@@ -273,9 +273,9 @@ macro_rules! permission_endpoints {
         pub(crate) async fn $create(
             State(state): State<AppState>,
             Caller(caller): Caller,
-            params: MlflowParams,
+            Mlflow(request): Mlflow<$Request>,
         ) -> Result<Json<$Response>, ApiError> {
-            let grant = create(&state, &caller, $kind, &params).await?;
+            let grant = create(&state, &caller, &request).await?;
             Ok(Json($Response { $field: <$Item>::from(&grant) }))
         }
 
@@ -293,9 +293,9 @@ macro_rules! permission_endpoints {
         pub(crate) async fn $get(
             State(state): State<AppState>,
             Caller(caller): Caller,
-            params: MlflowParams,
+            Mlflow(request): Mlflow<$Reference>,
         ) -> Result<Json<$Response>, ApiError> {
-            let grant = get(&state, &caller, $kind, &params).await?;
+            let grant = get(&state, &caller, &request).await?;
             Ok(Json($Response { $field: <$Item>::from(&grant) }))
         }
 
@@ -314,9 +314,9 @@ macro_rules! permission_endpoints {
         pub(crate) async fn $update(
             State(state): State<AppState>,
             Caller(caller): Caller,
-            params: MlflowParams,
+            Mlflow(request): Mlflow<$Request>,
         ) -> Result<Json<EmptyResponse>, ApiError> {
-            update(&state, &caller, $kind, &params).await
+            update(&state, &caller, &request).await
         }
 
         #[doc = concat!("Revoke a user's grant on ", $what, " (MANAGE on it, or admin). ",
@@ -334,18 +334,18 @@ macro_rules! permission_endpoints {
         pub(crate) async fn $delete(
             State(state): State<AppState>,
             Caller(caller): Caller,
-            params: MlflowParams,
+            Mlflow(request): Mlflow<$Reference>,
         ) -> Result<Json<EmptyResponse>, ApiError> {
-            delete(&state, &caller, $kind, &params).await
+            delete(&state, &caller, &request).await
         }
     };
 }
 
 permission_endpoints! {
-    kind: Kind::Experiment,
+    resource: |r| Resource::Experiment(ExperimentId::parse(&r.experiment_id)?),
     what: "an experiment",
-    request: requests::ExperimentPermissionRequest,
-    reference: requests::ExperimentPermissionRef,
+    request: ExperimentPermissionRequest,
+    reference: ExperimentPermissionRef,
     response: ExperimentPermissionResponse { experiment_permission: ExperimentPermission },
     create: create_experiment_permission, "/api/2.0/mlflow/experiments/permissions/create", "createExperimentPermission",
     get: get_experiment_permission, "/api/2.0/mlflow/experiments/permissions/get", "getExperimentPermission",
@@ -354,10 +354,10 @@ permission_endpoints! {
 }
 
 permission_endpoints! {
-    kind: Kind::RegisteredModel,
+    resource: |r| Resource::RegisteredModel(ModelName::parse(&r.name)?),
     what: "a registered model",
-    request: requests::RegisteredModelPermissionRequest,
-    reference: requests::RegisteredModelPermissionRef,
+    request: RegisteredModelPermissionRequest,
+    reference: RegisteredModelPermissionRef,
     response: RegisteredModelPermissionResponse { registered_model_permission: RegisteredModelPermission },
     create: create_registered_model_permission, "/api/2.0/mlflow/registered-models/permissions/create", "createRegisteredModelPermission",
     get: get_registered_model_permission, "/api/2.0/mlflow/registered-models/permissions/get", "getRegisteredModelPermission",
@@ -366,10 +366,13 @@ permission_endpoints! {
 }
 
 permission_endpoints! {
-    kind: Kind::Scorer,
+    resource: |r| Resource::Scorer {
+        experiment_id: ExperimentId::parse(&r.experiment_id)?,
+        name: OpaqueId::parse(&r.scorer_name)?,
+    },
     what: "a scorer",
-    request: requests::ScorerPermissionRequest,
-    reference: requests::ScorerPermissionRef,
+    request: ScorerPermissionRequest,
+    reference: ScorerPermissionRef,
     response: ScorerPermissionResponse { scorer_permission: ScorerPermission },
     create: create_scorer_permission, "/api/3.0/mlflow/scorers/permissions/create", "createScorerPermission",
     get: get_scorer_permission, "/api/3.0/mlflow/scorers/permissions/get", "getScorerPermission",
@@ -378,10 +381,10 @@ permission_endpoints! {
 }
 
 permission_endpoints! {
-    kind: Kind::GatewaySecret,
+    resource: |r| Resource::GatewaySecret(OpaqueId::parse(&r.secret_id)?),
     what: "a gateway secret",
-    request: requests::GatewaySecretPermissionRequest,
-    reference: requests::GatewaySecretPermissionRef,
+    request: GatewaySecretPermissionRequest,
+    reference: GatewaySecretPermissionRef,
     response: GatewaySecretPermissionResponse { gateway_secret_permission: GatewaySecretPermission },
     create: create_gateway_secret_permission, "/api/3.0/mlflow/gateway/secrets/permissions/create", "createGatewaySecretPermission",
     get: get_gateway_secret_permission, "/api/3.0/mlflow/gateway/secrets/permissions/get", "getGatewaySecretPermission",
@@ -390,10 +393,10 @@ permission_endpoints! {
 }
 
 permission_endpoints! {
-    kind: Kind::GatewayEndpoint,
+    resource: |r| Resource::GatewayEndpoint(OpaqueId::parse(&r.endpoint_id)?),
     what: "a gateway endpoint",
-    request: requests::GatewayEndpointPermissionRequest,
-    reference: requests::GatewayEndpointPermissionRef,
+    request: GatewayEndpointPermissionRequest,
+    reference: GatewayEndpointPermissionRef,
     response: GatewayEndpointPermissionResponse { gateway_endpoint_permission: GatewayEndpointPermission },
     create: create_gateway_endpoint_permission, "/api/3.0/mlflow/gateway/endpoints/permissions/create", "createGatewayEndpointPermission",
     get: get_gateway_endpoint_permission, "/api/3.0/mlflow/gateway/endpoints/permissions/get", "getGatewayEndpointPermission",
@@ -402,10 +405,10 @@ permission_endpoints! {
 }
 
 permission_endpoints! {
-    kind: Kind::GatewayModelDefinition,
+    resource: |r| Resource::GatewayModelDefinition(OpaqueId::parse(&r.model_definition_id)?),
     what: "a gateway model definition",
-    request: requests::GatewayModelDefinitionPermissionRequest,
-    reference: requests::GatewayModelDefinitionPermissionRef,
+    request: GatewayModelDefinitionPermissionRequest,
+    reference: GatewayModelDefinitionPermissionRef,
     response: GatewayModelDefinitionPermissionResponse { gateway_model_definition_permission: GatewayModelDefinitionPermission },
     create: create_gateway_model_definition_permission, "/api/3.0/mlflow/gateway/model-definitions/permissions/create", "createGatewayModelDefinitionPermission",
     get: get_gateway_model_definition_permission, "/api/3.0/mlflow/gateway/model-definitions/permissions/get", "getGatewayModelDefinitionPermission",

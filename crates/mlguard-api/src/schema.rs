@@ -1,12 +1,12 @@
 //! Wire shapes, as MLflow 3.10.1 writes them, with their OpenAPI schemas.
 
 use mlguard_domain::{Grant, Permission, Resource, User, UserSummary};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{
     ContentBuilder, HeaderBuilder, ObjectBuilder, OpenApi, Ref, ResponseBuilder, Type,
 };
-use utoipa::{Modify, ToSchema};
+use utoipa::{IntoParams, Modify, ToSchema};
 
 pub(crate) struct SecuritySchemes;
 
@@ -334,176 +334,179 @@ pub(crate) struct GatewayModelDefinitionPermissionResponse {
     pub gateway_model_definition_permission: GatewayModelDefinitionPermission,
 }
 
-/// Request shapes: documentation of what `MlflowParams` reads, never deserialized.
-#[expect(
-    dead_code,
-    reason = "documentation-only shapes; MlflowParams reads the fields"
-)]
-pub(crate) mod requests {
-    use super::PermissionName;
-    use utoipa::{IntoParams, ToSchema};
+// ---------------------------------------------------------------------------
+// Requests: each struct is both the OpenAPI schema and what the handler parses
+// (with `Mlflow` or `MlflowParams::parse`). Names, ids and permissions stay
+// strings here; the handler parses them into domain types, in its own order.
 
-    #[derive(Debug, ToSchema)]
-    pub(crate) struct CreateUserRequest {
-        #[schema(min_length = 1, max_length = 255)]
-        pub username: String,
-        /// At least 12 characters.
-        #[schema(min_length = 12)]
-        pub password: String,
-    }
+// No Debug: it holds a password.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct CreateUserRequest {
+    #[schema(min_length = 1, max_length = 255)]
+    pub username: String,
+    /// At least 12 characters.
+    #[schema(min_length = 12)]
+    pub password: String,
+}
 
-    #[derive(Debug, ToSchema)]
-    pub(crate) struct UpdatePasswordRequest {
-        #[schema(min_length = 1, max_length = 255)]
-        pub username: String,
-        /// At least 12 characters.
-        #[schema(min_length = 12)]
-        pub password: String,
-        /// The caller's current password. Required when the request is
-        /// authenticated with a bearer token (Basic already proves it).
-        pub current_password: Option<String>,
-    }
+// No Debug: it holds a password.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct UpdatePasswordRequest {
+    #[schema(min_length = 1, max_length = 255)]
+    pub username: String,
+    /// At least 12 characters.
+    #[schema(min_length = 12)]
+    pub password: String,
+    /// The caller's current password. Required when the request is
+    /// authenticated with a bearer token (Basic already proves it).
+    pub current_password: Option<String>,
+}
 
-    #[derive(Debug, ToSchema)]
-    pub(crate) struct UpdateAdminRequest {
-        #[schema(min_length = 1, max_length = 255)]
-        pub username: String,
-        pub is_admin: bool,
-    }
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct UpdateAdminRequest {
+    #[schema(min_length = 1, max_length = 255)]
+    pub username: String,
+    pub is_admin: bool,
+}
 
-    #[derive(Debug, ToSchema, IntoParams)]
-    #[into_params(parameter_in = Query)]
-    pub(crate) struct UsernameParam {
-        #[schema(min_length = 1, max_length = 255)]
-        #[param(min_length = 1, max_length = 255)]
-        pub username: String,
-    }
+#[derive(Debug, Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct UsernameParam {
+    #[schema(min_length = 1, max_length = 255)]
+    #[param(min_length = 1, max_length = 255)]
+    pub username: String,
+}
 
-    #[derive(Debug, ToSchema)]
-    pub(crate) struct ExperimentPermissionRequest {
-        /// Canonical decimal experiment id.
-        #[schema(example = "1")]
-        #[schema(pattern = r"^(0|[1-9][0-9]*)$", max_length = 19)]
-        pub experiment_id: String,
-        #[schema(min_length = 1, max_length = 255)]
-        pub username: String,
-        pub permission: PermissionName,
-    }
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct ExperimentPermissionRequest {
+    /// Canonical decimal experiment id.
+    #[schema(example = "1")]
+    #[schema(pattern = r"^(0|[1-9][0-9]*)$", max_length = 19)]
+    pub experiment_id: String,
+    #[schema(min_length = 1, max_length = 255)]
+    pub username: String,
+    #[schema(value_type = PermissionName)]
+    pub permission: String,
+}
 
-    #[derive(Debug, ToSchema, IntoParams)]
-    #[into_params(parameter_in = Query)]
-    pub(crate) struct ExperimentPermissionRef {
-        /// Canonical decimal experiment id.
-        #[schema(pattern = r"^(0|[1-9][0-9]*)$", max_length = 19)]
-        #[param(pattern = r"^(0|[1-9][0-9]*)$", max_length = 19)]
-        pub experiment_id: String,
-        #[schema(min_length = 1, max_length = 255)]
-        #[param(min_length = 1, max_length = 255)]
-        pub username: String,
-    }
+#[derive(Debug, Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ExperimentPermissionRef {
+    /// Canonical decimal experiment id.
+    #[schema(pattern = r"^(0|[1-9][0-9]*)$", max_length = 19)]
+    #[param(pattern = r"^(0|[1-9][0-9]*)$", max_length = 19)]
+    pub experiment_id: String,
+    #[schema(min_length = 1, max_length = 255)]
+    #[param(min_length = 1, max_length = 255)]
+    pub username: String,
+}
 
-    #[derive(Debug, ToSchema)]
-    pub(crate) struct RegisteredModelPermissionRequest {
-        #[schema(min_length = 1, max_length = 256)]
-        pub name: String,
-        #[schema(min_length = 1, max_length = 255)]
-        pub username: String,
-        pub permission: PermissionName,
-    }
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct RegisteredModelPermissionRequest {
+    #[schema(min_length = 1, max_length = 256)]
+    pub name: String,
+    #[schema(min_length = 1, max_length = 255)]
+    pub username: String,
+    #[schema(value_type = PermissionName)]
+    pub permission: String,
+}
 
-    #[derive(Debug, ToSchema, IntoParams)]
-    #[into_params(parameter_in = Query)]
-    pub(crate) struct RegisteredModelPermissionRef {
-        #[schema(min_length = 1, max_length = 256)]
-        #[param(min_length = 1, max_length = 256)]
-        pub name: String,
-        #[schema(min_length = 1, max_length = 255)]
-        #[param(min_length = 1, max_length = 255)]
-        pub username: String,
-    }
+#[derive(Debug, Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct RegisteredModelPermissionRef {
+    #[schema(min_length = 1, max_length = 256)]
+    #[param(min_length = 1, max_length = 256)]
+    pub name: String,
+    #[schema(min_length = 1, max_length = 255)]
+    #[param(min_length = 1, max_length = 255)]
+    pub username: String,
+}
 
-    #[derive(Debug, ToSchema)]
-    pub(crate) struct ScorerPermissionRequest {
-        #[schema(pattern = r"^(0|[1-9][0-9]*)$", max_length = 19)]
-        pub experiment_id: String,
-        #[schema(min_length = 1, max_length = 256)]
-        pub scorer_name: String,
-        #[schema(min_length = 1, max_length = 255)]
-        pub username: String,
-        pub permission: PermissionName,
-    }
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct ScorerPermissionRequest {
+    #[schema(pattern = r"^(0|[1-9][0-9]*)$", max_length = 19)]
+    pub experiment_id: String,
+    #[schema(min_length = 1, max_length = 256)]
+    pub scorer_name: String,
+    #[schema(min_length = 1, max_length = 255)]
+    pub username: String,
+    #[schema(value_type = PermissionName)]
+    pub permission: String,
+}
 
-    #[derive(Debug, ToSchema, IntoParams)]
-    #[into_params(parameter_in = Query)]
-    pub(crate) struct ScorerPermissionRef {
-        #[schema(pattern = r"^(0|[1-9][0-9]*)$", max_length = 19)]
-        #[param(pattern = r"^(0|[1-9][0-9]*)$", max_length = 19)]
-        pub experiment_id: String,
-        #[schema(min_length = 1, max_length = 256)]
-        #[param(min_length = 1, max_length = 256)]
-        pub scorer_name: String,
-        #[schema(min_length = 1, max_length = 255)]
-        #[param(min_length = 1, max_length = 255)]
-        pub username: String,
-    }
+#[derive(Debug, Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ScorerPermissionRef {
+    #[schema(pattern = r"^(0|[1-9][0-9]*)$", max_length = 19)]
+    #[param(pattern = r"^(0|[1-9][0-9]*)$", max_length = 19)]
+    pub experiment_id: String,
+    #[schema(min_length = 1, max_length = 256)]
+    #[param(min_length = 1, max_length = 256)]
+    pub scorer_name: String,
+    #[schema(min_length = 1, max_length = 255)]
+    #[param(min_length = 1, max_length = 255)]
+    pub username: String,
+}
 
-    #[derive(Debug, ToSchema)]
-    pub(crate) struct GatewaySecretPermissionRequest {
-        #[schema(min_length = 1, max_length = 256)]
-        pub secret_id: String,
-        #[schema(min_length = 1, max_length = 255)]
-        pub username: String,
-        pub permission: PermissionName,
-    }
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct GatewaySecretPermissionRequest {
+    #[schema(min_length = 1, max_length = 256)]
+    pub secret_id: String,
+    #[schema(min_length = 1, max_length = 255)]
+    pub username: String,
+    #[schema(value_type = PermissionName)]
+    pub permission: String,
+}
 
-    #[derive(Debug, ToSchema, IntoParams)]
-    #[into_params(parameter_in = Query)]
-    pub(crate) struct GatewaySecretPermissionRef {
-        #[schema(min_length = 1, max_length = 256)]
-        #[param(min_length = 1, max_length = 256)]
-        pub secret_id: String,
-        #[schema(min_length = 1, max_length = 255)]
-        #[param(min_length = 1, max_length = 255)]
-        pub username: String,
-    }
+#[derive(Debug, Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct GatewaySecretPermissionRef {
+    #[schema(min_length = 1, max_length = 256)]
+    #[param(min_length = 1, max_length = 256)]
+    pub secret_id: String,
+    #[schema(min_length = 1, max_length = 255)]
+    #[param(min_length = 1, max_length = 255)]
+    pub username: String,
+}
 
-    #[derive(Debug, ToSchema)]
-    pub(crate) struct GatewayEndpointPermissionRequest {
-        #[schema(min_length = 1, max_length = 256)]
-        pub endpoint_id: String,
-        #[schema(min_length = 1, max_length = 255)]
-        pub username: String,
-        pub permission: PermissionName,
-    }
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct GatewayEndpointPermissionRequest {
+    #[schema(min_length = 1, max_length = 256)]
+    pub endpoint_id: String,
+    #[schema(min_length = 1, max_length = 255)]
+    pub username: String,
+    #[schema(value_type = PermissionName)]
+    pub permission: String,
+}
 
-    #[derive(Debug, ToSchema, IntoParams)]
-    #[into_params(parameter_in = Query)]
-    pub(crate) struct GatewayEndpointPermissionRef {
-        #[schema(min_length = 1, max_length = 256)]
-        #[param(min_length = 1, max_length = 256)]
-        pub endpoint_id: String,
-        #[schema(min_length = 1, max_length = 255)]
-        #[param(min_length = 1, max_length = 255)]
-        pub username: String,
-    }
+#[derive(Debug, Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct GatewayEndpointPermissionRef {
+    #[schema(min_length = 1, max_length = 256)]
+    #[param(min_length = 1, max_length = 256)]
+    pub endpoint_id: String,
+    #[schema(min_length = 1, max_length = 255)]
+    #[param(min_length = 1, max_length = 255)]
+    pub username: String,
+}
 
-    #[derive(Debug, ToSchema)]
-    pub(crate) struct GatewayModelDefinitionPermissionRequest {
-        #[schema(min_length = 1, max_length = 256)]
-        pub model_definition_id: String,
-        #[schema(min_length = 1, max_length = 255)]
-        pub username: String,
-        pub permission: PermissionName,
-    }
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct GatewayModelDefinitionPermissionRequest {
+    #[schema(min_length = 1, max_length = 256)]
+    pub model_definition_id: String,
+    #[schema(min_length = 1, max_length = 255)]
+    pub username: String,
+    #[schema(value_type = PermissionName)]
+    pub permission: String,
+}
 
-    #[derive(Debug, ToSchema, IntoParams)]
-    #[into_params(parameter_in = Query)]
-    pub(crate) struct GatewayModelDefinitionPermissionRef {
-        #[schema(min_length = 1, max_length = 256)]
-        #[param(min_length = 1, max_length = 256)]
-        pub model_definition_id: String,
-        #[schema(min_length = 1, max_length = 255)]
-        #[param(min_length = 1, max_length = 255)]
-        pub username: String,
-    }
+#[derive(Debug, Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct GatewayModelDefinitionPermissionRef {
+    #[schema(min_length = 1, max_length = 256)]
+    #[param(min_length = 1, max_length = 256)]
+    pub model_definition_id: String,
+    #[schema(min_length = 1, max_length = 255)]
+    #[param(min_length = 1, max_length = 255)]
+    pub username: String,
 }

@@ -5,8 +5,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use mlguard_domain::{TokenClaims, TokenError, Username};
-use mlguard_extract::{ApiError, Caller, ErrorBody, MlflowParams};
-use serde::Serialize;
+use mlguard_extract::{ApiError, Caller, ErrorBody, ErrorCode, Mlflow, MlflowParams};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::TokenIssuer;
@@ -24,33 +24,25 @@ pub(crate) struct TokenResponse {
     pub token_id: String,
 }
 
-/// Request shapes: documentation of what `MlflowParams` reads.
-#[expect(
-    dead_code,
-    reason = "documentation-only shapes; MlflowParams reads the fields"
-)]
-pub(crate) mod requests {
-    use utoipa::ToSchema;
+// No Debug: it holds a token.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct RevokeTokenRequest {
+    /// The token to revoke (it may already have expired).
+    #[schema(min_length = 1)]
+    pub token: String,
+}
 
-    #[derive(Debug, ToSchema)]
-    pub(crate) struct RevokeTokenRequest {
-        /// The token to revoke (it may already have expired).
-        #[schema(min_length = 1)]
-        pub token: String,
-    }
-
-    #[derive(Debug, ToSchema)]
-    pub(crate) struct RevokeAllTokensRequest {
-        #[schema(min_length = 1, max_length = 255)]
-        pub username: String,
-    }
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct RevokeAllTokensRequest {
+    #[schema(min_length = 1, max_length = 255)]
+    pub username: String,
 }
 
 fn issuer(state: &AppState) -> Result<&TokenIssuer, ApiError> {
     state.auth.tokens.as_ref().ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
-            "FEATURE_DISABLED",
+            ErrorCode::FeatureDisabled,
             "Bearer tokens are not enabled on this server.",
         )
     })
@@ -115,7 +107,7 @@ pub(crate) async fn create_token(
 /// Revoke one token: its owner or an admin.
 #[utoipa::path(post, path = "/api/2.0/mlguard/tokens/revoke", tag = "tokens",
     operation_id = "revokeToken", security(("basic" = []), ("bearer" = [])),
-    request_body = requests::RevokeTokenRequest,
+    request_body = RevokeTokenRequest,
     responses(
         (status = 200, description = "Revoked", body = EmptyResponse),
         (status = 400, description = "Not a token this server issued", body = ErrorBody),
@@ -129,10 +121,12 @@ pub(crate) async fn revoke_token(
     Caller(caller): Caller,
     params: MlflowParams,
 ) -> Result<Json<EmptyResponse>, ApiError> {
+    // Without tokens there is nothing to revoke, whatever the request holds.
     let issuer = issuer(&state)?;
+    let request: RevokeTokenRequest = params.parse()?;
     let claims = issuer
         .codec
-        .verify_ignoring_expiry(params.required_str("token")?)
+        .verify_ignoring_expiry(&request.token)
         .map_err(token_failure)?;
     require_self_or_admin(&caller, Account::Id(claims.user_id))?;
     let (token_id, expires_at) = (claims.token_id.clone(), claims.expires_at);
@@ -146,7 +140,7 @@ pub(crate) async fn revoke_token(
 /// Revoke every token (and cached login) of a user: the user or an admin.
 #[utoipa::path(post, path = "/api/2.0/mlguard/tokens/revoke-all", tag = "tokens",
     operation_id = "revokeAllTokens", security(("basic" = []), ("bearer" = [])),
-    request_body = requests::RevokeAllTokensRequest,
+    request_body = RevokeAllTokensRequest,
     responses(
         (status = 200, description = "Every token of the user revoked", body = EmptyResponse),
         (status = 400, description = "Missing or invalid username", body = ErrorBody),
@@ -158,13 +152,12 @@ pub(crate) async fn revoke_token(
 pub(crate) async fn revoke_all_tokens(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    params: MlflowParams,
+    Mlflow(RevokeAllTokensRequest { username: raw }): Mlflow<RevokeAllTokensRequest>,
 ) -> Result<Json<EmptyResponse>, ApiError> {
-    let raw = params.required_str("username")?;
     if !caller.is_admin && caller.username.as_str() != raw {
         return Err(ApiError::permission_denied());
     }
-    let username = Username::parse(raw)?;
+    let username = Username::parse(&raw)?;
     let target = username.clone();
     state
         .blocking(move |store| store.revoke_all_credentials(&target))

@@ -1,24 +1,22 @@
 //! `/api/2.0/mlflow/users/*`, as MLflow 3.10.1 serves them.
+//!
+//! The admin-only handlers check the caller before they parse the request, so a
+//! non-admin is refused (403) whatever the request holds.
 
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, State};
 use axum::{Extension, Json};
 use mlguard_domain::{Password, Username};
-use mlguard_extract::{ApiError, Caller, ErrorBody, MlflowParams};
+use mlguard_extract::{ApiError, Caller, ErrorBody, Mlflow, MlflowParams};
 
 use crate::auth::Proof;
 use crate::authz::{Account, require_admin, require_self_or_admin};
 use crate::schema::{
-    EmptyResponse, ListUsersResponse, UserJson, UserListEntry, UserResponse,
-    requests::CreateUserRequest, requests::UpdateAdminRequest, requests::UpdatePasswordRequest,
-    requests::UsernameParam,
+    CreateUserRequest, EmptyResponse, ListUsersResponse, UpdateAdminRequest, UpdatePasswordRequest,
+    UserJson, UserListEntry, UserResponse, UsernameParam,
 };
 use crate::state::AppState;
-
-fn username(params: &MlflowParams) -> Result<Username, ApiError> {
-    Ok(Username::parse(params.required_str("username")?)?)
-}
 
 /// Create a user (admin only).
 #[utoipa::path(post, path = "/api/2.0/mlflow/users/create", tag = "users",
@@ -37,10 +35,9 @@ pub(crate) async fn create_user(
     params: MlflowParams,
 ) -> Result<Json<UserResponse>, ApiError> {
     require_admin(&caller)?;
-    let raw_username = params.required_str("username")?;
-    let raw_password = params.required_str("password")?;
-    let username = Username::parse(raw_username)?;
-    let password = Password::new(raw_password)?;
+    let request: CreateUserRequest = params.parse()?;
+    let username = Username::parse(&request.username)?;
+    let password = Password::new(&request.password)?;
     let user = state
         .blocking(move |store| store.create_user(&username, &password, false))
         .await??;
@@ -64,11 +61,10 @@ pub(crate) async fn create_user(
 pub(crate) async fn get_user(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    params: MlflowParams,
+    Mlflow(UsernameParam { username: raw }): Mlflow<UsernameParam>,
 ) -> Result<Json<UserResponse>, ApiError> {
-    let raw = params.required_str("username")?;
-    require_self_or_admin(&caller, Account::Name(raw))?;
-    let username = Username::parse(raw)?;
+    require_self_or_admin(&caller, Account::Name(&raw))?;
+    let username = Username::parse(&raw)?;
     let (user, grants) = state
         .blocking(move |store| {
             let user = store.get_user(&username)?;
@@ -117,16 +113,16 @@ pub(crate) async fn update_password(
     Caller(caller): Caller,
     proof: Option<Extension<Proof>>,
     connection: Option<Extension<ConnectInfo<SocketAddr>>>,
-    params: MlflowParams,
+    Mlflow(request): Mlflow<UpdatePasswordRequest>,
 ) -> Result<Json<EmptyResponse>, ApiError> {
-    let raw = params.required_str("username")?;
+    let raw = request.username.as_str();
     require_self_or_admin(&caller, Account::Name(raw))?;
     let username = Username::parse(raw)?;
-    let password = Password::new(params.required_str("password")?)?;
+    let password = Password::new(&request.password)?;
     // A bearer token is not the password: whoever holds one must also prove the
     // caller's current password (MLflow 3.17's `current_password`). When given, it
     // is checked whatever the proof.
-    let current = params.optional_str("current_password")?;
+    let current = request.current_password.as_deref();
     let by_password = matches!(proof, Some(Extension(Proof::Password)));
     match current {
         None if !by_password => {
@@ -166,8 +162,9 @@ pub(crate) async fn update_admin(
     params: MlflowParams,
 ) -> Result<Json<EmptyResponse>, ApiError> {
     require_admin(&caller)?;
-    let username = username(&params)?;
-    let is_admin = params.required_bool("is_admin")?;
+    let request: UpdateAdminRequest = params.parse()?;
+    let username = Username::parse(&request.username)?;
+    let is_admin = request.is_admin;
     let target = username.clone();
     state
         .blocking(move |store| store.set_admin(&target, is_admin))
@@ -196,7 +193,8 @@ pub(crate) async fn delete_user(
     params: MlflowParams,
 ) -> Result<Json<EmptyResponse>, ApiError> {
     require_admin(&caller)?;
-    let username = username(&params)?;
+    let request: UsernameParam = params.parse()?;
+    let username = Username::parse(&request.username)?;
     let target = username.clone();
     state
         .blocking(move |store| store.delete_user(&target))

@@ -504,6 +504,34 @@ async fn non_admins_are_limited_to_their_own_account() {
 }
 
 #[tokio::test]
+async fn admin_only_endpoints_refuse_non_admins_before_reading_the_request() {
+    let app = app();
+    let attempts = [
+        (Method::POST, "/api/2.0/mlflow/users/create", json!({})),
+        (
+            Method::POST,
+            "/api/2.0/mlflow/users/create",
+            json!({"username": 5, "password": null}),
+        ),
+        (
+            Method::PATCH,
+            "/api/2.0/mlflow/users/update-admin",
+            json!({}),
+        ),
+        (
+            Method::PATCH,
+            "/api/2.0/mlflow/users/update-admin",
+            json!({"username": "bob", "is_admin": "yes"}),
+        ),
+        (Method::DELETE, "/api/2.0/mlflow/users/delete", json!({})),
+    ];
+    for (method, uri, body) in attempts {
+        let reply = app.call(Some(ALICE), method, uri, Some(body)).await;
+        assert_error(&reply, StatusCode::FORBIDDEN, "PERMISSION_DENIED");
+    }
+}
+
+#[tokio::test]
 async fn bad_input_gets_mlflow_errors() {
     let app = app();
     let cases = [

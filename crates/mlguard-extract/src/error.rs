@@ -14,16 +14,59 @@ pub struct ErrorBody {
     pub message: String,
 }
 
+/// MLflow's error codes, those mlguard answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    InvalidParameterValue,
+    ResourceDoesNotExist,
+    ResourceAlreadyExists,
+    PermissionDenied,
+    Unauthenticated,
+    BadRequest,
+    EndpointNotFound,
+    InternalError,
+    TemporarilyUnavailable,
+    DeadlineExceeded,
+    FeatureDisabled,
+    RequestLimitExceeded,
+}
+
+impl ErrorCode {
+    /// The name MLflow writes in `error_code`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidParameterValue => "INVALID_PARAMETER_VALUE",
+            ErrorCode::ResourceDoesNotExist => "RESOURCE_DOES_NOT_EXIST",
+            ErrorCode::ResourceAlreadyExists => "RESOURCE_ALREADY_EXISTS",
+            ErrorCode::PermissionDenied => "PERMISSION_DENIED",
+            ErrorCode::Unauthenticated => "UNAUTHENTICATED",
+            ErrorCode::BadRequest => "BAD_REQUEST",
+            ErrorCode::EndpointNotFound => "ENDPOINT_NOT_FOUND",
+            ErrorCode::InternalError => "INTERNAL_ERROR",
+            ErrorCode::TemporarilyUnavailable => "TEMPORARILY_UNAVAILABLE",
+            ErrorCode::DeadlineExceeded => "DEADLINE_EXCEEDED",
+            ErrorCode::FeatureDisabled => "FEATURE_DISABLED",
+            ErrorCode::RequestLimitExceeded => "REQUEST_LIMIT_EXCEEDED",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// An error answered to the client in MLflow's JSON shape.
 #[derive(Debug, Clone)]
 pub struct ApiError {
     status: StatusCode,
-    error_code: &'static str,
+    error_code: ErrorCode,
     message: String,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, error_code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, error_code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
             error_code,
@@ -32,7 +75,11 @@ impl ApiError {
     }
 
     pub fn invalid_parameter(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE", message)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidParameterValue,
+            message,
+        )
     }
 
     pub fn missing_parameter(name: &str) -> Self {
@@ -43,13 +90,13 @@ impl ApiError {
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
+        Self::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message)
     }
 
     pub fn unsupported_media_type() -> Self {
         Self::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "BAD_REQUEST",
+            ErrorCode::BadRequest,
             "Invalid content type. Must be application/json",
         )
     }
@@ -57,7 +104,7 @@ impl ApiError {
     pub fn payload_too_large() -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "BAD_REQUEST",
+            ErrorCode::BadRequest,
             "Request body is too large.",
         )
     }
@@ -65,7 +112,7 @@ impl ApiError {
     pub fn unauthenticated() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
-            "UNAUTHENTICATED",
+            ErrorCode::Unauthenticated,
             "You are not authenticated. Please see \
              https://www.mlflow.org/docs/latest/auth/index.html#authenticating-to-mlflow \
              on how to authenticate.",
@@ -75,19 +122,23 @@ impl ApiError {
     pub fn permission_denied() -> Self {
         Self::new(
             StatusCode::FORBIDDEN,
-            "PERMISSION_DENIED",
+            ErrorCode::PermissionDenied,
             "Permission denied.",
         )
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST", message)
+        Self::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::ResourceDoesNotExist,
+            message,
+        )
     }
 
     pub fn endpoint_not_found() -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
-            "ENDPOINT_NOT_FOUND",
+            ErrorCode::EndpointNotFound,
             "No such endpoint.",
         )
     }
@@ -95,13 +146,17 @@ impl ApiError {
     pub fn method_not_allowed() -> Self {
         Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            "BAD_REQUEST",
+            ErrorCode::BadRequest,
             "The method is not allowed for the requested URL.",
         )
     }
 
     pub fn already_exists(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "RESOURCE_ALREADY_EXISTS", message)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::ResourceAlreadyExists,
+            message,
+        )
     }
 
     /// The cause is logged here, once; the client sees a plain message.
@@ -109,7 +164,7 @@ impl ApiError {
         tracing::error!(error.cause = %cause, "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL_ERROR",
+            ErrorCode::InternalError,
             "Internal error. The server log has the details.",
         )
     }
@@ -118,7 +173,7 @@ impl ApiError {
         tracing::error!(error.cause = %cause, "store unavailable");
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "TEMPORARILY_UNAVAILABLE",
+            ErrorCode::TemporarilyUnavailable,
             "The permission store is unavailable. Try again later.",
         )
     }
@@ -127,7 +182,7 @@ impl ApiError {
         self.status
     }
 
-    pub fn error_code(&self) -> &'static str {
+    pub fn error_code(&self) -> ErrorCode {
         self.error_code
     }
 
@@ -139,7 +194,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
-            error_code: self.error_code.to_owned(),
+            error_code: self.error_code.as_str().to_owned(),
             message: self.message,
         };
         let mut response = (self.status, axum::Json(body)).into_response();
@@ -160,7 +215,7 @@ impl ApiError {
         tracing::error!(error.cause = %error, "tracking server lookup failed");
         Self::new(
             StatusCode::BAD_GATEWAY,
-            "TEMPORARILY_UNAVAILABLE",
+            ErrorCode::TemporarilyUnavailable,
             "The tracking server could not be reached to authorize this request.",
         )
     }
@@ -189,5 +244,45 @@ impl From<NameError> for ApiError {
 impl From<UnknownPermission> for ApiError {
     fn from(error: UnknownPermission) -> Self {
         ApiError::invalid_parameter(error.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_wire_shape_is_mlflows() {
+        let response = ApiError::permission_denied().into_response();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .expect("body");
+        assert_eq!(
+            &body[..],
+            br#"{"error_code":"PERMISSION_DENIED","message":"Permission denied."}"#
+        );
+    }
+
+    #[test]
+    fn codes_are_written_by_mlflows_names() {
+        let codes = [
+            (ErrorCode::InvalidParameterValue, "INVALID_PARAMETER_VALUE"),
+            (ErrorCode::ResourceDoesNotExist, "RESOURCE_DOES_NOT_EXIST"),
+            (ErrorCode::ResourceAlreadyExists, "RESOURCE_ALREADY_EXISTS"),
+            (ErrorCode::PermissionDenied, "PERMISSION_DENIED"),
+            (ErrorCode::Unauthenticated, "UNAUTHENTICATED"),
+            (ErrorCode::BadRequest, "BAD_REQUEST"),
+            (ErrorCode::EndpointNotFound, "ENDPOINT_NOT_FOUND"),
+            (ErrorCode::InternalError, "INTERNAL_ERROR"),
+            (ErrorCode::TemporarilyUnavailable, "TEMPORARILY_UNAVAILABLE"),
+            (ErrorCode::DeadlineExceeded, "DEADLINE_EXCEEDED"),
+            (ErrorCode::FeatureDisabled, "FEATURE_DISABLED"),
+            (ErrorCode::RequestLimitExceeded, "REQUEST_LIMIT_EXCEEDED"),
+        ];
+        for (code, name) in codes {
+            assert_eq!(code.as_str(), name);
+            assert_eq!(code.to_string(), name);
+        }
     }
 }

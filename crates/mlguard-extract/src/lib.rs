@@ -3,12 +3,13 @@
 mod caller;
 mod credentials;
 mod error;
+mod fields;
 mod grants;
 pub mod otlp;
 mod params;
 
 pub use caller::Caller;
 pub use credentials::{BasicCredentials, Credentials, CredentialsError, parse_authorization};
-pub use error::{ApiError, ErrorBody};
+pub use error::{ApiError, ErrorBody, ErrorCode};
 pub use grants::{Grants, blocking};
-pub use params::{MAX_BODY_BYTES, MlflowParams};
+pub use params::{MAX_BODY_BYTES, Mlflow, MlflowParams};

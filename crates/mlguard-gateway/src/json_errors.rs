@@ -5,7 +5,7 @@
 
 use axum::body::Body;
 use axum::http::{HeaderValue, Response, StatusCode, header};
-use mlguard_extract::ApiError;
+use mlguard_extract::{ApiError, ErrorCode};
 
 /// Paths whose clients expect JSON errors.
 fn is_api_path(route_path: &str) -> bool {
@@ -26,21 +26,27 @@ fn is_json(response: &Response<Body>) -> bool {
 }
 
 /// The error code MLflow uses for a status, for errors that came without one.
-fn error_code(status: StatusCode) -> (&'static str, &'static str) {
+fn error_code(status: StatusCode) -> (ErrorCode, &'static str) {
     match status {
-        StatusCode::NOT_FOUND => ("ENDPOINT_NOT_FOUND", "No API endpoint at this path."),
+        StatusCode::NOT_FOUND => (ErrorCode::EndpointNotFound, "No API endpoint at this path."),
         StatusCode::METHOD_NOT_ALLOWED => (
-            "ENDPOINT_NOT_FOUND",
+            ErrorCode::EndpointNotFound,
             "This method is not allowed on this path.",
         ),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => (
-            "INVALID_PARAMETER_VALUE",
+            ErrorCode::InvalidParameterValue,
             "The request's content type is not supported here.",
         ),
-        StatusCode::PAYLOAD_TOO_LARGE => ("INVALID_PARAMETER_VALUE", "The request is too large."),
-        s if s.is_client_error() => ("BAD_REQUEST", "The tracking server refused the request."),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            ErrorCode::InvalidParameterValue,
+            "The request is too large.",
+        ),
+        s if s.is_client_error() => (
+            ErrorCode::BadRequest,
+            "The tracking server refused the request.",
+        ),
         _ => (
-            "INTERNAL_ERROR",
+            ErrorCode::InternalError,
             "The tracking server failed to answer the request.",
         ),
     }

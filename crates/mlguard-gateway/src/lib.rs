@@ -188,7 +188,7 @@ impl Gateway {
                     tracing::error!(error.cause = %cause, "tracking server unreachable");
                     ApiError::new(
                         StatusCode::BAD_GATEWAY,
-                        "TEMPORARILY_UNAVAILABLE",
+                        mlguard_extract::ErrorCode::TemporarilyUnavailable,
                         "The tracking server is unavailable.",
                     )
                 }
@@ -196,7 +196,7 @@ impl Gateway {
                     tracing::error!("tracking server timed out");
                     ApiError::new(
                         StatusCode::GATEWAY_TIMEOUT,
-                        "DEADLINE_EXCEEDED",
+                        mlguard_extract::ErrorCode::DeadlineExceeded,
                         "The tracking server did not answer in time.",
                     )
                 }

@@ -14,7 +14,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use mlguard_domain::{CredentialCheck, Password, Principal, TokenCodec, Username};
-use mlguard_extract::{ApiError, BasicCredentials, Credentials, parse_authorization};
+use mlguard_extract::{ApiError, BasicCredentials, Credentials, ErrorCode, parse_authorization};
 use tokio::sync::Semaphore;
 
 use crate::state::AppState;
@@ -86,7 +86,7 @@ fn too_many_attempts(retry_after: Duration) -> Response {
     let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
     let mut response = ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
-        "REQUEST_LIMIT_EXCEEDED",
+        ErrorCode::RequestLimitExceeded,
         "Too many failed login attempts. Try again later.",
     )
     .into_response();
@@ -120,7 +120,7 @@ pub(crate) async fn prove_password(
     let wrong = || {
         ApiError::new(
             StatusCode::FORBIDDEN,
-            "PERMISSION_DENIED",
+            ErrorCode::PermissionDenied,
             "The current password is not correct.",
         )
     };
@@ -132,7 +132,7 @@ pub(crate) async fn prove_password(
         .map_err(|_| {
             ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
-                "REQUEST_LIMIT_EXCEEDED",
+                ErrorCode::RequestLimitExceeded,
                 "Too many failed login attempts. Try again later.",
             )
         })?;

@@ -10,7 +10,7 @@ use mlguard_domain::secrets::{
     SecretStore, SecretStoreError, authorize_secret,
 };
 use mlguard_domain::{Permission, Principal};
-use mlguard_extract::ApiError;
+use mlguard_extract::{ApiError, ErrorCode};
 
 use crate::state::AppState;
 
@@ -87,7 +87,7 @@ pub(crate) fn backend(state: &AppState) -> Result<&SecretsBackend, ApiError> {
     state.secrets.as_ref().ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
-            "FEATURE_DISABLED",
+            ErrorCode::FeatureDisabled,
             "The secret store is disabled on this server. An operator enables it with \
              secrets.enabled = true and a key-encryption key in secrets.kek.",
         )

@@ -5,6 +5,8 @@
 //! Every handler parses its fields first (400), then checks the caller's level on
 //! the secret (403) before it reads or writes anything else, so a caller who may
 //! not read a secret learns nothing about it, not even whether it exists. The
+//! parse follows the check that the secret store is enabled, so a server without
+//! one answers FEATURE_DISABLED whatever the request holds. The
 //! decision is the domain's (`authorize_secret`); an admin's bypass is recorded
 //! before the operation runs.
 
@@ -26,15 +28,13 @@ use mlguard_extract::{ApiError, Caller, ErrorBody, MlflowParams};
 
 pub(crate) use backend::SecretsBackend;
 use backend::{backend, crypto_error, field_error, store_error};
-use wire::requests::{
-    BindRequest, CreateAndBindRequest, CreateRouteAndBindRequest, ListSecretsParams,
-    SecretAuditParams, SecretIdBody, SecretIdParam, SecretPermissionRef, SecretPermissionRequest,
-    UnbindRequest, UpdateSecretRequest,
-};
 use wire::{
-    BindingJson, BindingResponse, CreateAndBindResponse, ListBindingsResponse, ListSecretsResponse,
-    RouteAndBindingResponse, RouteJson, SecretAuditEntry, SecretAuditResponse, SecretInfoJson,
-    SecretPermission, SecretPermissionResponse, SecretResponse,
+    BindRequest, BindingJson, BindingResponse, CreateAndBindRequest, CreateAndBindResponse,
+    CreateRouteAndBindRequest, ListBindingsResponse, ListSecretsParams, ListSecretsResponse,
+    RouteAndBindingResponse, RouteJson, SecretAuditEntry, SecretAuditParams, SecretAuditResponse,
+    SecretIdBody, SecretIdParam, SecretInfoJson, SecretPermission, SecretPermissionRef,
+    SecretPermissionRequest, SecretPermissionResponse, SecretResponse, UnbindRequest,
+    UpdateSecretRequest,
 };
 
 use crate::schema::EmptyResponse;
@@ -48,40 +48,38 @@ const MAX_PAGE: usize = 1000;
 const DEFAULT_ROUTE_FIELD: &str = "api_key";
 
 // ---------------------------------------------------------------------------
-// Reading the request
+// Parsing the request's fields into domain types
 
-fn secret_id(params: &MlflowParams) -> Result<SecretId, ApiError> {
-    SecretId::parse(params.required_str("secret_id")?).map_err(field_error)
+fn secret_id(raw: &str) -> Result<SecretId, ApiError> {
+    SecretId::parse(raw).map_err(field_error)
 }
 
-fn binding_key(params: &MlflowParams) -> Result<BindingKey, ApiError> {
-    BindingKey::parse(
-        params.required_str("resource_type")?,
-        params.required_str("resource_id")?,
-        params.required_str("field_name")?,
-    )
-    .map_err(field_error)
+fn binding_key(
+    resource_type: &str,
+    resource_id: &str,
+    field_name: &str,
+) -> Result<BindingKey, ApiError> {
+    BindingKey::parse(resource_type, resource_id, field_name).map_err(field_error)
 }
 
-fn value(params: &MlflowParams) -> Result<SecretValue, ApiError> {
-    SecretValue::new(params.required_str("value")?).map_err(field_error)
+fn value(raw: &str) -> Result<SecretValue, ApiError> {
+    SecretValue::new(raw).map_err(field_error)
 }
 
 /// An optional text field; an empty string counts as absent, as protobuf
 /// clients send unset strings that way.
 fn optional_label(
-    params: &MlflowParams,
-    name: &str,
+    raw: Option<&str>,
     parse: fn(&str) -> Result<Label, mlguard_domain::secrets::FieldError>,
 ) -> Result<Option<Label>, ApiError> {
-    match params.optional_str(name)? {
+    match raw {
         None | Some("") => Ok(None),
         Some(raw) => parse(raw).map(Some).map_err(field_error),
     }
 }
 
-fn max_results(params: &MlflowParams) -> Result<usize, ApiError> {
-    let Some(raw) = params.optional_str("max_results")? else {
+fn max_results(raw: Option<&str>) -> Result<usize, ApiError> {
+    let Some(raw) = raw else {
         return Ok(DEFAULT_PAGE);
     };
     match raw.parse::<usize>() {
@@ -101,8 +99,8 @@ fn encode_token(position: &str) -> String {
     URL_SAFE_NO_PAD.encode(position)
 }
 
-fn decode_token(params: &MlflowParams) -> Result<Option<String>, ApiError> {
-    let Some(token) = params.optional_str("page_token")? else {
+fn decode_token(token: Option<&str>) -> Result<Option<String>, ApiError> {
+    let Some(token) = token else {
         return Ok(None);
     };
     let bytes = URL_SAFE_NO_PAD
@@ -113,8 +111,8 @@ fn decode_token(params: &MlflowParams) -> Result<Option<String>, ApiError> {
         .map_err(|_| invalid_page_token())
 }
 
-fn list_cursor(params: &MlflowParams) -> Result<Option<SecretCursor>, ApiError> {
-    let Some(position) = decode_token(params)? else {
+fn list_cursor(token: Option<&str>) -> Result<Option<SecretCursor>, ApiError> {
+    let Some(position) = decode_token(token)? else {
         return Ok(None);
     };
     let (created_at, id) = position.split_once(':').ok_or_else(invalid_page_token)?;
@@ -124,12 +122,12 @@ fn list_cursor(params: &MlflowParams) -> Result<Option<SecretCursor>, ApiError> 
     }))
 }
 
-fn permission(params: &MlflowParams) -> Result<Permission, ApiError> {
-    Ok(params.required_str("permission")?.parse::<Permission>()?)
+fn permission(raw: &str) -> Result<Permission, ApiError> {
+    Ok(raw.parse::<Permission>()?)
 }
 
-fn username(params: &MlflowParams) -> Result<Username, ApiError> {
-    Ok(Username::parse(params.required_str("username")?)?)
+fn username(raw: &str) -> Result<Username, ApiError> {
+    Ok(Username::parse(raw)?)
 }
 
 // ---------------------------------------------------------------------------
@@ -154,11 +152,16 @@ pub(crate) async fn create_and_bind(
     params: MlflowParams,
 ) -> Result<Json<CreateAndBindResponse>, ApiError> {
     let backend = backend(&state)?;
-    let name = SecretName::parse(params.required_str("name")?).map_err(field_error)?;
-    let value = value(&params)?;
-    let provider = optional_label(&params, "provider", Label::provider)?;
-    let description = optional_label(&params, "description", Label::description)?;
-    let key = binding_key(&params)?;
+    let request: CreateAndBindRequest = params.parse()?;
+    let name = SecretName::parse(&request.name).map_err(field_error)?;
+    let value = value(&request.value)?;
+    let provider = optional_label(request.provider.as_deref(), Label::provider)?;
+    let description = optional_label(request.description.as_deref(), Label::description)?;
+    let key = binding_key(
+        &request.resource_type,
+        &request.resource_id,
+        &request.field_name,
+    )?;
     let secret = NewSecret {
         id: SecretId::from_random(rand::random()),
         name,
@@ -201,7 +204,8 @@ pub(crate) async fn get_info(
     params: MlflowParams,
 ) -> Result<Json<SecretResponse>, ApiError> {
     let backend = backend(&state)?;
-    let id = secret_id(&params)?;
+    let request: SecretIdParam = params.parse()?;
+    let id = secret_id(&request.secret_id)?;
     backend
         .authorize(
             &caller,
@@ -237,8 +241,9 @@ pub(crate) async fn list(
     params: MlflowParams,
 ) -> Result<Json<ListSecretsResponse>, ApiError> {
     let backend = backend(&state)?;
-    let page = max_results(&params)?;
-    let cursor = list_cursor(&params)?;
+    let request: ListSecretsParams = params.parse()?;
+    let page = max_results(request.max_results.as_deref())?;
+    let cursor = list_cursor(request.page_token.as_deref())?;
     let shown = visibility(&caller, state.default_permission);
     // One extra row tells whether another page follows.
     let mut rows = backend
@@ -302,8 +307,9 @@ pub(crate) async fn update(
     params: MlflowParams,
 ) -> Result<Json<SecretResponse>, ApiError> {
     let backend = backend(&state)?;
-    let id = secret_id(&params)?;
-    let value = value(&params)?;
+    let request: UpdateSecretRequest = params.parse()?;
+    let id = secret_id(&request.secret_id)?;
+    let value = value(&request.value)?;
     backend
         .authorize(
             &caller,
@@ -342,7 +348,8 @@ pub(crate) async fn delete(
     params: MlflowParams,
 ) -> Result<Json<EmptyResponse>, ApiError> {
     let backend = backend(&state)?;
-    let id = secret_id(&params)?;
+    let request: SecretIdBody = params.parse()?;
+    let id = secret_id(&request.secret_id)?;
     backend
         .authorize(
             &caller,
@@ -383,8 +390,13 @@ pub(crate) async fn bind(
     params: MlflowParams,
 ) -> Result<Json<BindingResponse>, ApiError> {
     let backend = backend(&state)?;
-    let id = secret_id(&params)?;
-    let key = binding_key(&params)?;
+    let request: BindRequest = params.parse()?;
+    let id = secret_id(&request.secret_id)?;
+    let key = binding_key(
+        &request.resource_type,
+        &request.resource_id,
+        &request.field_name,
+    )?;
     backend
         .authorize(
             &caller,
@@ -424,18 +436,18 @@ pub(crate) async fn create_route_and_bind(
     params: MlflowParams,
 ) -> Result<Json<RouteAndBindingResponse>, ApiError> {
     let backend = backend(&state)?;
-    let id = secret_id(&params)?;
-    let spec = params.required_object("route")?;
-    let field_name = match params.optional_str("field_name")? {
+    let request: CreateRouteAndBindRequest = params.parse()?;
+    let id = secret_id(&request.secret_id)?;
+    let field_name = match request.field_name.as_deref() {
         None | Some("") => DEFAULT_ROUTE_FIELD.to_owned(),
         Some(raw) => raw.to_owned(),
     };
+    let spec = &request.route;
     let route = NewRoute {
         id: RouteId::from_random(rand::random()),
-        name: Label::route_field("name", spec.required_str("name")?).map_err(field_error)?,
-        provider: Label::provider(spec.required_str("provider")?).map_err(field_error)?,
-        model_name: Label::route_field("model_name", spec.required_str("model_name")?)
-            .map_err(field_error)?,
+        name: Label::route_field("name", &spec.name).map_err(field_error)?,
+        provider: Label::provider(&spec.provider).map_err(field_error)?,
+        model_name: Label::route_field("model_name", &spec.model_name).map_err(field_error)?,
         secret_id: id.clone(),
         created_by: caller.username.clone(),
     };
@@ -481,7 +493,12 @@ pub(crate) async fn unbind(
     params: MlflowParams,
 ) -> Result<Json<EmptyResponse>, ApiError> {
     let backend = backend(&state)?;
-    let key = binding_key(&params)?;
+    let request: UnbindRequest = params.parse()?;
+    let key = binding_key(
+        &request.resource_type,
+        &request.resource_id,
+        &request.field_name,
+    )?;
     let lookup = key.clone();
     let binding = backend
         .run(move |store, _| store.binding(&lookup))
@@ -523,7 +540,8 @@ pub(crate) async fn list_bindings(
     params: MlflowParams,
 ) -> Result<Json<ListBindingsResponse>, ApiError> {
     let backend = backend(&state)?;
-    let id = secret_id(&params)?;
+    let request: SecretIdParam = params.parse()?;
+    let id = secret_id(&request.secret_id)?;
     backend
         .authorize(
             &caller,
@@ -563,9 +581,10 @@ pub(crate) async fn create_permission(
     params: MlflowParams,
 ) -> Result<Json<SecretPermissionResponse>, ApiError> {
     let backend = backend(&state)?;
-    let id = secret_id(&params)?;
-    let user = username(&params)?;
-    let level = permission(&params)?;
+    let request: SecretPermissionRequest = params.parse()?;
+    let id = secret_id(&request.secret_id)?;
+    let user = username(&request.username)?;
+    let level = permission(&request.permission)?;
     backend
         .authorize(
             &caller,
@@ -603,8 +622,9 @@ pub(crate) async fn get_permission(
     params: MlflowParams,
 ) -> Result<Json<SecretPermissionResponse>, ApiError> {
     let backend = backend(&state)?;
-    let id = secret_id(&params)?;
-    let user = username(&params)?;
+    let request: SecretPermissionRef = params.parse()?;
+    let id = secret_id(&request.secret_id)?;
+    let user = username(&request.username)?;
     backend
         .authorize(
             &caller,
@@ -641,9 +661,10 @@ pub(crate) async fn update_permission(
     params: MlflowParams,
 ) -> Result<Json<EmptyResponse>, ApiError> {
     let backend = backend(&state)?;
-    let id = secret_id(&params)?;
-    let user = username(&params)?;
-    let level = permission(&params)?;
+    let request: SecretPermissionRequest = params.parse()?;
+    let id = secret_id(&request.secret_id)?;
+    let user = username(&request.username)?;
+    let level = permission(&request.permission)?;
     backend
         .authorize(
             &caller,
@@ -680,8 +701,9 @@ pub(crate) async fn delete_permission(
     params: MlflowParams,
 ) -> Result<Json<EmptyResponse>, ApiError> {
     let backend = backend(&state)?;
-    let id = secret_id(&params)?;
-    let user = username(&params)?;
+    let request: SecretPermissionRef = params.parse()?;
+    let id = secret_id(&request.secret_id)?;
+    let user = username(&request.username)?;
     backend
         .authorize(
             &caller,
@@ -720,13 +742,15 @@ pub(crate) async fn audit(
 ) -> Result<Json<SecretAuditResponse>, ApiError> {
     let backend = backend(&state)?;
     require_admin(&caller)?;
-    let secret = params
-        .optional_str("secret_id")?
+    let request: SecretAuditParams = params.parse()?;
+    let secret = request
+        .secret_id
+        .as_deref()
         .map(SecretId::parse)
         .transpose()
         .map_err(field_error)?;
-    let page = max_results(&params)?;
-    let before = decode_token(&params)?
+    let page = max_results(request.max_results.as_deref())?;
+    let before = decode_token(request.page_token.as_deref())?
         .map(|position| position.parse::<i64>().map_err(|_| invalid_page_token()))
         .transpose()?;
     let mut records = backend

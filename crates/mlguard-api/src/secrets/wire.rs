@@ -1,9 +1,9 @@
 //! Wire shapes of the secrets API, with their OpenAPI schemas. Times are
-//! milliseconds since the Unix epoch, as in MLflow. No shape has a value field.
+//! milliseconds since the Unix epoch, as in MLflow. No response has a value field.
 
 use mlguard_domain::secrets::{AuditRecord, Binding, Label, Route, SecretGrant, SecretInfo};
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::schema::PermissionName;
 
@@ -185,157 +185,154 @@ pub(crate) struct SecretAuditResponse {
     pub next_page_token: Option<String>,
 }
 
-/// Request shapes: documentation of what `MlflowParams` reads, never deserialized.
-#[expect(
-    dead_code,
-    reason = "documentation-only shapes; MlflowParams reads the fields"
-)]
-pub(crate) mod requests {
-    use utoipa::{IntoParams, ToSchema};
+// ---------------------------------------------------------------------------
+// Requests: each struct is both the OpenAPI schema and what the handler parses.
 
-    use crate::schema::PermissionName;
+// No Debug: it holds a secret value.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct CreateAndBindRequest {
+    /// 1 to 256 characters.
+    #[schema(min_length = 1, max_length = 256)]
+    pub name: String,
+    /// The secret itself, 1 to 65536 bytes. Stored encrypted; never returned.
+    #[schema(min_length = 1)]
+    pub value: String,
+    /// Up to 64 characters.
+    #[schema(max_length = 64)]
+    pub provider: Option<String>,
+    /// Up to 1024 characters.
+    #[schema(max_length = 1024)]
+    pub description: Option<String>,
+    /// 1 to 64 ASCII letters, digits, `-`, `_` or `.`.
+    #[schema(example = "scorer_job")]
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
+    pub resource_type: String,
+    /// 1 to 256 characters.
+    #[schema(min_length = 1, max_length = 256)]
+    pub resource_id: String,
+    /// 1 to 128 characters.
+    #[schema(example = "api_key")]
+    #[schema(min_length = 1, max_length = 128)]
+    pub field_name: String,
+}
 
-    #[derive(Debug, ToSchema)]
-    pub(crate) struct CreateAndBindRequest {
-        /// 1 to 256 characters.
-        #[schema(min_length = 1, max_length = 256)]
-        pub name: String,
-        /// The secret itself, 1 to 65536 bytes. Stored encrypted; never returned.
-        #[schema(min_length = 1)]
-        pub value: String,
-        /// Up to 64 characters.
-        #[schema(max_length = 64)]
-        pub provider: Option<String>,
-        /// Up to 1024 characters.
-        #[schema(max_length = 1024)]
-        pub description: Option<String>,
-        /// 1 to 64 ASCII letters, digits, `-`, `_` or `.`.
-        #[schema(example = "scorer_job")]
-        #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
-        pub resource_type: String,
-        /// 1 to 256 characters.
-        #[schema(min_length = 1, max_length = 256)]
-        pub resource_id: String,
-        /// 1 to 128 characters.
-        #[schema(example = "api_key")]
-        #[schema(min_length = 1, max_length = 128)]
-        pub field_name: String,
-    }
+#[derive(Debug, Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct SecretIdParam {
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
+    #[param(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
+    pub secret_id: String,
+}
 
-    #[derive(Debug, ToSchema, IntoParams)]
-    #[into_params(parameter_in = Query)]
-    pub(crate) struct SecretIdParam {
-        #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
-        #[param(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
-        pub secret_id: String,
-    }
+#[derive(Debug, Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListSecretsParams {
+    /// 1 to 1000; 100 when absent.
+    // A string, as every query value is; the handler answers a bad one.
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    pub max_results: Option<String>,
+    /// `next_page_token` of the previous page.
+    pub page_token: Option<String>,
+}
 
-    #[derive(Debug, ToSchema, IntoParams)]
-    #[into_params(parameter_in = Query)]
-    pub(crate) struct ListSecretsParams {
-        /// 1 to 1000; 100 when absent.
-        #[schema(minimum = 1, maximum = 1000)]
-        #[param(minimum = 1, maximum = 1000)]
-        pub max_results: Option<u32>,
-        /// `next_page_token` of the previous page.
-        pub page_token: Option<String>,
-    }
+// No Debug: it holds a secret value.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct UpdateSecretRequest {
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
+    pub secret_id: String,
+    /// The new value, 1 to 65536 bytes. Stored encrypted; never returned.
+    #[schema(min_length = 1)]
+    pub value: String,
+}
 
-    #[derive(Debug, ToSchema)]
-    pub(crate) struct UpdateSecretRequest {
-        #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
-        pub secret_id: String,
-        /// The new value, 1 to 65536 bytes. Stored encrypted; never returned.
-        #[schema(min_length = 1)]
-        pub value: String,
-    }
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct SecretIdBody {
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
+    pub secret_id: String,
+}
 
-    #[derive(Debug, ToSchema)]
-    pub(crate) struct SecretIdBody {
-        #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
-        pub secret_id: String,
-    }
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct BindRequest {
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
+    pub secret_id: String,
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
+    pub resource_type: String,
+    #[schema(min_length = 1, max_length = 256)]
+    pub resource_id: String,
+    #[schema(min_length = 1, max_length = 128)]
+    pub field_name: String,
+}
 
-    #[derive(Debug, ToSchema)]
-    pub(crate) struct BindRequest {
-        #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
-        pub secret_id: String,
-        #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
-        pub resource_type: String,
-        #[schema(min_length = 1, max_length = 256)]
-        pub resource_id: String,
-        #[schema(min_length = 1, max_length = 128)]
-        pub field_name: String,
-    }
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct RouteSpec {
+    /// 1 to 256 characters.
+    #[schema(min_length = 1, max_length = 256)]
+    pub name: String,
+    /// 1 to 64 characters.
+    #[schema(example = "openai")]
+    #[schema(min_length = 1, max_length = 64)]
+    pub provider: String,
+    /// 1 to 256 characters.
+    #[schema(example = "gpt-4o-mini")]
+    #[schema(min_length = 1, max_length = 256)]
+    pub model_name: String,
+}
 
-    #[derive(Debug, ToSchema)]
-    pub(crate) struct RouteSpec {
-        /// 1 to 256 characters.
-        #[schema(min_length = 1, max_length = 256)]
-        pub name: String,
-        /// 1 to 64 characters.
-        #[schema(example = "openai")]
-        #[schema(min_length = 1, max_length = 64)]
-        pub provider: String,
-        /// 1 to 256 characters.
-        #[schema(example = "gpt-4o-mini")]
-        #[schema(min_length = 1, max_length = 256)]
-        pub model_name: String,
-    }
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct CreateRouteAndBindRequest {
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
+    pub secret_id: String,
+    pub route: RouteSpec,
+    /// The bound field of the route; `api_key` when absent.
+    #[schema(example = "api_key")]
+    #[schema(max_length = 128)]
+    pub field_name: Option<String>,
+}
 
-    #[derive(Debug, ToSchema)]
-    pub(crate) struct CreateRouteAndBindRequest {
-        #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
-        pub secret_id: String,
-        pub route: RouteSpec,
-        /// The bound field of the route; `api_key` when absent.
-        #[schema(example = "api_key")]
-        #[schema(max_length = 128)]
-        pub field_name: Option<String>,
-    }
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct UnbindRequest {
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
+    pub resource_type: String,
+    #[schema(min_length = 1, max_length = 256)]
+    pub resource_id: String,
+    #[schema(min_length = 1, max_length = 128)]
+    pub field_name: String,
+}
 
-    #[derive(Debug, ToSchema)]
-    pub(crate) struct UnbindRequest {
-        #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
-        pub resource_type: String,
-        #[schema(min_length = 1, max_length = 256)]
-        pub resource_id: String,
-        #[schema(min_length = 1, max_length = 128)]
-        pub field_name: String,
-    }
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct SecretPermissionRequest {
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
+    pub secret_id: String,
+    #[schema(min_length = 1, max_length = 255)]
+    pub username: String,
+    #[schema(value_type = PermissionName)]
+    pub permission: String,
+}
 
-    #[derive(Debug, ToSchema)]
-    pub(crate) struct SecretPermissionRequest {
-        #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
-        pub secret_id: String,
-        #[schema(min_length = 1, max_length = 255)]
-        pub username: String,
-        pub permission: PermissionName,
-    }
+#[derive(Debug, Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct SecretPermissionRef {
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
+    #[param(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
+    pub secret_id: String,
+    #[schema(min_length = 1, max_length = 255)]
+    #[param(min_length = 1, max_length = 255)]
+    pub username: String,
+}
 
-    #[derive(Debug, ToSchema, IntoParams)]
-    #[into_params(parameter_in = Query)]
-    pub(crate) struct SecretPermissionRef {
-        #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
-        #[param(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
-        pub secret_id: String,
-        #[schema(min_length = 1, max_length = 255)]
-        #[param(min_length = 1, max_length = 255)]
-        pub username: String,
-    }
-
-    #[derive(Debug, ToSchema, IntoParams)]
-    #[into_params(parameter_in = Query)]
-    pub(crate) struct SecretAuditParams {
-        /// Only entries naming this secret.
-        #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
-        #[param(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
-        pub secret_id: Option<String>,
-        /// 1 to 1000; 100 when absent.
-        #[schema(minimum = 1, maximum = 1000)]
-        #[param(minimum = 1, maximum = 1000)]
-        pub max_results: Option<u32>,
-        /// `next_page_token` of the previous page.
-        pub page_token: Option<String>,
-    }
+#[derive(Debug, Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct SecretAuditParams {
+    /// Only entries naming this secret.
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
+    #[param(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
+    pub secret_id: Option<String>,
+    /// 1 to 1000; 100 when absent.
+    // A string, as every query value is; the handler answers a bad one.
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    pub max_results: Option<String>,
+    /// `next_page_token` of the previous page.
+    pub page_token: Option<String>,
 }
