@@ -1,8 +1,8 @@
 //! Checks on the caller alone: admin-only and self-service routes. Capabilities on
-//! resources are checked by `mlguard_extract::Grants`.
+//! resources are checked by `mlguard_http::Grants`.
 
 use mlguard_domain::Principal;
-use mlguard_extract::ApiError;
+use mlguard_http::ApiError;
 
 /// Admin-only routes: 403 for everyone else.
 pub(crate) fn require_admin(caller: &Principal) -> Result<(), ApiError> {

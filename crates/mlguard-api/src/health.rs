@@ -1,6 +1,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
-use mlguard_extract::{ApiError, ErrorBody};
+use mlguard_http::{ApiError, ErrorBody};
 
 use crate::state::AppState;
 

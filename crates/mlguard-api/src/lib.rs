@@ -14,7 +14,7 @@ mod users;
 
 use axum::Router;
 use axum::routing::get;
-use mlguard_extract::ApiError;
+use mlguard_http::ApiError;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi;

@@ -9,7 +9,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use mlguard_extract::{ApiError, ErrorCode};
+use mlguard_http::{ApiError, ErrorCode};
 
 use crate::AppState;
 

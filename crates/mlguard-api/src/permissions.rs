@@ -17,7 +17,7 @@ use mlguard_domain::{
     Capability, ExperimentId, Grant, ModelName, OpaqueId, Permission, Principal, Resource,
     StoreError, Username,
 };
-use mlguard_extract::{ApiError, Caller, ErrorBody, ErrorCode, Mlflow};
+use mlguard_http::{ApiError, Caller, ErrorBody, ErrorCode, Mlflow};
 
 use crate::schema::{
     DEFAULT_WORKSPACE, EmptyResponse, ExperimentPermission, ExperimentPermissionRef,

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mlguard_domain::{Password, Username};
-use mlguard_extract::{ApiError, Caller};
+use mlguard_http::{ApiError, Caller};
 use rand::RngCore;
 use subtle::ConstantTimeEq;
 

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use mlguard_domain::{GrantStore, Permission, TokenCodec, TokenStore, TrackingLookup, UserStore};
-use mlguard_extract::{ApiError, Grants};
+use mlguard_http::{ApiError, Grants};
 
 /// Everything the API needs from storage, as one object.
 pub trait AccessStore: UserStore + GrantStore + TokenStore {}
@@ -131,6 +131,6 @@ impl AppState {
         F: FnOnce(&dyn AccessStore) -> T + Send + 'static,
     {
         let store = Arc::clone(&self.store);
-        mlguard_extract::blocking(move || work(store.as_ref())).await
+        mlguard_http::blocking(move || work(store.as_ref())).await
     }
 }

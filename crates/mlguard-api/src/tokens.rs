@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use mlguard_domain::{TokenClaims, TokenError, Username};
-use mlguard_extract::{ApiError, Caller, ErrorBody, ErrorCode, Mlflow, MlflowParams};
+use mlguard_http::{ApiError, Caller, ErrorBody, ErrorCode, Mlflow, MlflowParams};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 

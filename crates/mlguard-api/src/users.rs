@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use axum::extract::{ConnectInfo, State};
 use axum::{Extension, Json};
 use mlguard_domain::{Password, Username};
-use mlguard_extract::{ApiError, Caller, ErrorBody, Mlflow, MlflowParams};
+use mlguard_http::{ApiError, Caller, ErrorBody, Mlflow, MlflowParams};
 
 use crate::auth::Proof;
 use crate::authz::{Account, require_admin, require_self_or_admin};

@@ -1,36 +1,11 @@
-//! One canonical decoding of what a request names. Anything MLflow could read
+//! One canonical decoding of the path a request names (the query's is
+//! `mlguard_http::query_pairs`). Anything MLflow could read
 //! differently from mlguard is refused here, before any decision.
 
-use mlguard_extract::ApiError;
+use mlguard_http::{ApiError, percent_decode};
 
 fn invalid(what: &str) -> ApiError {
     ApiError::invalid_parameter(format!("The request {what} is not in canonical form."))
-}
-
-/// Decodes `%XX` escapes once into UTF-8. `plus_is_space` applies to query strings.
-fn percent_decode(raw: &str, plus_is_space: bool) -> Option<String> {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hex = bytes.get(i + 1..i + 3)?;
-                let hex = std::str::from_utf8(hex).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            b'+' if plus_is_space => {
-                out.push(b' ');
-                i += 1;
-            }
-            other => {
-                out.push(other);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// The request path, decoded once. Refused: invalid escapes or UTF-8, an encoded
@@ -65,25 +40,6 @@ pub(crate) fn canonical_path(raw: &str) -> Result<String, ApiError> {
     Ok(decoded)
 }
 
-/// Query parameters in order, each decoded once. Invalid escapes or UTF-8 are refused.
-pub(crate) fn query_pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
-    let Some(raw) = raw else {
-        return Ok(Vec::new());
-    };
-    raw.split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let key = percent_decode(key, true).ok_or_else(|| invalid("query"))?;
-            let value = percent_decode(value, true).ok_or_else(|| invalid("query"))?;
-            if key.chars().chain(value.chars()).any(|c| c == '\0') {
-                return Err(invalid("query"));
-            }
-            Ok((key, value))
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,20 +71,5 @@ mod tests {
         ] {
             assert!(canonical_path(bad).is_err(), "accepted {bad}");
         }
-    }
-
-    #[test]
-    fn queries_decode_strictly() {
-        assert_eq!(
-            query_pairs(Some("path=1%2Fmodels&x=a+b&flag")).expect("ok"),
-            vec![
-                ("path".to_owned(), "1/models".to_owned()),
-                ("x".to_owned(), "a b".to_owned()),
-                ("flag".to_owned(), String::new()),
-            ]
-        );
-        assert!(query_pairs(Some("username=%FF")).is_err());
-        assert!(query_pairs(Some("a=%2")).is_err());
-        assert!(query_pairs(Some("a=%00")).is_err());
     }
 }

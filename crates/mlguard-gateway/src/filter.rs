@@ -8,7 +8,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, Method, Request, Response, header};
 use http_body_util::BodyExt;
 use mlguard_domain::{Principal, Resource};
-use mlguard_extract::ApiError;
+use mlguard_http::ApiError;
 use mlguard_policy::{ListKind, ListShape, item_resources};
 use serde_json::Value;
 

@@ -24,7 +24,7 @@ use axum::http::{HeaderValue, Method, Response, StatusCode, header};
 use graphql_parser::query as ast;
 use http_body_util::BodyExt;
 use mlguard_domain::{ExperimentId, ModelName, Principal, Resource};
-use mlguard_extract::ApiError;
+use mlguard_http::ApiError;
 use mlguard_policy::{GraphQlRoot, Requirement, graphql_field};
 use serde_json::{Map, Value};
 

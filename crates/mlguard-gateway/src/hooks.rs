@@ -6,7 +6,7 @@ use axum::body::Body;
 use axum::http::Response;
 use http_body_util::BodyExt;
 use mlguard_domain::{Permission, Principal, Resource, StoreError};
-use mlguard_extract::ApiError;
+use mlguard_http::ApiError;
 use mlguard_policy::HookPlan;
 use serde_json::Value;
 

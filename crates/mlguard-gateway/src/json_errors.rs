@@ -5,7 +5,7 @@
 
 use axum::body::Body;
 use axum::http::{HeaderValue, Response, StatusCode, header};
-use mlguard_extract::{ApiError, ErrorCode};
+use mlguard_http::{ApiError, ErrorCode};
 
 /// Paths whose clients expect JSON errors.
 fn is_api_path(route_path: &str) -> bool {

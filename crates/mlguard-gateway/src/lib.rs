@@ -21,7 +21,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use axum::response::IntoResponse;
 use mlguard_domain::Resource;
 use mlguard_domain::{Principal, TrackingLookup};
-use mlguard_extract::{ApiError, Caller, Grants};
+use mlguard_http::{ApiError, Caller, Grants};
 use mlguard_policy::{
     Absent, Access, AfterHook, BodyNeed, Check, InputError, Quantifier, RequestView, Resolved,
     RouteMatch, RouteRule, Target, WITHHELD_FROM_PROVIDERS, match_route, narrowable_fields,
@@ -188,7 +188,7 @@ impl Gateway {
                     tracing::error!(error.cause = %cause, "tracking server unreachable");
                     ApiError::new(
                         StatusCode::BAD_GATEWAY,
-                        mlguard_extract::ErrorCode::TemporarilyUnavailable,
+                        mlguard_http::ErrorCode::TemporarilyUnavailable,
                         "The tracking server is unavailable.",
                     )
                 }
@@ -196,7 +196,7 @@ impl Gateway {
                     tracing::error!("tracking server timed out");
                     ApiError::new(
                         StatusCode::GATEWAY_TIMEOUT,
-                        mlguard_extract::ErrorCode::DeadlineExceeded,
+                        mlguard_http::ErrorCode::DeadlineExceeded,
                         "The tracking server did not answer in time.",
                     )
                 }
@@ -290,7 +290,7 @@ struct Decoded {
 fn decode(request: &Request) -> Result<Decoded, ApiError> {
     Ok(Decoded {
         path: decode::canonical_path(request.uri().path())?,
-        query: decode::query_pairs(request.uri().query())?,
+        query: mlguard_http::query_pairs(request.uri().query())?,
         client: request
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
@@ -443,7 +443,7 @@ async fn buffer(
         .map_err(|_| ApiError::payload_too_large())?;
     let (json, otlp_traces) = match (need, enforcement) {
         (BodyNeed::OtlpExport, Enforcement::Policy) => {
-            let traces = mlguard_extract::otlp::export_trace_ids(
+            let traces = mlguard_http::otlp::export_trace_ids(
                 single_header(&parts.headers, header::CONTENT_TYPE)?,
                 single_header(&parts.headers, header::CONTENT_ENCODING)?,
                 &bytes,

@@ -61,7 +61,7 @@ pub enum Source {
     /// A request header.
     Header(&'static str),
     /// The trace id of every span in an OTLP/HTTP export body, as MLflow files the
-    /// span (see `mlguard_extract::otlp::export_trace_ids`).
+    /// span (see `mlguard_http::otlp::export_trace_ids`).
     OtlpSpanTraces,
 }
 

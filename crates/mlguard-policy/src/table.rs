@@ -1,6 +1,6 @@
 //! The policy table: one rule per route of MLflow 3.10.1, in the order of
 //! MLflow 3.10.1's route catalogue (vendored for the tests as
-//! `crates/mlguard-extract/tests/data/routes-3.10.1.tsv`), with `<x>` written `{x}` and `<path:x>` written
+//! `crates/mlguard-http/tests/data/routes-3.10.1.tsv`), with `<x>` written `{x}` and `<path:x>` written
 //! `{*x}`. Rules that share a canonical path (see [`super::canonical_route_path`]) are
 //! one route to the matcher, so they carry the same decision.
 //!

@@ -14,7 +14,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use mlguard_domain::{CredentialCheck, Password, Principal, TokenCodec, Username};
-use mlguard_extract::{ApiError, BasicCredentials, Credentials, ErrorCode, parse_authorization};
+use mlguard_http::{ApiError, BasicCredentials, Credentials, ErrorCode, parse_authorization};
 use tokio::sync::Semaphore;
 
 use crate::state::AppState;

@@ -10,7 +10,7 @@ use mlguard_domain::secrets::{
     SecretStore, SecretStoreError, authorize_secret,
 };
 use mlguard_domain::{Permission, Principal};
-use mlguard_extract::{ApiError, ErrorCode};
+use mlguard_http::{ApiError, ErrorCode};
 
 use crate::state::AppState;
 
@@ -32,7 +32,7 @@ impl SecretsBackend {
         F: FnOnce(&dyn SecretStore, &dyn SecretCipher) -> T + Send + 'static,
     {
         let (store, cipher) = (Arc::clone(&self.store), Arc::clone(&self.cipher));
-        mlguard_extract::blocking(move || work(store.as_ref(), cipher.as_ref())).await
+        mlguard_http::blocking(move || work(store.as_ref(), cipher.as_ref())).await
     }
 
     /// Checks `operation` on `secret` for `caller`, before anything is written.

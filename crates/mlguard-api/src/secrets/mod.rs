@@ -24,7 +24,7 @@ use mlguard_domain::secrets::{
 use mlguard_domain::{Permission, Username};
 
 use crate::authz::require_admin;
-use mlguard_extract::{ApiError, Caller, ErrorBody, MlflowParams};
+use mlguard_http::{ApiError, Caller, ErrorBody, MlflowParams};
 
 pub(crate) use backend::SecretsBackend;
 use backend::{backend, crypto_error, field_error, store_error};

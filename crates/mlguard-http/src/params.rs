@@ -1,11 +1,12 @@
 use axum::body::Body;
-use axum::extract::{FromRequest, Query, Request};
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, Method, header};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 use crate::fields;
+use crate::query::query_pairs;
 
 /// Largest JSON body mlguard's own API reads.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -47,8 +48,7 @@ fn is_json(headers: &HeaderMap) -> Result<bool, ApiError> {
 }
 
 fn query_fields(request: &Request) -> Result<Map<String, Value>, ApiError> {
-    let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(request.uri())
-        .map_err(|_| ApiError::bad_request("The query string is not valid."))?;
+    let pairs = query_pairs(request.uri().query())?;
     let mut fields = Map::new();
     for (key, value) in pairs {
         match fields.get(&key) {

@@ -7,9 +7,11 @@ mod fields;
 mod grants;
 pub mod otlp;
 mod params;
+mod query;
 
 pub use caller::Caller;
 pub use credentials::{BasicCredentials, Credentials, CredentialsError, parse_authorization};
 pub use error::{ApiError, ErrorBody, ErrorCode};
 pub use grants::{Grants, blocking};
 pub use params::{MAX_BODY_BYTES, Mlflow, MlflowParams};
+pub use query::{percent_decode, query_pairs};
