@@ -64,6 +64,7 @@ mod tests {
             "/api/2.0/mlflow/runs/%ZZ",
             "/api/2.0/mlflow/runs/%FF",
             "/api/2.0/mlflow/runs/%252F",
+            "/api/2.0/mlflow/runs/%+1",
             "/api/2.0/mlflow\\runs",
             "/api/2.0/mlflow-artifacts/artifacts/1%2f..%2f2/x",
             "/api/2.0/mlflow%5Cruns",
