@@ -1,17 +1,9 @@
-//! Checks on the caller alone: admin-only and self-service routes. Capabilities on
-//! resources are checked by `mlguard_http::Grants`.
+//! Self-service routes: the account's owner or an admin. Admin-only routes take the
+//! `mlguard_http::Admin` extractor; capabilities on resources are checked by
+//! `mlguard_http::Grants`.
 
 use mlguard_domain::Principal;
 use mlguard_http::ApiError;
-
-/// Admin-only routes: 403 for everyone else.
-pub(crate) fn require_admin(caller: &Principal) -> Result<(), ApiError> {
-    if caller.is_admin {
-        Ok(())
-    } else {
-        Err(ApiError::permission_denied())
-    }
-}
 
 /// The account a self-service route acts on, as the request names it.
 #[derive(Debug, Clone, Copy)]

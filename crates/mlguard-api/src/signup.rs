@@ -10,11 +10,10 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mlguard_domain::{Password, Username};
-use mlguard_http::{ApiError, Caller};
+use mlguard_http::{Admin, ApiError};
 use rand::RngCore;
 use subtle::ConstantTimeEq;
 
-use crate::authz::require_admin;
 use crate::state::AppState;
 
 const CSRF_COOKIE: &str = "mlguard_signup_csrf";
@@ -59,9 +58,8 @@ fn page(status: StatusCode, body: &str, cookie: Option<String>) -> Response {
 /// `GET /signup`: the form, with a fresh token in the page and in the cookie.
 pub(crate) async fn signup_form(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _admin: Admin,
 ) -> Result<Response, ApiError> {
-    require_admin(&caller)?;
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     let token = URL_SAFE_NO_PAD.encode(bytes);
@@ -115,11 +113,10 @@ fn failure(error: &ApiError) -> Response {
 /// `POST /api/2.0/mlflow/users/create-ui`: creates the user the form names.
 pub(crate) async fn create_user_from_form(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _admin: Admin,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    require_admin(&caller)?;
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

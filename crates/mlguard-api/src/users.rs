@@ -8,10 +8,10 @@ use std::net::SocketAddr;
 use axum::extract::{ConnectInfo, State};
 use axum::{Extension, Json};
 use mlguard_domain::{Password, Username};
-use mlguard_http::{ApiError, Caller, ErrorBody, Mlflow, MlflowParams};
+use mlguard_http::{Admin, ApiError, Caller, ErrorBody, Mlflow, MlflowParams};
 
 use crate::auth::Proof;
-use crate::authz::{Account, require_admin, require_self_or_admin};
+use crate::authz::{Account, require_self_or_admin};
 use crate::schema::{
     CreateUserRequest, EmptyResponse, ListUsersResponse, UpdateAdminRequest, UpdatePasswordRequest,
     UserJson, UserListEntry, UserResponse, UsernameParam,
@@ -31,10 +31,9 @@ use crate::state::AppState;
     ))]
 pub(crate) async fn create_user(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _admin: Admin,
     params: MlflowParams,
 ) -> Result<Json<UserResponse>, ApiError> {
-    require_admin(&caller)?;
     let request: CreateUserRequest = params.parse()?;
     let username = Username::parse(&request.username)?;
     let password = Password::new(&request.password)?;
@@ -87,9 +86,8 @@ pub(crate) async fn get_user(
     ))]
 pub(crate) async fn list_users(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _admin: Admin,
 ) -> Result<Json<ListUsersResponse>, ApiError> {
-    require_admin(&caller)?;
     let users = state.blocking(|store| store.list_users()).await??;
     Ok(Json(ListUsersResponse {
         users: users.into_iter().map(UserListEntry::from).collect(),
@@ -158,10 +156,9 @@ pub(crate) async fn update_password(
     ))]
 pub(crate) async fn update_admin(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _admin: Admin,
     params: MlflowParams,
 ) -> Result<Json<EmptyResponse>, ApiError> {
-    require_admin(&caller)?;
     let request: UpdateAdminRequest = params.parse()?;
     let username = Username::parse(&request.username)?;
     let is_admin = request.is_admin;
@@ -189,10 +186,9 @@ pub(crate) async fn update_admin(
     ))]
 pub(crate) async fn delete_user(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _admin: Admin,
     params: MlflowParams,
 ) -> Result<Json<EmptyResponse>, ApiError> {
-    require_admin(&caller)?;
     let request: UsernameParam = params.parse()?;
     let username = Username::parse(&request.username)?;
     let target = username.clone();

@@ -9,7 +9,7 @@ pub mod otlp;
 mod params;
 mod query;
 
-pub use caller::Caller;
+pub use caller::{Admin, Caller};
 pub use credentials::{BasicCredentials, Credentials, CredentialsError, parse_authorization};
 pub use error::{ApiError, ErrorBody, ErrorCode};
 pub use grants::{Grants, blocking};
