@@ -14,12 +14,15 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, ready};
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
+use hyper::body::{Body as _, Frame, SizeHint};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -66,7 +69,19 @@ pub async fn serve(
         let app = app.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));
-            app.clone().oneshot(request.map(Body::new))
+            let read = Arc::new(AtomicBool::new(request.body().is_end_stream()));
+            let request = request.map(|inner| {
+                Body::new(WatchedBody {
+                    inner,
+                    read: Arc::clone(&read),
+                })
+            });
+            let app = app.clone();
+            async move {
+                let mut response = app.oneshot(request).await?;
+                close_unless_read(&mut response, &read);
+                Ok::<_, std::convert::Infallible>(response)
+            }
         });
         let connection = builder
             .serve_connection_with_upgrades(TokioIo::new(Guarded::new(stream)), service)
@@ -80,6 +95,61 @@ pub async fn serve(
     }
     graceful.shutdown().await;
     Ok(())
+}
+
+/// A request body that tells whether it was read to its end.
+struct WatchedBody {
+    inner: Incoming,
+    read: Arc<AtomicBool>,
+}
+
+impl WatchedBody {
+    fn note_end(&self) -> bool {
+        let end = self.inner.is_end_stream();
+        if end {
+            self.read.store(true, Ordering::Release);
+        }
+        end
+    }
+}
+
+impl hyper::body::Body for WatchedBody {
+    type Data = axum::body::Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None)) {
+            self.read.store(true, Ordering::Release);
+        } else {
+            self.note_end();
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.note_end()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// An answer given before the request's body was read to its end (a refusal, say)
+/// leaves the rest of the body on the connection, so hyper will not reuse it. The
+/// answer says so: a client that reused the connection would see it closed under
+/// its next request.
+fn close_unless_read(response: &mut axum::response::Response, read: &AtomicBool) {
+    if !read.load(Ordering::Acquire) {
+        response.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
 }
 
 /// Where the guard is in the byte stream of one connection.
@@ -623,5 +693,59 @@ mod tests {
         assert!(
             answer.ends_with(r#"{"error_code":"BAD_REQUEST","message":"Malformed HTTP request"}"#)
         );
+    }
+
+    /// The answer's head, for a request whose body is sent only after `pause`.
+    async fn answer_head(path: &str, pause: std::time::Duration) -> String {
+        use tokio::io::AsyncWriteExt;
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let address = listener.local_addr().expect("address");
+        let app = Router::new()
+            .route(
+                "/refuse",
+                axum::routing::post(|| async { axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE }),
+            )
+            .route(
+                "/read",
+                axum::routing::post(
+                    |body: axum::body::Bytes| async move { body.len().to_string() },
+                ),
+            );
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, app, async {
+            let _ = stopped.await;
+        }));
+        let mut stream = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connect");
+        let head = format!("POST {path} HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\n");
+        stream.write_all(head.as_bytes()).await.expect("head");
+        tokio::time::sleep(pause).await;
+        let _ = stream.write_all(b"0123456789").await;
+        let mut answer = Vec::new();
+        let mut chunk = [0u8; 1024];
+        while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+            let read = tokio::io::AsyncReadExt::read(&mut stream, &mut chunk)
+                .await
+                .expect("read");
+            assert!(read > 0, "closed before an answer");
+            answer.extend_from_slice(&chunk[..read]);
+        }
+        let _ = stop.send(());
+        let _ = server.await;
+        String::from_utf8_lossy(&answer).to_lowercase()
+    }
+
+    #[tokio::test]
+    async fn an_answer_given_before_the_body_was_read_closes_the_connection_and_says_so() {
+        let refused = answer_head("/refuse", std::time::Duration::from_millis(200)).await;
+        assert!(refused.starts_with("http/1.1 415"), "{refused}");
+        assert!(refused.contains("connection: close"), "{refused}");
+        // A body read to its end leaves the connection reusable.
+        let read = answer_head("/read", std::time::Duration::ZERO).await;
+        assert!(read.starts_with("http/1.1 200"), "{read}");
+        assert!(!read.contains("connection: close"), "{read}");
     }
 }
