@@ -56,6 +56,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(users::update_password))
         .routes(routes!(users::update_admin))
         .routes(routes!(users::delete_user))
+        .routes(routes!(users::current_user))
         .routes(routes!(tokens::create_token))
         .routes(routes!(tokens::revoke_token))
         .routes(routes!(tokens::revoke_all_tokens))
@@ -125,7 +126,26 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn app(state: AppState) -> Router {
     let (native, _) = api_routes().split_for_parts();
     let native = native
+        // The UI's spellings (MLflow 3.17 serves every users route under both).
         .route("/ajax-api/2.0/mlflow/users/list", get(users::list_users))
+        .route("/ajax-api/2.0/mlflow/users/get", get(users::get_user))
+        .route("/ajax-api/2.0/mlflow/users/current", get(users::current_user))
+        .route(
+            "/ajax-api/2.0/mlflow/users/create",
+            axum::routing::post(users::create_user),
+        )
+        .route(
+            "/ajax-api/2.0/mlflow/users/update-password",
+            axum::routing::patch(users::update_password),
+        )
+        .route(
+            "/ajax-api/2.0/mlflow/users/update-admin",
+            axum::routing::patch(users::update_admin),
+        )
+        .route(
+            "/ajax-api/2.0/mlflow/users/delete",
+            axum::routing::delete(users::delete_user),
+        )
         // MLflow's HTML sign-up form: not JSON, so not in the OpenAPI document.
         .route("/signup", get(signup::signup_form))
         .route(

@@ -280,6 +280,21 @@ pub(crate) struct UserResponse {
     pub user: UserJson,
 }
 
+/// A user as MLflow 3.17 shows one: no permission arrays.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CurrentUser {
+    pub id: i64,
+    pub is_admin: bool,
+    pub username: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CurrentUserResponse {
+    /// Whether users sign in with a password (MLflow's basic-auth app): always true.
+    pub is_basic_auth: bool,
+    pub user: CurrentUser,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct UserListEntry {
     pub id: i64,

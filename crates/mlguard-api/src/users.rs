@@ -13,7 +13,7 @@ use mlguard_http::{Admin, ApiError, Caller, ErrorBody, Mlflow, MlflowParams};
 use crate::auth::Proof;
 use crate::authz::{Account, require_self_or_admin};
 use crate::schema::{
-    CreateUserRequest, EmptyResponse, ListUsersResponse, UpdateAdminRequest, UpdatePasswordRequest,
+    CreateUserRequest, CurrentUser, CurrentUserResponse, EmptyResponse, ListUsersResponse, UpdateAdminRequest, UpdatePasswordRequest,
     UserJson, UserListEntry, UserResponse, UsernameParam,
 };
 use crate::state::AppState;
@@ -74,6 +74,27 @@ pub(crate) async fn get_user(
     Ok(Json(UserResponse {
         user: UserJson::new(user, grants),
     }))
+}
+
+/// The caller's own account (any authenticated user), as MLflow 3.17's UI reads it
+/// to decide which controls to show.
+#[utoipa::path(get, path = "/api/2.0/mlflow/users/current", tag = "users",
+    operation_id = "getCurrentUser", security(("basic" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller", body = CurrentUserResponse),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+    ))]
+pub(crate) async fn current_user(Caller(caller): Caller) -> Json<CurrentUserResponse> {
+    Json(CurrentUserResponse {
+        // mlguard authenticates as MLflow's basic-auth app does (a token stands for
+        // a password), so the UI's account controls apply.
+        is_basic_auth: true,
+        user: CurrentUser {
+            id: caller.user_id,
+            is_admin: caller.is_admin,
+            username: caller.username.as_str().to_owned(),
+        },
+    })
 }
 
 /// List all users (admin only).

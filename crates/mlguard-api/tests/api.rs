@@ -478,9 +478,14 @@ async fn non_admins_are_limited_to_their_own_account() {
             Some(json!({"username": "bob"})),
         ),
     ];
+    // The UI's spellings are the same routes (MLflow 3.17 serves both).
     for (method, uri, body) in attempts {
-        let reply = app.call(Some(ALICE), method.clone(), uri, body).await;
-        assert_error(&reply, StatusCode::FORBIDDEN, "PERMISSION_DENIED");
+        for uri in [uri.to_owned(), uri.replacen("/api/", "/ajax-api/", 1)] {
+            let reply = app
+                .call(Some(ALICE), method.clone(), &uri, body.clone())
+                .await;
+            assert_error(&reply, StatusCode::FORBIDDEN, "PERMISSION_DENIED");
+        }
     }
     // Bob's password is untouched and alice is still no admin.
     let bob = app
@@ -501,6 +506,32 @@ async fn non_admins_are_limited_to_their_own_account() {
         )
         .await;
     assert_eq!(alice.body["user"]["is_admin"], false);
+}
+
+/// MLflow 3.17's UI reads the caller's own account on every page, under both
+/// spellings; it tells nothing about anyone else.
+#[tokio::test]
+async fn every_user_reads_their_own_account_as_the_current_user() {
+    let app = app();
+    for uri in [
+        "/api/2.0/mlflow/users/current",
+        "/ajax-api/2.0/mlflow/users/current",
+    ] {
+        let alice = app.call(Some(ALICE), Method::GET, uri, None).await;
+        assert_eq!(alice.status, StatusCode::OK, "{}", alice.raw);
+        assert_eq!(alice.body["is_basic_auth"], true);
+        assert_eq!(alice.body["user"]["username"], ALICE.0);
+        assert_eq!(alice.body["user"]["is_admin"], false);
+        assert!(alice.body["user"]["id"].is_i64(), "{}", alice.raw);
+        // The 3.17 shape: no permission arrays, no other field.
+        assert_eq!(alice.body["user"].as_object().map(|user| user.len()), Some(3));
+        let admin = app.call(Some(ADMIN), Method::GET, uri, None).await;
+        assert_eq!(admin.body["user"]["username"], ADMIN.0);
+        assert_eq!(admin.body["user"]["is_admin"], true);
+        assert_ne!(admin.body["user"]["id"], alice.body["user"]["id"]);
+        let anonymous = app.call(None, Method::GET, uri, None).await;
+        assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    }
 }
 
 #[tokio::test]

@@ -737,12 +737,14 @@ pub static RULES: &[RouteRule] = &[
     // Served by mlguard, for admins, with a CSRF token. MLflow: any user holding a
     // token from the admin-only form.
     route(POST, &["/api/2.0/mlflow/users/create-ui"], NATIVE, NONE),
-    route(POST, &["/api/2.0/mlflow/users/create"], NATIVE, NONE),
-    route(GET, &["/api/2.0/mlflow/users/get"], NATIVE, NONE),
+    route(POST, &["/api/2.0/mlflow/users/create", "/ajax-api/2.0/mlflow/users/create"], NATIVE, NONE),
+    route(GET, &["/api/2.0/mlflow/users/get", "/ajax-api/2.0/mlflow/users/get"], NATIVE, NONE),
     route(GET, &["/api/2.0/mlflow/users/list", "/ajax-api/2.0/mlflow/users/list"], NATIVE, NONE),
-    route(PATCH, &["/api/2.0/mlflow/users/update-password"], NATIVE, NONE),
-    route(PATCH, &["/api/2.0/mlflow/users/update-admin"], NATIVE, NONE),
-    route(DELETE, &["/api/2.0/mlflow/users/delete"], NATIVE, NONE),
+    route(PATCH, &["/api/2.0/mlflow/users/update-password", "/ajax-api/2.0/mlflow/users/update-password"], NATIVE, NONE),
+    route(PATCH, &["/api/2.0/mlflow/users/update-admin", "/ajax-api/2.0/mlflow/users/update-admin"], NATIVE, NONE),
+    route(DELETE, &["/api/2.0/mlflow/users/delete", "/ajax-api/2.0/mlflow/users/delete"], NATIVE, NONE),
+    // MLflow 3.17: the caller's own account, which its UI reads on every page.
+    route(GET, &["/api/2.0/mlflow/users/current", "/ajax-api/2.0/mlflow/users/current"], NATIVE, NONE),
     route(POST, &["/api/2.0/mlflow/experiments/permissions/create"], NATIVE, NONE),
     route(GET, &["/api/2.0/mlflow/experiments/permissions/get"], NATIVE, NONE),
     route(PATCH, &["/api/2.0/mlflow/experiments/permissions/update"], NATIVE, NONE),

@@ -48,13 +48,8 @@ const FALLBACK_MOUNT: (&str, &str) = ("*", "/*");
 const NOT_YET_SERVED: &[&str] = &[
     "/mlflow/roles/",
     "/mlflow/users/permissions/",
-    "/mlflow/users/current",
+    "/mlflow/users/current/permissions",
     "/mlflow/users/roles/",
-    "/ajax-api/2.0/mlflow/users/create",
-    "/ajax-api/2.0/mlflow/users/get",
-    "/ajax-api/2.0/mlflow/users/update-password",
-    "/ajax-api/2.0/mlflow/users/update-admin",
-    "/ajax-api/2.0/mlflow/users/delete",
 ];
 
 fn not_yet_served(path: &str) -> bool {
