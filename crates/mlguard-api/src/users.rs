@@ -83,6 +83,7 @@ pub(crate) async fn get_user(
     responses(
         (status = 200, description = "The caller", body = CurrentUserResponse),
         (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "A foreign Host or a cross-site Origin", body = ErrorBody),
     ))]
 pub(crate) async fn current_user(Caller(caller): Caller) -> Json<CurrentUserResponse> {
     Json(CurrentUserResponse {
