@@ -2,7 +2,8 @@
 # Runs every mlguard test on this machine: formatting, lints, unit and property tests,
 # the storage contract suite on SQLite and PostgreSQL, in-process API tests, the
 # OpenAPI snapshot, the end-to-end suite with the real MLflow client, and the deploy
-# suite (Helm chart with real helm, the container image's runtime stage).
+# suite (Helm chart with real helm, the container image's runtime stage, and
+# scripts/run.sh bringing up MLflow with mlguard in front of it).
 # Installs what the tests need on first use: a Python venv with the pinned mlflow
 # client and the test tools, and one server-only venv per pinned MLflow (the upstream
 # servers mlguard is tested in front of).
@@ -79,7 +80,7 @@ run_e2e() {
 cargo build --locked -p mlguard-server
 run_e2e "$venv" "$venv/bin/mlflow" "client 3.10.1 and upstream 3.10.1, both from $venv"
 
-step "Deploy: the Helm chart with real helm, and the container image's runtime stage"
+step "Deploy: the Helm chart with real helm, the container image's runtime stage, scripts/run.sh"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/deploy/requirements.txt
 helm_bin="$(scripts/install-helm.sh)"
 HELM_BIN="$helm_bin" MLGUARD_BIN="$PWD/target/debug/mlguard" \
