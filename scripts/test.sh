@@ -2,12 +2,19 @@
 # Runs every mlguard test on this machine: formatting, lints, unit and property tests,
 # the storage contract suite on SQLite and PostgreSQL, in-process API tests, the
 # OpenAPI snapshot, the end-to-end suite with the real MLflow client, and the deploy
-# suite (Helm chart with real helm, the container image's runtime stage).
-# Installs what the tests need (a Python venv with the pinned mlflow) on first use.
+# suite (Helm chart with real helm, the container image's runtime stage, and
+# scripts/run.sh bringing up MLflow with mlguard in front of it).
+# Installs what the tests need on first use: a Python venv with the pinned mlflow
+# client and the test tools, and one server-only venv per pinned MLflow (the upstream
+# servers mlguard is tested in front of).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 venv="${MLGUARD_VENV:-.venv}"
+case "$venv" in /*) ;; *) venv="$PWD/$venv" ;; esac
+# The MLflow releases the upstream server is tested at, each in its own venv
+# (scripts/mlflow-venv.sh; .venvs/mlflow-VERSION).
+server_mlflow_versions=(3.10.1 3.17.2 3.18.0)
 pg_url="${MLGUARD_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 export MLGUARD_TEST_POSTGRES_URL="$pg_url"
 
@@ -24,6 +31,19 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
     apt-get update
     apt-get install -y --no-install-recommends chromium chromium-driver
 fi
+
+step "Server venvs, one per pinned MLflow (${server_mlflow_versions[*]})"
+declare -A server_mlflow
+for version in "${server_mlflow_versions[@]}"; do
+    server_mlflow[$version]="$(scripts/mlflow-venv.sh "$version")/bin/mlflow"
+    # Smoke check: the venv's own `mlflow` runs and is the pinned release.
+    reported="$("${server_mlflow[$version]}" --version)"
+    if [ "$reported" != "mlflow, version $version" ]; then
+        echo "${server_mlflow[$version]} --version printed '$reported', not MLflow $version" >&2
+        exit 1
+    fi
+    echo "$reported (${server_mlflow[$version]})"
+done
 
 step "PostgreSQL"
 if ! pg_isready -q -h 127.0.0.1 -p 5432; then
@@ -46,11 +66,21 @@ else
     cargo test --workspace --locked --no-fail-fast
 fi
 
-step "End-to-end: the real mlguard binary driven by the real mlflow client"
-cargo build --locked -p mlguard-server
-MLGUARD_BIN="$PWD/target/debug/mlguard" "$venv/bin/python" -m pytest tests/e2e -q -p no:cacheprovider
+# run_e2e CLIENT_VENV UPSTREAM_MLFLOW LABEL [pytest args...]
+# The end-to-end suite with the mlflow client (and test tools) of CLIENT_VENV, against
+# upstream MLflow servers run by the `mlflow` executable UPSTREAM_MLFLOW.
+run_e2e() {
+    local client_venv="$1" upstream_mlflow="$2" label="$3"
+    shift 3
+    step "End-to-end ($label): the real mlguard binary driven by the real mlflow client"
+    MLGUARD_BIN="$PWD/target/debug/mlguard" MLGUARD_UPSTREAM_MLFLOW="$upstream_mlflow" \
+        "$client_venv/bin/python" -m pytest tests/e2e -q -p no:cacheprovider "$@"
+}
 
-step "Deploy: the Helm chart with real helm, and the container image's runtime stage"
+cargo build --locked -p mlguard-server
+run_e2e "$venv" "$venv/bin/mlflow" "client 3.10.1 and upstream 3.10.1, both from $venv"
+
+step "Deploy: the Helm chart with real helm, the container image's runtime stage, scripts/run.sh"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/deploy/requirements.txt
 helm_bin="$(scripts/install-helm.sh)"
 HELM_BIN="$helm_bin" MLGUARD_BIN="$PWD/target/debug/mlguard" \

@@ -1,5 +1,10 @@
-"""A real MLflow 3.10.1 tracking server (no auth, --serve-artifacts) on loopback,
-for the gateway tests to put mlguard in front of."""
+"""A real MLflow tracking server (no auth, --serve-artifacts) on loopback, for the
+gateway tests to put mlguard in front of.
+
+Which MLflow: the `mlflow` executable that `MLGUARD_UPSTREAM_MLFLOW` names (for
+instance a server venv from `scripts/mlflow-venv.sh VERSION`), else the one beside
+this interpreter (the client's own venv, MLflow 3.10.1). The running server's version,
+from its `GET /version`, is on `MlflowServer.version`."""
 
 from __future__ import annotations
 
@@ -15,6 +20,18 @@ import requests
 from conftest import free_port, unique
 
 STARTUP_TIMEOUT_S = 120.0
+UPSTREAM_MLFLOW_ENV = "MLGUARD_UPSTREAM_MLFLOW"
+
+
+def upstream_mlflow_bin() -> Path:
+    """The `mlflow` executable the upstream server runs."""
+    named = os.environ.get(UPSTREAM_MLFLOW_ENV)
+    if not named:
+        return Path(sys.executable).parent / "mlflow"
+    path = Path(named).absolute()  # the server runs in its own working directory
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        raise RuntimeError(f"{UPSTREAM_MLFLOW_ENV}={named}: no mlflow executable there")
+    return path
 
 
 class MlflowServer:
@@ -25,15 +42,17 @@ class MlflowServer:
         self.static_prefix = static_prefix
         self.proc: subprocess.Popen | None = None
         self.log_path = workdir / "mlflow.log"
+        self.mlflow_bin = upstream_mlflow_bin()
+        # The running server's MLflow version (its `GET /version`), once started.
+        self.version: str | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> "MlflowServer":
-        mlflow_bin = Path(sys.executable).parent / "mlflow"
         cmd = [
-            str(mlflow_bin), "server",
+            str(self.mlflow_bin), "server",
             "--host", "127.0.0.1",
             "--port", str(self.port),
             "--backend-store-uri", f"sqlite:///{self.workdir / 'mlflow.db'}",
@@ -56,12 +75,20 @@ class MlflowServer:
                 raise RuntimeError(f"mlflow server exited:\n{self.log_path.read_text()[-4000:]}")
             try:
                 if requests.get(health, timeout=1).status_code == 200:
+                    self.version = self._server_version()
                     return self
             except requests.RequestException:
                 pass
             time.sleep(0.5)
         self.stop()
         raise RuntimeError(f"mlflow server did not start:\n{self.log_path.read_text()[-4000:]}")
+
+    def _server_version(self) -> str:
+        r = requests.get(f"{self.url}{self.static_prefix or ''}/version", timeout=10)
+        if r.status_code != 200 or not r.text.strip():
+            self.stop()
+            raise RuntimeError(f"mlflow server's /version answered {r.status_code}: {r.text[:200]}")
+        return r.text.strip()
 
     # -- resources, created straight in MLflow (no auth, no auto-grant) -------------
 
