@@ -65,7 +65,7 @@ mod tests {
     /// The rank of a level in the READ < USE < EDIT < MANAGE chain.
     fn rank(p: Permission) -> u8 {
         match p {
-            Permission::NoPermissions => 0,
+            Permission::Deny | Permission::NoPermissions => 0,
             Permission::Read => 1,
             Permission::Use => 2,
             Permission::Edit => 3,
