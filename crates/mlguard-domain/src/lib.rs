@@ -14,7 +14,7 @@ mod tokens;
 mod user;
 
 pub use clock::now_ms;
-pub use decision::{Decision, decide, effective_permission};
+pub use decision::{Decision, Resolution, Standing, decide, effective_permission, resolve_rows};
 pub use grant_key::{
     GrantKey, GrantRule, GrantRuleError, KeyChain, ResourcePattern, ResourceType, check_grantable,
     is_workspace_admin_row,
@@ -22,7 +22,7 @@ pub use grant_key::{
 pub use lookup::{BoxFuture, LookupError, TraceFiles, TrackingLookup, VersionFiles, VersionOrigin};
 pub use names::{ExperimentId, ModelName, NameError, OpaqueId, Password, Username};
 pub use permission::{Capability, Permission, UnknownPermission};
-pub use ports::{CredentialCheck, GrantStore, StoreError, UserStore};
+pub use ports::{CredentialCheck, GrantStore, RoleError, RoleStore, StoreError, UserStore};
 pub use resource::{Resource, ResourceKind};
 pub use role::{
     Assignment, PermissionRow, Role, RoleName, RoleNameError, RolePermission, Workspace,

@@ -147,32 +147,6 @@ impl Resource {
     }
 }
 
-impl Resource {
-    /// Rebuilds a resource from its stored form; `None` if the row is not valid.
-    pub fn from_stored(kind: &str, key: &str) -> Option<Self> {
-        match ResourceKind::parse(kind)? {
-            ResourceKind::Experiment => ExperimentId::parse(key).ok().map(Resource::Experiment),
-            ResourceKind::RegisteredModel => {
-                ModelName::parse(key).ok().map(Resource::RegisteredModel)
-            }
-            ResourceKind::Scorer => {
-                let (experiment_id, name) = key.split_once('/')?;
-                Some(Resource::Scorer {
-                    experiment_id: ExperimentId::parse(experiment_id).ok()?,
-                    name: OpaqueId::parse(name).ok()?,
-                })
-            }
-            ResourceKind::GatewaySecret => OpaqueId::parse(key).ok().map(Resource::GatewaySecret),
-            ResourceKind::GatewayEndpoint => {
-                OpaqueId::parse(key).ok().map(Resource::GatewayEndpoint)
-            }
-            ResourceKind::GatewayModelDefinition => OpaqueId::parse(key)
-                .ok()
-                .map(Resource::GatewayModelDefinition),
-        }
-    }
-}
-
 /// A check on one resource is decided on its own key alone.
 impl From<Resource> for KeyChain {
     fn from(resource: Resource) -> Self {

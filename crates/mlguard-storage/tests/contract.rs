@@ -1,5 +1,5 @@
-//! The storage contract (every MUST of `UserStore` and `GrantStore`), written once
-//! and run on SQLite and on PostgreSQL.
+//! The storage contract (every MUST of `UserStore`, `GrantStore` and `RoleStore`),
+//! written once and run on SQLite and on PostgreSQL.
 //!
 //! PostgreSQL: `MLGUARD_TEST_POSTGRES_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/test`) must be reachable; each test creates
@@ -13,8 +13,8 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use mlguard_domain::{
-    CredentialCheck, ExperimentId, Grant, GrantStore, ModelName, Password, Permission, Resource,
-    StoreError, User, UserStore, Username,
+    CredentialCheck, ExperimentId, Grant, GrantKey, GrantStore, ModelName, Password, Permission,
+    Resolution, Resource, StoreError, User, UserStore, Username,
 };
 use mlguard_storage::{Backend, PoolOptions, StorageError, Store};
 
@@ -150,6 +150,17 @@ fn experiment(id: &str) -> Resource {
 
 fn model(raw: &str) -> Resource {
     Resource::RegisteredModel(ModelName::parse(raw).expect("valid model name"))
+}
+
+/// What a check on `resource` alone resolves to: the decision's read.
+fn resolved(
+    store: &Store,
+    user_id: i64,
+    resource: &Resource,
+) -> Result<Option<Permission>, StoreError> {
+    store
+        .resolve(user_id, &[resource.grant_key()])
+        .map(|resolution| resolution.levels[0])
 }
 
 fn create(store: &Store, raw: &str) -> User {
@@ -341,13 +352,25 @@ fn deleting_a_user_deletes_its_grants_and_a_new_namesake_inherits_nothing(db: Db
         Err(StoreError::UserNotFound(name("alice")))
     );
     assert_eq!(store.grants_of_user(alice.id), Ok(vec![]));
-    assert_eq!(store.permission_of(alice.id, &experiment("1")), Ok(None));
+    assert_eq!(resolved(store, alice.id, &experiment("1")), Ok(None));
+    // Her synthetic role went with its rows and its assignment.
     assert_eq!(
         db.raw_text(&format!(
-            "SELECT CAST(COUNT(*) AS TEXT) AS v FROM grants WHERE user_id = {}",
+            "SELECT CAST(COUNT(*) AS TEXT) AS v FROM roles WHERE name = '__user_{}__'",
             alice.id
         )),
         "0"
+    );
+    assert_eq!(
+        db.raw_text(&format!(
+            "SELECT CAST(COUNT(*) AS TEXT) AS v FROM user_role_assignments WHERE user_id = {}",
+            alice.id
+        )),
+        "0"
+    );
+    assert_eq!(
+        db.raw_text("SELECT CAST(COUNT(*) AS TEXT) AS v FROM role_permissions"),
+        "2"
     );
     // Bob keeps his.
     assert_eq!(store.grants_of_user(bob.id).map(|g| g.len()), Ok(2));
@@ -356,7 +379,7 @@ fn deleting_a_user_deletes_its_grants_and_a_new_namesake_inherits_nothing(db: Db
     assert_ne!(again.id, alice.id, "an id is never reused");
     assert!(!again.is_admin);
     assert_eq!(store.grants_of_user(again.id), Ok(vec![]));
-    assert_eq!(store.permission_of(again.id, &experiment("1")), Ok(None));
+    assert_eq!(resolved(store, again.id, &experiment("1")), Ok(None));
     assert_eq!(
         store.get_grant(&name("alice"), &model("m")),
         Err(StoreError::GrantNotFound {
@@ -398,7 +421,7 @@ fn grants_are_created_read_updated_and_deleted(db: Db) {
         Ok(Permission::Manage)
     );
     assert_eq!(
-        store.permission_of(alice.id, &resource),
+        resolved(store, alice.id, &resource),
         Ok(Some(Permission::Manage))
     );
 
@@ -412,13 +435,13 @@ fn grants_are_created_read_updated_and_deleted(db: Db) {
             username: name("alice"),
         })
     );
-    assert_eq!(store.permission_of(alice.id, &resource), Ok(None));
+    assert_eq!(resolved(store, alice.id, &resource), Ok(None));
     // It can be granted again.
     store
         .create_grant(&name("alice"), &resource, Permission::Use)
         .expect("grant again");
     assert_eq!(
-        store.permission_of(alice.id, &resource),
+        resolved(store, alice.id, &resource),
         Ok(Some(Permission::Use))
     );
 }
@@ -482,16 +505,23 @@ fn grant_errors_follow_the_contract(db: Db) {
     );
 }
 
-fn an_explicit_no_permissions_grant_is_stored(db: Db) {
+/// 3.10's NO_PERMISSIONS is a denial: stored as DENY (what the decision reads),
+/// shown to the 3.10 API as NO_PERMISSIONS.
+fn an_explicit_no_permissions_grant_is_stored_as_deny(db: Db) {
     let store = &db.store;
     let alice = create(store, "alice");
     let resource = experiment("7");
-    store
+    let created = store
         .create_grant(&name("alice"), &resource, Permission::NoPermissions)
         .expect("grant");
+    assert_eq!(created.permission, Permission::NoPermissions);
     assert_eq!(
-        store.permission_of(alice.id, &resource),
-        Ok(Some(Permission::NoPermissions))
+        resolved(store, alice.id, &resource),
+        Ok(Some(Permission::Deny))
+    );
+    assert_eq!(
+        db.raw_text("SELECT permission AS v FROM role_permissions"),
+        "DENY"
     );
     assert_eq!(
         store
@@ -505,16 +535,33 @@ fn an_explicit_no_permissions_grant_is_stored(db: Db) {
             .map(|g| g.into_iter().map(|g| g.permission).collect::<Vec<_>>()),
         Ok(vec![Permission::NoPermissions])
     );
-    // Every level round-trips.
+    // Every level round-trips; DENY and NO_PERMISSIONS are one stored level.
     for (i, permission) in Permission::ALL.into_iter().enumerate() {
         let resource = model(&format!("model-{i}"));
         store
             .create_grant(&name("alice"), &resource, permission)
             .expect("grant");
+        let (stored, shown) = match permission {
+            Permission::NoPermissions | Permission::Deny => {
+                (Permission::Deny, Permission::NoPermissions)
+            }
+            positive => (positive, positive),
+        };
+        assert_eq!(resolved(store, alice.id, &resource), Ok(Some(stored)));
         assert_eq!(
-            store.permission_of(alice.id, &resource),
-            Ok(Some(permission))
+            store
+                .get_grant(&name("alice"), &resource)
+                .map(|g| g.permission),
+            Ok(shown)
         );
+        let updated = model(&format!("model-{i}"));
+        store
+            .update_grant(&name("alice"), &updated, Permission::Read)
+            .expect("update");
+        store
+            .update_grant(&name("alice"), &updated, permission)
+            .expect("update back");
+        assert_eq!(resolved(store, alice.id, &updated), Ok(Some(stored)));
     }
 }
 
@@ -530,18 +577,18 @@ fn permission_of_is_exact_per_user_kind_and_key(db: Db) {
         .expect("grant");
 
     assert_eq!(
-        store.permission_of(alice.id, &experiment("1")),
+        resolved(store, alice.id, &experiment("1")),
         Ok(Some(Permission::Edit))
     );
     // Same key, other kind; other key; other user; no user at all.
-    assert_eq!(store.permission_of(alice.id, &model("1")), Ok(None));
-    assert_eq!(store.permission_of(alice.id, &experiment("10")), Ok(None));
-    assert_eq!(store.permission_of(bob.id, &experiment("1")), Ok(None));
+    assert_eq!(resolved(store, alice.id, &model("1")), Ok(None));
+    assert_eq!(resolved(store, alice.id, &experiment("10")), Ok(None));
+    assert_eq!(resolved(store, bob.id, &experiment("1")), Ok(None));
     assert_eq!(
-        store.permission_of(bob.id, &model("1")),
+        resolved(store, bob.id, &model("1")),
         Ok(Some(Permission::Read))
     );
-    assert_eq!(store.permission_of(i64::MAX, &experiment("1")), Ok(None));
+    assert_eq!(resolved(store, i64::MAX, &experiment("1")), Ok(None));
 }
 
 fn grants_of_user_are_ordered_by_kind_then_key(db: Db) {
@@ -673,7 +720,7 @@ fn data_persists_across_reopening(db: Db) {
     assert_eq!(reopened.run_migrations(), Ok(vec![]));
     assert_eq!(reopened.get_user(&name("alice")), Ok(alice.clone()));
     assert_eq!(
-        reopened.permission_of(alice.id, &model("m")),
+        resolved(&reopened, alice.id, &model("m")),
         Ok(Some(Permission::Edit))
     );
     assert_eq!(
@@ -699,14 +746,20 @@ fn passwords_are_stored_as_argon2id_hashes(db: Db) {
 fn unreadable_rows_are_unavailable(db: Db) {
     let store = &db.store;
     let alice = create(store, "alice");
+    store
+        .create_grant(&name("alice"), &experiment("2"), Permission::Read)
+        .expect("grant");
     db.raw_execute(&format!(
-        "INSERT INTO grants (user_id, resource_kind, resource_key, permission, created_at) \
-         VALUES ({id}, 'experiment', '1', 'WRITE', 0), \
-                ({id}, 'dataset', 'x', 'READ', 0)",
+        "INSERT INTO role_permissions (role_id, resource_type, resource_pattern, permission, \
+                                       created_at) \
+         SELECT id, 'experiment', '1', 'WRITE', 0 FROM roles WHERE name = '__user_{id}__'; \
+         INSERT INTO role_permissions (role_id, resource_type, resource_pattern, permission, \
+                                       created_at) \
+         SELECT id, 'dataset', 'x', 'READ', 0 FROM roles WHERE name = '__user_{id}__';",
         id = alice.id
     ));
     assert!(matches!(
-        store.permission_of(alice.id, &experiment("1")),
+        resolved(store, alice.id, &experiment("1")),
         Err(StoreError::Unavailable(_))
     ));
     assert!(matches!(
@@ -776,15 +829,11 @@ fn renaming_a_model_moves_its_grants_and_replaces_leftovers(db: Db) {
         .expect("rename");
     assert_eq!(moved, 1);
     assert_eq!(
-        store
-            .permission_of(alice.id, &model("new"))
-            .expect("lookup"),
+        resolved(store, alice.id, &model("new")).expect("lookup"),
         Some(Permission::Manage)
     );
     assert_eq!(
-        store
-            .permission_of(alice.id, &model("old"))
-            .expect("lookup"),
+        resolved(store, alice.id, &model("old")).expect("lookup"),
         None
     );
     assert!(matches!(
@@ -798,14 +847,12 @@ fn renaming_a_model_moves_its_grants_and_replaces_leftovers(db: Db) {
         0
     );
     assert_eq!(
-        store
-            .permission_of(alice.id, &model("new"))
-            .expect("lookup"),
+        resolved(store, alice.id, &model("new")).expect("lookup"),
         Some(Permission::Manage)
     );
 }
 
-fn permissions_of_many_answer_like_permission_of_each(db: Db) {
+fn resolving_many_keys_answers_like_resolving_each(db: Db) {
     let store = &db.store;
     let alice = create(store, "alice");
     let bob = create(store, "bob");
@@ -822,31 +869,33 @@ fn permissions_of_many_answer_like_permission_of_each(db: Db) {
     let mut asked = vec![model("1"), experiment("2"), experiment("1"), model("none")];
     // More than one IN-list chunk.
     asked.extend((100..1300).map(|i| experiment(&i.to_string())));
-    let answers = store.permissions_of(alice.id, &asked).expect("batch");
-    assert_eq!(answers.len(), asked.len());
-    for (resource, answer) in asked.iter().zip(&answers) {
+    store
+        .create_grant(&name("alice"), &experiment("1299"), Permission::Use)
+        .expect("grant in the last chunk");
+    let keys: Vec<GrantKey> = asked.iter().map(Resource::grant_key).collect();
+    let answers = store.resolve(alice.id, &keys).expect("batch");
+    assert!(!answers.workspace_admin);
+    assert_eq!(answers.levels.len(), asked.len());
+    for (resource, answer) in asked.iter().zip(&answers.levels) {
         assert_eq!(
             *answer,
-            store.permission_of(alice.id, resource).expect("single"),
+            resolved(store, alice.id, resource).expect("single"),
             "{resource:?}"
         );
     }
     assert_eq!(
-        answers[..4],
-        [
-            Some(Permission::NoPermissions),
-            None,
-            Some(Permission::Edit),
-            None
-        ]
+        answers.levels[..4],
+        [Some(Permission::Deny), None, Some(Permission::Edit), None]
     );
+    assert_eq!(answers.levels.last(), Some(&Some(Permission::Use)));
     assert_eq!(
         store
-            .permissions_of(bob.id, &[experiment("2")])
-            .expect("batch"),
+            .resolve(bob.id, &[experiment("2").grant_key()])
+            .expect("batch")
+            .levels,
         vec![Some(Permission::Manage)]
     );
-    assert!(store.permissions_of(bob.id, &[]).expect("empty").is_empty());
+    assert_eq!(store.resolve(bob.id, &[]), Ok(Resolution::default()));
 }
 
 macro_rules! contract {
@@ -892,7 +941,7 @@ contract! {
     deleting_a_user_deletes_its_grants_and_a_new_namesake_inherits_nothing,
     grants_are_created_read_updated_and_deleted,
     grant_errors_follow_the_contract,
-    an_explicit_no_permissions_grant_is_stored,
+    an_explicit_no_permissions_grant_is_stored_as_deny,
     permission_of_is_exact_per_user_kind_and_key,
     grants_of_user_are_ordered_by_kind_then_key,
     racing_creations_of_one_username_let_exactly_one_win with super::race_pool(),
@@ -904,7 +953,7 @@ contract! {
     the_backend_is_the_one_the_url_names,
     deleting_a_resource_drops_every_grant_on_it,
     renaming_a_model_moves_its_grants_and_replaces_leftovers,
-    permissions_of_many_answer_like_permission_of_each,
+    resolving_many_keys_answers_like_resolving_each,
 }
 
 // ---------------------------------------------------------------------------
