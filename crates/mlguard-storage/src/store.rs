@@ -69,14 +69,14 @@ impl Store {
     }
 
     /// Applies the pending migrations up to and including `version` (the date
-    /// prefix of its folder, e.g. `2025-11-26-000000`): for a staged upgrade, or
-    /// for a test that needs a database at an older schema.
+    /// prefix of its folder, `2025-11-26-000000` or diesel's `20251126000000`):
+    /// for a staged upgrade, or a test that needs a database at an older schema.
     pub fn run_migrations_through(&self, version: &str) -> Result<Vec<String>, StorageError> {
         let mut conn = self
             .pool
             .get()
             .map_err(|e| StorageError::Migration(format!("no database connection: {e}")))?;
-        crate::migrations::run(&mut conn, Some(version))
+        crate::migrations::run(&mut conn, Some(&version.replace('-', "")))
     }
 
     pub(crate) fn conn(&self) -> Result<PooledConnection<Manager>, StoreError> {
