@@ -176,7 +176,7 @@ fn tolerate_duplicate(result: QueryResult<usize>) -> QueryResult<()> {
     }
 }
 
-/// The `LIKE` pattern (escape `\\`) of every synthetic role name.
+/// The `LIKE` pattern (escaped with a backslash) of every synthetic role name.
 pub(crate) fn synthetic_name_like() -> String {
     // `_` is LIKE's one-character wildcard.
     format!("{}%", RoleName::RESERVED_PREFIX.replace('_', "\\_"))
