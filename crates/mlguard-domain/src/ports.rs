@@ -223,7 +223,8 @@ impl RoleError {
             RoleError::SyntheticRoleOfAnotherUser { .. } | RoleError::Invalid(_) => {
                 "INVALID_PARAMETER_VALUE"
             }
-            RoleError::Unavailable(_) => "INTERNAL_ERROR",
+            // As the grant store's: the caller may retry.
+            RoleError::Unavailable(_) => "TEMPORARILY_UNAVAILABLE",
         }
     }
 }
@@ -332,4 +333,44 @@ pub trait RoleStore: Send + Sync {
     /// workspace), ordered by role id then row id. MUST return `UserNotFound`.
     fn permission_rows_of_user(&self, username: &Username)
     -> Result<Vec<PermissionRow>, RoleError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_errors_carry_mlflows_codes() {
+        let alice = Username::parse("alice").expect("name");
+        assert_eq!(RoleError::RoleNotFound(9).code(), "RESOURCE_DOES_NOT_EXIST");
+        assert_eq!(
+            RoleError::AssignmentAlreadyExists {
+                user_id: 5,
+                role_id: 5
+            }
+            .code(),
+            "RESOURCE_ALREADY_EXISTS"
+        );
+        assert_eq!(
+            RoleError::Invalid(GrantRuleError::WorkspaceNotPerUser).code(),
+            "INVALID_PARAMETER_VALUE"
+        );
+        assert_eq!(
+            RoleError::UserNotFound(alice.clone()).code(),
+            "RESOURCE_DOES_NOT_EXIST"
+        );
+        assert_eq!(
+            RoleError::UserPermissionNotFound {
+                username: alice,
+                resource_type: ResourceType::Experiment,
+                pattern: ResourcePattern::Id("1".into()),
+            }
+            .to_string(),
+            "Permission for user=alice on resource_type=experiment, resource_id=1 not found."
+        );
+        assert_eq!(
+            RoleError::Unavailable("x".into()).code(),
+            "TEMPORARILY_UNAVAILABLE"
+        );
+    }
 }
