@@ -103,7 +103,8 @@ impl Resource {
 
     /// The key a check on this resource looks up, and the pattern of a per-id row
     /// on it. A scorer's id is MLflow 3.17's `<experiment_id>/<url-quoted name>`,
-    /// so a name holding `/` stays unambiguous.
+    /// so a name holding `/` stays unambiguous. Never the wildcard: no name or id
+    /// parses from a lone `*`.
     pub fn grant_key(&self) -> GrantKey {
         let id = match self {
             Resource::Scorer {
@@ -216,6 +217,7 @@ mod tests {
         for resource in resources {
             let key = resource.grant_key();
             assert_eq!(key.resource_type.as_str(), resource.kind().as_str());
+            assert!(!key.id.is_wildcard());
             let back = Resource::from_grant_key(key.resource_type.as_str(), key.id.as_str());
             assert_eq!(back.as_ref(), Some(&resource));
         }
