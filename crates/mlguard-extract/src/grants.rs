@@ -86,8 +86,8 @@ impl Grants {
         let (resolution, chain) = self
             .blocking(move |store| (store.resolve(user_id, chain.keys()), chain))
             .await?;
-        let standing = resolution?;
-        let standing = standing.standing(0..chain.keys().len());
+        let resolution = resolution?;
+        let standing = resolution.standing(0..chain.keys().len());
         match decide(caller, standing, self.default_permission, capability) {
             Decision::Allow => Ok(()),
             Decision::Deny => {
@@ -99,48 +99,49 @@ impl Grants {
         }
     }
 
-    /// Whether `caller` may read each item; `None` (an item naming nothing
+    /// Whether `caller` may read each resource; `None` (an item naming nothing
     /// mlguard can check) is never readable. One store round trip for the list.
     pub async fn readable<T: Into<KeyChain>>(
         &self,
         caller: &Principal,
-        items: Vec<Option<T>>,
+        resources: Vec<Option<T>>,
     ) -> Result<Vec<bool>, ApiError> {
-        self.permitted(caller, items, Capability::Read).await
+        self.permitted(caller, resources, Capability::Read).await
     }
 
-    /// Whether `caller` may exercise `capability` on each item; `None` never.
+    /// Whether `caller` may exercise `capability` on each resource; `None` never.
     /// One store round trip for the whole list; admins need none.
     pub async fn permitted<T: Into<KeyChain>>(
         &self,
         caller: &Principal,
-        items: Vec<Option<T>>,
+        resources: Vec<Option<T>>,
         capability: Capability,
     ) -> Result<Vec<bool>, ApiError> {
-        self.check_each(caller, items, capability, Ungranted::Default)
+        self.check_each(caller, resources, capability, Ungranted::Default)
             .await
     }
 
-    /// Whether no grant of the caller's denies reading each item: an item without
-    /// a row on any of its keys passes (its parent's check already did), an
-    /// explicit denial does not.
+    /// Whether no grant of the caller's denies reading each resource: a resource
+    /// without a grant passes (its parent's check already did), an explicit denial
+    /// does not.
     pub async fn not_denied_reading<T: Into<KeyChain>>(
         &self,
         caller: &Principal,
-        items: Vec<Option<T>>,
+        resources: Vec<Option<T>>,
     ) -> Result<Vec<bool>, ApiError> {
-        self.check_each(caller, items, Capability::Read, Ungranted::Allowed)
+        self.check_each(caller, resources, Capability::Read, Ungranted::Allowed)
             .await
     }
 
     async fn check_each<T: Into<KeyChain>>(
         &self,
         caller: &Principal,
-        items: Vec<Option<T>>,
+        resources: Vec<Option<T>>,
         capability: Capability,
         ungranted: Ungranted,
     ) -> Result<Vec<bool>, ApiError> {
-        let chains: Vec<Option<KeyChain>> = items.into_iter().map(|i| i.map(Into::into)).collect();
+        let chains: Vec<Option<KeyChain>> =
+            resources.into_iter().map(|r| r.map(Into::into)).collect();
         if caller.is_admin {
             return Ok(chains.iter().map(Option::is_some).collect());
         }
