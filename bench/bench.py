@@ -502,8 +502,8 @@ MICRO_BENCHES = [
      TARGET_CACHED_CHECK_NS),
     ("sqlite_store/credential_state",
      "store read 1 of a cached Basic request: the account's credential version (SQLite)", None),
-    ("sqlite_store/permission_of",
-     "store read 2: the caller's grant on the experiment (SQLite)", None),
+    ("sqlite_store/resolve",
+     "store read 2: what the caller's roles resolve to on the experiment (SQLite)", None),
     ("full_authenticated_request_in_process/basic_cached",
      ("full authenticated request, in-process: Basic (cached) + credential version + grant "
      "from SQLite + decision + instant stub upstream"), None),

@@ -195,11 +195,13 @@ fn store_reads(c: &mut Criterion) {
                 .expect("the user exists")
         })
     });
-    group.bench_function("permission_of", |b| {
+    let keys = [resource.grant_key()];
+    group.bench_function("resolve", |b| {
         b.iter(|| {
             store
-                .permission_of(black_box(user_id), black_box(&resource))
+                .resolve(black_box(user_id), black_box(&keys))
                 .expect("read")
+                .levels[0]
                 .expect("the grant exists")
         })
     });

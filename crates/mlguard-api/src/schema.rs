@@ -108,7 +108,8 @@ impl From<Permission> for PermissionName {
             Permission::Use => PermissionName::Use,
             Permission::Edit => PermissionName::Edit,
             Permission::Manage => PermissionName::Manage,
-            Permission::NoPermissions => PermissionName::NoPermissions,
+            // The 3.10 wire has no DENY; its NO_PERMISSIONS is that denial.
+            Permission::NoPermissions | Permission::Deny => PermissionName::NoPermissions,
         }
     }
 }

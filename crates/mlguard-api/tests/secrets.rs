@@ -300,7 +300,7 @@ fn needed(op: Op) -> Option<Permission> {
 
 fn rank(level: Permission) -> u8 {
     match level {
-        Permission::NoPermissions => 0,
+        Permission::NoPermissions | Permission::Deny => 0,
         Permission::Read => 1,
         Permission::Use => 2,
         Permission::Edit => 3,

@@ -25,6 +25,18 @@ pub enum NameError {
     ModelName,
     #[error("Invalid identifier: it must be 1 to {max} characters with no control characters.", max = OpaqueId::MAX_CHARS)]
     OpaqueId,
+    /// `*` is a grant row's wildcard: as one resource's name it would grant them all.
+    #[error("Invalid name '*': it is reserved for grants on every resource of a type.")]
+    Wildcard,
+}
+
+/// Refuses the one name a grant row reads as "every resource".
+fn not_wildcard(raw: &str) -> Result<(), NameError> {
+    if raw == "*" {
+        Err(NameError::Wildcard)
+    } else {
+        Ok(())
+    }
 }
 
 fn has_control(s: &str) -> bool {
@@ -159,6 +171,7 @@ impl ModelName {
         if raw.is_empty() || raw.chars().count() > Self::MAX_CHARS || has_control(raw) {
             return Err(NameError::ModelName);
         }
+        not_wildcard(raw)?;
         Ok(Self(raw.to_owned()))
     }
 
@@ -191,6 +204,7 @@ impl OpaqueId {
         if raw.is_empty() || raw.chars().count() > Self::MAX_CHARS || has_control(raw) {
             return Err(NameError::OpaqueId);
         }
+        not_wildcard(raw)?;
         Ok(Self(raw.to_owned()))
     }
 
@@ -271,5 +285,13 @@ mod tests {
         assert!(ModelName::parse("my model/v2").is_ok());
         assert!(ModelName::parse("").is_err());
         assert!(ModelName::parse("a\tb").is_err());
+    }
+
+    #[test]
+    fn a_lone_star_names_no_single_resource() {
+        assert_eq!(ModelName::parse("*"), Err(NameError::Wildcard));
+        assert_eq!(OpaqueId::parse("*"), Err(NameError::Wildcard));
+        assert!(ModelName::parse("**").is_ok());
+        assert!(OpaqueId::parse("a*").is_ok());
     }
 }

@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use mlguard_domain::{Capability, Decision, GrantStore, Permission, Principal, Resource, decide};
+use mlguard_domain::{
+    Capability, Decision, GrantKey, GrantStore, KeyChain, Permission, Principal, Resolution, decide,
+};
 
 use crate::ApiError;
 
@@ -67,25 +69,30 @@ impl Grants {
         blocking(move || work(store.as_ref())).await
     }
 
-    /// Allows `caller` to exercise `capability` on `resource`, or answers 403.
-    /// Admins pass without a store read.
+    /// Allows `caller` to exercise `capability` on the operation decided by `chain`
+    /// (a `Resource` is its own key alone), or answers 403. Admins pass without a
+    /// store read.
     pub async fn require(
         &self,
         caller: &Principal,
-        resource: Resource,
+        chain: impl Into<KeyChain>,
         capability: Capability,
     ) -> Result<(), ApiError> {
         if caller.is_admin {
             return Ok(());
         }
+        let chain = chain.into();
         let user_id = caller.user_id;
-        let (explicit, resource) = self
-            .blocking(move |store| (store.permission_of(user_id, &resource), resource))
+        let (resolution, chain) = self
+            .blocking(move |store| (store.resolve(user_id, chain.keys()), chain))
             .await?;
-        match decide(caller, explicit?, self.default_permission, capability) {
+        let resolution = resolution?;
+        let standing = resolution.standing(0..chain.keys().len());
+        match decide(caller, standing, self.default_permission, capability) {
             Decision::Allow => Ok(()),
             Decision::Deny => {
-                tracing::info!(resource.kind = %resource.kind(), resource.key = %resource.key(),
+                let own = chain.own();
+                tracing::info!(resource.kind = %own.resource_type, resource.key = %own.id,
                     ?capability, "denied");
                 Err(ApiError::permission_denied())
             }
@@ -94,20 +101,20 @@ impl Grants {
 
     /// Whether `caller` may read each resource; `None` (an item naming nothing
     /// mlguard can check) is never readable. One store round trip for the list.
-    pub async fn readable(
+    pub async fn readable<T: Into<KeyChain>>(
         &self,
         caller: &Principal,
-        resources: Vec<Option<Resource>>,
+        resources: Vec<Option<T>>,
     ) -> Result<Vec<bool>, ApiError> {
         self.permitted(caller, resources, Capability::Read).await
     }
 
     /// Whether `caller` may exercise `capability` on each resource; `None` never.
     /// One store round trip for the whole list; admins need none.
-    pub async fn permitted(
+    pub async fn permitted<T: Into<KeyChain>>(
         &self,
         caller: &Principal,
-        resources: Vec<Option<Resource>>,
+        resources: Vec<Option<T>>,
         capability: Capability,
     ) -> Result<Vec<bool>, ApiError> {
         self.check_each(caller, resources, capability, Ungranted::Default)
@@ -117,46 +124,53 @@ impl Grants {
     /// Whether no grant of the caller's denies reading each resource: a resource
     /// without a grant passes (its parent's check already did), an explicit denial
     /// does not.
-    pub async fn not_denied_reading(
+    pub async fn not_denied_reading<T: Into<KeyChain>>(
         &self,
         caller: &Principal,
-        resources: Vec<Option<Resource>>,
+        resources: Vec<Option<T>>,
     ) -> Result<Vec<bool>, ApiError> {
         self.check_each(caller, resources, Capability::Read, Ungranted::Allowed)
             .await
     }
 
-    async fn check_each(
+    async fn check_each<T: Into<KeyChain>>(
         &self,
         caller: &Principal,
-        resources: Vec<Option<Resource>>,
+        resources: Vec<Option<T>>,
         capability: Capability,
         ungranted: Ungranted,
     ) -> Result<Vec<bool>, ApiError> {
+        let chains: Vec<Option<KeyChain>> =
+            resources.into_iter().map(|r| r.map(Into::into)).collect();
         if caller.is_admin {
-            return Ok(resources.iter().map(Option::is_some).collect());
+            return Ok(chains.iter().map(Option::is_some).collect());
         }
         let user_id = caller.user_id;
-        let known: Vec<Resource> = resources.iter().flatten().cloned().collect();
-        // The common case, one resource per check, is one indexed read.
-        let mut explicit = self
-            .blocking(move |store| match known.as_slice() {
-                [] => Ok(Vec::new()),
-                [one] => store.permission_of(user_id, one).map(|level| vec![level]),
-                many => store.permissions_of(user_id, many),
-            })
-            .await??
-            .into_iter();
-        // Answers come in the order of the known resources; an unknown one takes none.
-        Ok(resources
+        // Every chain's keys in one list: one query for one key, few for many.
+        let keys: Vec<GrantKey> = chains
             .iter()
-            .map(|resource| {
-                resource.is_some() && {
-                    let level = explicit.next().flatten();
-                    (level.is_none() && ungranted == Ungranted::Allowed)
-                        || decide(caller, level, self.default_permission, capability)
-                            == Decision::Allow
-                }
+            .flatten()
+            .flat_map(|chain| chain.keys().iter().cloned())
+            .collect();
+        let resolution = if keys.is_empty() {
+            Resolution::default()
+        } else {
+            self.blocking(move |store| store.resolve(user_id, &keys))
+                .await??
+        };
+        let mut next = 0;
+        Ok(chains
+            .iter()
+            .map(|chain| {
+                let Some(chain) = chain else { return false };
+                let range = next..next + chain.keys().len();
+                next = range.end;
+                let standing = resolution.standing(range);
+                let no_row =
+                    !standing.workspace_admin && standing.chain.iter().all(Option::is_none);
+                (no_row && ungranted == Ungranted::Allowed)
+                    || decide(caller, standing, self.default_permission, capability)
+                        == Decision::Allow
             })
             .collect())
     }

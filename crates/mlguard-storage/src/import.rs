@@ -234,7 +234,7 @@ impl Store {
             .conn()
             .map_err(|e| ImportError::Target(e.to_string()))?;
         let outcome = conn.transaction::<(), apply::ApplyError, _>(|conn| {
-            crate::migrations::run(conn).map_err(apply::ApplyError::Migration)?;
+            crate::migrations::run(conn, None).map_err(apply::ApplyError::Migration)?;
             apply::apply(conn, &candidates, options.overwrite, &mut report, progress)?;
             if options.dry_run {
                 // An error is what makes diesel roll the transaction back.

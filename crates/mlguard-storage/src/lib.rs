@@ -2,9 +2,12 @@
 
 mod connection;
 mod error;
+mod grants;
 mod import;
 mod migrations;
 mod password;
+mod rbac;
+mod roles;
 mod schema;
 mod secrets;
 mod store;

@@ -15,21 +15,52 @@ diesel::table! {
 }
 
 diesel::table! {
-    grants (user_id, resource_kind, resource_key) {
-        user_id -> BigInt,
-        /// `ResourceKind::as_str`.
-        resource_kind -> Text,
-        /// `Resource::key`.
-        resource_key -> Text,
-        /// `Permission::as_str`.
+    /// MLflow 3.17's roles; `name` may be a synthetic `__user_<id>__`.
+    roles (id) {
+        id -> BigInt,
+        workspace -> Text,
+        name -> Text,
+        description -> Nullable<Text>,
+        /// Milliseconds since the Unix epoch.
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// One grant row of a role.
+    role_permissions (id) {
+        id -> BigInt,
+        role_id -> BigInt,
+        /// `ResourceType::as_str`.
+        resource_type -> Text,
+        /// `*` or an id (`ResourcePattern::as_str`).
+        resource_pattern -> Text,
+        /// `Permission::as_str`; never NO_PERMISSIONS.
         permission -> Text,
         /// Milliseconds since the Unix epoch.
         created_at -> BigInt,
     }
 }
 
-diesel::joinable!(grants -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(users, grants);
+diesel::table! {
+    user_role_assignments (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        role_id -> BigInt,
+        /// Milliseconds since the Unix epoch.
+        created_at -> BigInt,
+    }
+}
+
+diesel::joinable!(role_permissions -> roles (role_id));
+diesel::joinable!(user_role_assignments -> roles (role_id));
+diesel::joinable!(user_role_assignments -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    roles,
+    role_permissions,
+    user_role_assignments
+);
 
 diesel::table! {
     /// Accounts `mlguard import-mlflow` created or overwrote (see the migration).

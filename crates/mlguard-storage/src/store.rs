@@ -7,14 +7,13 @@ use diesel::prelude::*;
 use diesel::r2d2::PooledConnection;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use mlguard_domain::{
-    CredentialCheck, Grant, GrantStore, Password, Permission, Resource, StoreError, User,
-    UserStore, UserSummary, Username, now_ms,
+    CredentialCheck, Password, RoleName, StoreError, User, UserStore, UserSummary, Username, now_ms,
 };
 
 use crate::connection::{DbConnection, DbPool, Manager, PoolOptions, open_pool};
 use crate::error::StorageError;
 use crate::password;
-use crate::schema::{grants, users};
+use crate::schema::{role_permissions, roles, user_role_assignments, users};
 use crate::url::Target;
 
 /// The database engine behind a [`Store`].
@@ -24,7 +23,7 @@ pub enum Backend {
     Postgres,
 }
 
-/// The user and grant store over a pool of SQLite or PostgreSQL connections.
+/// The user, grant and role store over a pool of SQLite or PostgreSQL connections.
 /// Cloning is cheap and shares the pool.
 #[derive(Clone)]
 pub struct Store {
@@ -66,7 +65,18 @@ impl Store {
             .pool
             .get()
             .map_err(|e| StorageError::Migration(format!("no database connection: {e}")))?;
-        crate::migrations::run(&mut conn)
+        crate::migrations::run(&mut conn, None)
+    }
+
+    /// Applies the pending migrations up to and including `version` (the date
+    /// prefix of its folder, `2025-11-26-000000` or diesel's `20251126000000`):
+    /// for a staged upgrade, or a test that needs a database at an older schema.
+    pub fn run_migrations_through(&self, version: &str) -> Result<Vec<String>, StorageError> {
+        let mut conn = self
+            .pool
+            .get()
+            .map_err(|e| StorageError::Migration(format!("no database connection: {e}")))?;
+        crate::migrations::run(&mut conn, Some(&version.replace('-', "")))
     }
 
     pub(crate) fn conn(&self) -> Result<PooledConnection<Manager>, StoreError> {
@@ -106,18 +116,8 @@ pub(crate) fn stored_username(raw: &str) -> Result<Username, StoreError> {
     Username::parse(raw).map_err(|e| corrupt_row("user", format!("username: {e}")))
 }
 
-fn stored_permission(raw: &str) -> Result<Permission, StoreError> {
-    raw.parse::<Permission>()
-        .map_err(|_| corrupt_row("grant", format!("unknown permission {raw:?}")))
-}
-
-fn stored_resource(kind: &str, key: &str) -> Result<Resource, StoreError> {
-    Resource::from_stored(kind, key)
-        .ok_or_else(|| corrupt_row("grant", format!("invalid resource {kind:?} {key:?}")))
-}
-
 /// The id of the account named `username`.
-fn user_id_of(conn: &mut DbConnection, username: &Username) -> Result<i64, StoreError> {
+pub(crate) fn user_id_of(conn: &mut DbConnection, username: &Username) -> Result<i64, StoreError> {
     users::table
         .filter(users::username.eq(username.as_str()))
         .select(users::id)
@@ -125,28 +125,6 @@ fn user_id_of(conn: &mut DbConnection, username: &Username) -> Result<i64, Store
         .optional()
         .map_err(|e| db_error("find user", &e))?
         .ok_or_else(|| StoreError::UserNotFound(username.clone()))
-}
-
-/// `grants` filtered to one primary key.
-type GrantByKey<'a> = diesel::dsl::Filter<
-    grants::table,
-    diesel::dsl::And<
-        diesel::dsl::And<
-            diesel::dsl::Eq<grants::user_id, i64>,
-            diesel::dsl::Eq<grants::resource_kind, &'static str>,
-        >,
-        diesel::dsl::Eq<grants::resource_key, &'a str>,
-    >,
->;
-
-/// `key` is `resource.key()`, passed in because a scorer's key is built on the fly.
-fn grant_key<'a>(user_id: i64, resource: &Resource, key: &'a str) -> GrantByKey<'a> {
-    grants::table.filter(
-        grants::user_id
-            .eq(user_id)
-            .and(grants::resource_kind.eq(resource.kind().as_str()))
-            .and(grants::resource_key.eq(key)),
-    )
 }
 
 impl UserStore for Store {
@@ -262,14 +240,39 @@ impl UserStore for Store {
 
     fn delete_user(&self, username: &Username) -> Result<(), StoreError> {
         let mut conn = self.conn()?;
-        // Writes only, grants first: the foreign key cascades too, but this does not
-        // depend on SQLite's `foreign_keys` pragma.
+        // Writes only, children first: the foreign keys cascade too, but this does
+        // not depend on SQLite's `foreign_keys` pragma.
         let deleted = conn.transaction::<usize, DieselError, _>(|conn| {
-            let ids = users::table
+            let Some(user_id) = users::table
                 .filter(users::username.eq(username.as_str()))
-                .select(users::id);
-            diesel::delete(grants::table.filter(grants::user_id.eq_any(ids))).execute(conn)?;
-            diesel::delete(users::table.filter(users::username.eq(username.as_str()))).execute(conn)
+                .select(users::id)
+                .first::<i64>(conn)
+                .optional()?
+            else {
+                return Ok(0);
+            };
+            // The user's synthetic roles, in every workspace, go with their rows
+            // and whoever else was assigned to them.
+            let name = RoleName::synthetic(user_id);
+            let synthetic = || {
+                roles::table
+                    .filter(roles::name.eq(name.as_str()))
+                    .select(roles::id)
+            };
+            diesel::delete(
+                role_permissions::table.filter(role_permissions::role_id.eq_any(synthetic())),
+            )
+            .execute(conn)?;
+            diesel::delete(
+                user_role_assignments::table.filter(
+                    user_role_assignments::user_id
+                        .eq(user_id)
+                        .or(user_role_assignments::role_id.eq_any(synthetic())),
+                ),
+            )
+            .execute(conn)?;
+            diesel::delete(roles::table.filter(roles::name.eq(name.as_str()))).execute(conn)?;
+            diesel::delete(users::table.find(user_id)).execute(conn)
         });
         match deleted {
             Ok(0) => Err(StoreError::UserNotFound(username.clone())),
@@ -320,240 +323,5 @@ impl UserStore for Store {
         let mut conn = self.conn()?;
         conn.batch_execute("SELECT 1")
             .map_err(|e| db_error("ping", &e))
-    }
-}
-
-impl GrantStore for Store {
-    fn create_grant(
-        &self,
-        username: &Username,
-        resource: &Resource,
-        permission: Permission,
-    ) -> Result<Grant, StoreError> {
-        let mut conn = self.conn()?;
-        let user_id = user_id_of(&mut conn, username)?;
-        // The primary key, not a prior lookup, decides a race; a user deleted in
-        // between trips the foreign key.
-        let inserted = diesel::insert_into(grants::table)
-            .values((
-                grants::user_id.eq(user_id),
-                grants::resource_kind.eq(resource.kind().as_str()),
-                grants::resource_key.eq(resource.key()),
-                grants::permission.eq(permission.as_str()),
-                grants::created_at.eq(now_ms()),
-            ))
-            .execute(&mut conn);
-        match inserted {
-            Ok(_) => Ok(Grant {
-                user_id,
-                username: username.clone(),
-                resource: resource.clone(),
-                permission,
-            }),
-            Err(e) if is_unique_violation(&e) => Err(StoreError::GrantAlreadyExists {
-                resource: resource.clone(),
-                username: username.clone(),
-            }),
-            Err(e) if is_foreign_key_violation(&e) => {
-                Err(StoreError::UserNotFound(username.clone()))
-            }
-            Err(e) => Err(db_error("create grant", &e)),
-        }
-    }
-
-    fn get_grant(&self, username: &Username, resource: &Resource) -> Result<Grant, StoreError> {
-        let mut conn = self.conn()?;
-        let user_id = user_id_of(&mut conn, username)?;
-        let stored = grant_key(user_id, resource, &resource.key())
-            .select(grants::permission)
-            .first::<String>(&mut conn)
-            .optional()
-            .map_err(|e| db_error("get grant", &e))?
-            .ok_or_else(|| StoreError::GrantNotFound {
-                resource: resource.clone(),
-                username: username.clone(),
-            })?;
-        Ok(Grant {
-            user_id,
-            username: username.clone(),
-            resource: resource.clone(),
-            permission: stored_permission(&stored)?,
-        })
-    }
-
-    fn update_grant(
-        &self,
-        username: &Username,
-        resource: &Resource,
-        permission: Permission,
-    ) -> Result<(), StoreError> {
-        let mut conn = self.conn()?;
-        let user_id = user_id_of(&mut conn, username)?;
-        let updated = diesel::update(grant_key(user_id, resource, &resource.key()))
-            .set(grants::permission.eq(permission.as_str()))
-            .execute(&mut conn)
-            .map_err(|e| db_error("update grant", &e))?;
-        if updated == 0 {
-            return Err(StoreError::GrantNotFound {
-                resource: resource.clone(),
-                username: username.clone(),
-            });
-        }
-        Ok(())
-    }
-
-    fn delete_grant(&self, username: &Username, resource: &Resource) -> Result<(), StoreError> {
-        let mut conn = self.conn()?;
-        let user_id = user_id_of(&mut conn, username)?;
-        let deleted = diesel::delete(grant_key(user_id, resource, &resource.key()))
-            .execute(&mut conn)
-            .map_err(|e| db_error("delete grant", &e))?;
-        if deleted == 0 {
-            return Err(StoreError::GrantNotFound {
-                resource: resource.clone(),
-                username: username.clone(),
-            });
-        }
-        Ok(())
-    }
-
-    fn has_grants_on(&self, resource: &Resource) -> Result<bool, StoreError> {
-        let mut conn = self.conn()?;
-        let key = resource.key();
-        diesel::select(diesel::dsl::exists(
-            grants::table.filter(
-                grants::resource_kind
-                    .eq(resource.kind().as_str())
-                    .and(grants::resource_key.eq(key.as_ref())),
-            ),
-        ))
-        .get_result(&mut conn)
-        .map_err(|e| db_error("look for grants on resource", &e))
-    }
-
-    fn delete_grants_on(&self, resource: &Resource) -> Result<u64, StoreError> {
-        let mut conn = self.conn()?;
-        let key = resource.key();
-        let deleted = diesel::delete(
-            grants::table.filter(
-                grants::resource_kind
-                    .eq(resource.kind().as_str())
-                    .and(grants::resource_key.eq(key.as_ref())),
-            ),
-        )
-        .execute(&mut conn)
-        .map_err(|e| db_error("delete grants on resource", &e))?;
-        Ok(deleted as u64)
-    }
-
-    fn rename_registered_model(
-        &self,
-        from: &mlguard_domain::ModelName,
-        to: &mlguard_domain::ModelName,
-    ) -> Result<u64, StoreError> {
-        if from == to {
-            // Nothing moves; deleting `to`'s grants first would drop them all.
-            return Ok(0);
-        }
-        let kind = mlguard_domain::ResourceKind::RegisteredModel.as_str();
-        let mut conn = self.conn()?;
-        conn.transaction(|conn| {
-            // Leftovers of an earlier model called `to` must not outlive it.
-            diesel::delete(
-                grants::table.filter(
-                    grants::resource_kind
-                        .eq(kind)
-                        .and(grants::resource_key.eq(to.as_str())),
-                ),
-            )
-            .execute(conn)?;
-            diesel::update(
-                grants::table.filter(
-                    grants::resource_kind
-                        .eq(kind)
-                        .and(grants::resource_key.eq(from.as_str())),
-                ),
-            )
-            .set(grants::resource_key.eq(to.as_str()))
-            .execute(conn)
-        })
-        .map(|moved| moved as u64)
-        .map_err(|e| db_error("rename registered model grants", &e))
-    }
-
-    fn grants_of_user(&self, user_id: i64) -> Result<Vec<Grant>, StoreError> {
-        let mut conn = self.conn()?;
-        let rows = grants::table
-            .inner_join(users::table)
-            .filter(grants::user_id.eq(user_id))
-            .order((grants::resource_kind.asc(), grants::resource_key.asc()))
-            .select((
-                users::username,
-                grants::resource_kind,
-                grants::resource_key,
-                grants::permission,
-            ))
-            .load::<(String, String, String, String)>(&mut conn)
-            .map_err(|e| db_error("list grants", &e))?;
-        rows.into_iter()
-            .map(|(username, kind, key, permission)| {
-                Ok(Grant {
-                    user_id,
-                    username: stored_username(&username)?,
-                    resource: stored_resource(&kind, &key)?,
-                    permission: stored_permission(&permission)?,
-                })
-            })
-            .collect()
-    }
-
-    fn permissions_of(
-        &self,
-        user_id: i64,
-        resources: &[Resource],
-    ) -> Result<Vec<Option<Permission>>, StoreError> {
-        // Bounded IN lists keep every backend under its bind-parameter limit.
-        const CHUNK: usize = 500;
-        let keys: Vec<(&'static str, String)> = resources
-            .iter()
-            .map(|r| (r.kind().as_str(), r.key().into_owned()))
-            .collect();
-        let mut found = std::collections::HashMap::new();
-        let mut conn = self.conn()?;
-        for chunk in keys.chunks(CHUNK) {
-            let wanted: Vec<&str> = chunk.iter().map(|(_, key)| key.as_str()).collect();
-            let rows = grants::table
-                .filter(grants::user_id.eq(user_id))
-                .filter(grants::resource_key.eq_any(&wanted))
-                .select((
-                    grants::resource_kind,
-                    grants::resource_key,
-                    grants::permission,
-                ))
-                .load::<(String, String, String)>(&mut conn)
-                .map_err(|e| db_error("permissions of", &e))?;
-            for (kind, key, permission) in rows {
-                found.insert((kind, key), stored_permission(&permission)?);
-            }
-        }
-        Ok(keys
-            .into_iter()
-            .map(|(kind, key)| found.get(&(kind.to_owned(), key)).copied())
-            .collect())
-    }
-
-    fn permission_of(
-        &self,
-        user_id: i64,
-        resource: &Resource,
-    ) -> Result<Option<Permission>, StoreError> {
-        let mut conn = self.conn()?;
-        grant_key(user_id, resource, &resource.key())
-            .select(grants::permission)
-            .first::<String>(&mut conn)
-            .optional()
-            .map_err(|e| db_error("permission of", &e))?
-            .map(|stored| stored_permission(&stored))
-            .transpose()
     }
 }

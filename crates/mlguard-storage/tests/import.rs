@@ -271,8 +271,15 @@ impl TempDb {
              || CAST(credential_version AS TEXT) AS v FROM users ORDER BY id",
         );
         all.extend(self.text(
-            "SELECT CAST(user_id AS TEXT) || '|' || resource_kind || '|' || resource_key || '|' \
-             || permission AS v FROM grants ORDER BY user_id, resource_kind, resource_key",
+            "SELECT r.workspace || '|' || r.name || '|' || p.resource_type || '|' \
+             || p.resource_pattern || '|' || p.permission AS v \
+             FROM role_permissions p JOIN roles r ON r.id = p.role_id \
+             ORDER BY r.workspace, r.name, p.resource_type, p.resource_pattern",
+        ));
+        all.extend(self.text(
+            "SELECT CAST(a.user_id AS TEXT) || '|' || r.name AS v \
+             FROM user_role_assignments a JOIN roles r ON r.id = a.role_id \
+             ORDER BY a.user_id, r.name",
         ));
         all.extend(self.text(
             "SELECT CAST(user_id AS TEXT) || '|' || source_hash_sha256 || '|' \
@@ -633,14 +640,15 @@ fn a_failure_midway_rolls_everything_back(source: TempDb, target: TempDb) {
     // The last grant written fails: everything before it must go too.
     match target {
         TempDb::Sqlite { .. } => target.execute(
-            "CREATE TRIGGER fail_midway BEFORE INSERT ON grants WHEN NEW.resource_key = 'd-1' \
+            "CREATE TRIGGER fail_midway BEFORE INSERT ON role_permissions \
+             WHEN NEW.resource_pattern = 'd-1' \
              BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
         ),
         TempDb::Postgres(_) => target.execute(
             "CREATE FUNCTION fail_midway() RETURNS trigger AS $$ BEGIN \
-               IF NEW.resource_key = 'd-1' THEN RAISE EXCEPTION 'injected failure'; END IF; \
+               IF NEW.resource_pattern = 'd-1' THEN RAISE EXCEPTION 'injected failure'; END IF; \
                RETURN NEW; END $$ LANGUAGE plpgsql; \
-             CREATE TRIGGER fail_midway BEFORE INSERT ON grants \
+             CREATE TRIGGER fail_midway BEFORE INSERT ON role_permissions \
                FOR EACH ROW EXECUTE FUNCTION fail_midway();",
         ),
     }

@@ -1,9 +1,10 @@
 //! Who may do what with a secret: the operation matrix, decided by
-//! [`crate::decide`] like every other resource.
+//! [`crate::decide`] like every other resource (the secret's grant is a chain of
+//! one key, so a positive grant is floored to the default).
 
 use std::fmt;
 
-use crate::decision::{Decision, decide};
+use crate::decision::{Decision, Standing, decide};
 use crate::permission::{Capability, Permission};
 use crate::user::Principal;
 
@@ -111,9 +112,14 @@ pub fn authorize_secret(
         is_admin: false,
         ..principal.clone()
     };
+    let chain = [explicit];
+    let standing = Standing {
+        workspace_admin: false,
+        chain: &chain,
+    };
     match (
-        decide(principal, explicit, default, capability),
-        decide(&as_plain_user, explicit, default, capability),
+        decide(principal, standing, default, capability),
+        decide(&as_plain_user, standing, default, capability),
     ) {
         (Decision::Allow, Decision::Allow) => SecretAccess::Allowed,
         (Decision::Allow, Decision::Deny) => SecretAccess::AdminBypass,
@@ -171,7 +177,10 @@ mod tests {
         for operation in SecretOperation::ALL {
             for default in Permission::ALL {
                 for grant in Permission::ALL {
-                    let expected = if allowed_levels(operation).contains(&grant) {
+                    // A positive grant counts as at least the default (3.17's floor).
+                    let floored = allowed_levels(operation).contains(&grant)
+                        || (grant.is_positive() && allowed_levels(operation).contains(&default));
+                    let expected = if floored {
                         SecretAccess::Allowed
                     } else {
                         SecretAccess::Denied

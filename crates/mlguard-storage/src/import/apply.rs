@@ -6,19 +6,24 @@
 //! hash whose provenance row says it came from that MLflow hash and has not changed
 //! since; for a grant, the same level. Grants mlguard holds beyond MLflow's are left
 //! alone. So a second import finds everything the same and writes nothing.
+//!
+//! A 3.10 grant lands where the 3.10 API puts it: a row on the user's synthetic
+//! role in `default` (NO_PERMISSIONS stored as DENY).
 
 use std::collections::HashMap;
 use std::fmt;
 
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
-use mlguard_domain::{Permission, ResourceKind, now_ms};
+use mlguard_domain::{Permission, RoleName, Workspace, now_ms};
 use sha2::{Digest, Sha256};
 
 use super::{Candidate, ImportProgress, ImportReport, ImportedKind, IssueOutcome, grant_subject};
 use crate::connection::DbConnection;
 use crate::error::StorageError;
-use crate::schema::{grants, mlflow_imported_users, users};
+use crate::grants::row_on;
+use crate::rbac::{ensure_synthetic_role, shown_to_3_10, stored_from_3_10, synthetic_name_like};
+use crate::schema::{mlflow_imported_users, role_permissions, roles, users};
 
 pub(super) enum ApplyError {
     Db(DieselError),
@@ -51,7 +56,8 @@ struct ExistingUser {
     is_admin: bool,
 }
 
-/// `(user id, resource kind, resource key)` → permission.
+/// `(user id, resource type, resource pattern)` → stored permission, for the rows
+/// of the synthetic roles in `default`.
 type ExistingGrants = HashMap<(i64, String, String), String>;
 
 pub(super) fn apply(
@@ -89,16 +95,22 @@ pub(super) fn apply(
         .into_iter()
         .map(|(user_id, source, current)| (user_id, (source, current)))
         .collect();
-    let existing_grants: ExistingGrants = grants::table
+    let existing_grants: ExistingGrants = role_permissions::table
+        .inner_join(roles::table)
+        .filter(roles::workspace.eq(Workspace::DEFAULT))
+        .filter(roles::name.like(synthetic_name_like()).escape('\\'))
         .select((
-            grants::user_id,
-            grants::resource_kind,
-            grants::resource_key,
-            grants::permission,
+            roles::name,
+            role_permissions::resource_type,
+            role_permissions::resource_pattern,
+            role_permissions::permission,
         ))
-        .load::<(i64, String, String, String)>(conn)?
+        .load::<(String, String, String, String)>(conn)?
         .into_iter()
-        .map(|(user_id, kind, key, permission)| ((user_id, kind, key), permission))
+        .filter_map(|(role, resource_type, pattern, permission)| {
+            let user_id = RoleName::from_stored(&role).synthetic_user_id()?;
+            Some(((user_id, resource_type, pattern), permission))
+        })
         .collect();
 
     let total = candidates
@@ -233,20 +245,38 @@ fn reconcile_grant(
     overwrite: bool,
     report: &mut ImportReport,
 ) -> Result<(), DieselError> {
-    let kind = resource.kind();
-    let tally = ImportedKind::Grant(kind);
-    let key = resource.key().into_owned();
-    let lookup = (user_id, kind.as_str().to_owned(), key);
+    let tally = ImportedKind::Grant(resource.kind());
+    let key = resource.grant_key();
+    let lookup = (
+        user_id,
+        key.resource_type.as_str().to_owned(),
+        key.id.as_str().to_owned(),
+    );
+    let stored = stored_from_3_10(permission);
     let Some(held) = existing_grants.get(&lookup) else {
-        insert_grant(conn, user_id, kind, &lookup.2, permission)?;
+        let role_id = ensure_synthetic_role(conn, user_id, Workspace::DEFAULT)?;
+        diesel::insert_into(role_permissions::table)
+            .values((
+                role_permissions::role_id.eq(role_id),
+                role_permissions::resource_type.eq(key.resource_type.as_str()),
+                role_permissions::resource_pattern.eq(key.id.as_str()),
+                role_permissions::permission.eq(stored.as_str()),
+                role_permissions::created_at.eq(now_ms()),
+            ))
+            .execute(conn)?;
         report.count(tally, |t| t.created += 1);
         return Ok(());
     };
-    if held == permission.as_str() {
+    if held == stored.as_str() {
         report.count(tally, |t| t.unchanged += 1);
         return Ok(());
     }
     let subject = grant_subject(resource, &candidate.username);
+    // As the 3.10 API would show it.
+    let held = held
+        .parse::<Permission>()
+        .map(|p| shown_to_3_10(p).to_string())
+        .unwrap_or_else(|_| held.clone());
     let difference = format!("mlguard has {held}, MLflow has {permission}");
     if !overwrite {
         report.count(tally, |t| t.conflicts += 1);
@@ -257,16 +287,10 @@ fn reconcile_grant(
         );
         return Ok(());
     }
-    diesel::update(
-        grants::table.filter(
-            grants::user_id
-                .eq(user_id)
-                .and(grants::resource_kind.eq(kind.as_str()))
-                .and(grants::resource_key.eq(&lookup.2)),
-        ),
-    )
-    .set(grants::permission.eq(permission.as_str()))
-    .execute(conn)?;
+    let role_id = ensure_synthetic_role(conn, user_id, Workspace::DEFAULT)?;
+    diesel::update(row_on(role_id, &key))
+        .set(role_permissions::permission.eq(stored.as_str()))
+        .execute(conn)?;
     report.count(tally, |t| t.updated += 1);
     report.issue(
         IssueOutcome::Overwritten,
@@ -321,25 +345,6 @@ fn record_provenance(
             mlflow_imported_users::source_hash_sha256.eq(&fingerprint),
             mlflow_imported_users::current_hash_sha256.eq(&fingerprint),
             mlflow_imported_users::imported_at.eq(now),
-        ))
-        .execute(conn)?;
-    Ok(())
-}
-
-fn insert_grant(
-    conn: &mut DbConnection,
-    user_id: i64,
-    kind: ResourceKind,
-    key: &str,
-    permission: Permission,
-) -> Result<(), DieselError> {
-    diesel::insert_into(grants::table)
-        .values((
-            grants::user_id.eq(user_id),
-            grants::resource_kind.eq(kind.as_str()),
-            grants::resource_key.eq(key),
-            grants::permission.eq(permission.as_str()),
-            grants::created_at.eq(now_ms()),
         ))
         .execute(conn)?;
     Ok(())
