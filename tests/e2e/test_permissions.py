@@ -176,7 +176,8 @@ def test_revoking_manage_takes_effect_on_next_request(server, as_admin, login, m
 
 def test_default_permission_decides_without_a_grant(server_by_default, login, mlflow_upstream):
     """No grant on an experiment: READ by default -> denied; MANAGE by default -> allowed.
-    An explicit grant below MANAGE overrides even a MANAGE default."""
+    An explicit NO_PERMISSIONS denies whatever the default; a positive grant below the
+    default is raised to it, as MLflow 3.17 combines them."""
     server = server_by_default
     ungranted, granted = mlflow_upstream.create_experiment(), mlflow_upstream.create_experiment()
     model = mlflow_upstream.create_registered_model()
@@ -202,13 +203,25 @@ def test_default_permission_decides_without_a_grant(server_by_default, login, ml
             client.create_registered_model_permission(model, target, "READ")
         assert e.value.error_code == "PERMISSION_DENIED"
 
-    # An explicit grant wins over the default, whatever the default.
+    # An explicit NO_PERMISSIONS (MLflow 3.17's DENY) wins over the default.
     login(ADMIN_USERNAME, server.admin_password)
-    server.client().create_experiment_permission(granted, user, "READ")
+    server.client().create_experiment_permission(granted, user, "NO_PERMISSIONS")
     login(user, pw)
     with pytest.raises(MlflowException) as e:
         client.create_experiment_permission(granted, target, "READ")
     assert e.value.error_code == "PERMISSION_DENIED"
+
+    # A READ grant is floored to the default: under MANAGE it manages.
+    login(ADMIN_USERNAME, server.admin_password)
+    server.client().update_experiment_permission(granted, user, "READ")
+    login(user, pw)
+    if server.default_permission == "MANAGE":
+        client.create_experiment_permission(granted, target, "READ")
+        client.delete_experiment_permission(granted, target)
+    else:
+        with pytest.raises(MlflowException) as e:
+            client.create_experiment_permission(granted, target, "READ")
+        assert e.value.error_code == "PERMISSION_DENIED"
 
     # Still not an admin: the default never reaches the user API.
     with pytest.raises(MlflowException) as e:
