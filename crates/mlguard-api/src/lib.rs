@@ -129,7 +129,10 @@ pub fn app(state: AppState) -> Router {
         // The UI's spellings (MLflow 3.17 serves every users route under both).
         .route("/ajax-api/2.0/mlflow/users/list", get(users::list_users))
         .route("/ajax-api/2.0/mlflow/users/get", get(users::get_user))
-        .route("/ajax-api/2.0/mlflow/users/current", get(users::current_user))
+        .route(
+            "/ajax-api/2.0/mlflow/users/current",
+            get(users::current_user),
+        )
         .route(
             "/ajax-api/2.0/mlflow/users/create",
             axum::routing::post(users::create_user),
