@@ -173,8 +173,9 @@ def test_unknown_path(server, admin):
     for path in ["/api/2.0/mlflow/nope", "/", "/static/x.js"]:
         check(requests.get(server.base_url + path, timeout=10), 401, "UNAUTHENTICATED")
         check(admin.get(server.base_url + path, timeout=10), 502, "TEMPORARILY_UNAVAILABLE")
-    check(requests.get(server.base_url + "/ajax-api/2.0/mlflow/users/get", timeout=10), 401)
-    check(admin.get(server.base_url + "/ajax-api/2.0/mlflow/users/get?username=admin", timeout=10), 404)
+    # MLflow serves users/get under /api/2.0 and /ajax-api/2.0 only.
+    check(requests.get(server.base_url + "/api/3.0/mlflow/users/get", timeout=10), 401)
+    check(admin.get(server.base_url + "/api/3.0/mlflow/users/get?username=admin", timeout=10), 404)
 
 
 def test_wrong_method(server, admin):
