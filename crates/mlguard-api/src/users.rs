@@ -13,8 +13,9 @@ use mlguard_http::{Admin, ApiError, Caller, ErrorBody, Mlflow, MlflowParams};
 use crate::auth::Proof;
 use crate::authz::{Account, require_self_or_admin};
 use crate::schema::{
-    CreateUserRequest, CurrentUser, CurrentUserResponse, EmptyResponse, ListUsersResponse, UpdateAdminRequest, UpdatePasswordRequest,
-    UserJson, UserListEntry, UserResponse, UsernameParam,
+    CreateUserRequest, CurrentUser, CurrentUserResponse, EmptyResponse, ListUsersResponse,
+    UpdateAdminRequest, UpdatePasswordRequest, UserJson, UserListEntry, UserResponse,
+    UsernameParam,
 };
 use crate::state::AppState;
 

@@ -2,6 +2,9 @@
 
 mod support;
 
+#[path = "api/roles.rs"]
+mod roles;
+
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
@@ -524,7 +527,10 @@ async fn every_user_reads_their_own_account_as_the_current_user() {
         assert_eq!(alice.body["user"]["is_admin"], false);
         assert!(alice.body["user"]["id"].is_i64(), "{}", alice.raw);
         // The 3.17 shape: no permission arrays, no other field.
-        assert_eq!(alice.body["user"].as_object().map(|user| user.len()), Some(3));
+        assert_eq!(
+            alice.body["user"].as_object().map(|user| user.len()),
+            Some(3)
+        );
         let admin = app.call(Some(ADMIN), Method::GET, uri, None).await;
         assert_eq!(admin.body["user"]["username"], ADMIN.0);
         assert_eq!(admin.body["user"]["is_admin"], true);
