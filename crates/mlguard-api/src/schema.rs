@@ -704,7 +704,7 @@ pub(crate) type IntegerField = serde_json::Value;
 #[derive(Debug, Deserialize, ToSchema)]
 pub(crate) struct CreateRoleRequest {
     // Read first, by `roles::Scope`, before the caller is checked.
-    #[allow(dead_code)]
+    #[expect(dead_code)]
     #[schema(example = "default")]
     pub workspace: String,
     #[schema(min_length = 1, max_length = 255, example = "readers")]
@@ -725,7 +725,7 @@ pub(crate) struct RoleIdParam {
 /// `roles/list`'s query: `workspace`, repeatable.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)] // Documents the query; the handler reads the repeated values itself.
+#[expect(dead_code)] // Documents the query; the handler reads the repeated values itself.
 pub(crate) struct ListRolesParams {
     /// Repeat to name several; none lists every workspace (admins only).
     pub workspace: Option<Vec<String>>,
@@ -734,7 +734,7 @@ pub(crate) struct ListRolesParams {
 #[derive(Debug, Deserialize, ToSchema)]
 pub(crate) struct UpdateRoleRequest {
     // Read first, by `RoleIdParam`, before the caller is checked.
-    #[allow(dead_code)]
+    #[expect(dead_code)]
     #[schema(value_type = i64)]
     pub role_id: IntegerField,
     #[schema(min_length = 1, max_length = 255)]
@@ -746,7 +746,7 @@ pub(crate) struct UpdateRoleRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 pub(crate) struct AddRolePermissionRequest {
     // Read first, by `RoleIdParam`, before the caller is checked.
-    #[allow(dead_code)]
+    #[expect(dead_code)]
     #[schema(value_type = i64)]
     pub role_id: IntegerField,
     #[schema(example = "experiment")]
@@ -769,7 +769,7 @@ pub(crate) struct RolePermissionIdParam {
 #[derive(Debug, Deserialize, ToSchema)]
 pub(crate) struct UpdateRolePermissionRequest {
     // Read first, by `RolePermissionIdParam`, before the caller is checked.
-    #[allow(dead_code)]
+    #[expect(dead_code)]
     #[schema(value_type = i64)]
     pub role_permission_id: IntegerField,
     #[schema(value_type = RowPermissionName)]
@@ -781,7 +781,7 @@ pub(crate) struct AssignmentRequest {
     #[schema(min_length = 1, max_length = 255)]
     pub username: String,
     // Read first, by `RoleIdParam`, before the caller is checked.
-    #[allow(dead_code)]
+    #[expect(dead_code)]
     #[schema(value_type = i64)]
     pub role_id: IntegerField,
 }
