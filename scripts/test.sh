@@ -6,7 +6,8 @@
 # scripts/run.sh bringing up MLflow with mlguard in front of it).
 # Installs what the tests need on first use: a Python venv with the pinned mlflow
 # client and the test tools, and one server-only venv per pinned MLflow (the upstream
-# servers mlguard is tested in front of).
+# servers mlguard is tested in front of), plus a client venv with MLflow 3.17.2 for its
+# AuthServiceClient suite (tests/e2e317).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -79,6 +80,12 @@ run_e2e() {
 
 cargo build --locked -p mlguard-server
 run_e2e "$venv" "$venv/bin/mlflow" "client 3.10.1 and upstream 3.10.1, both from $venv"
+
+# Not run_e2e: this suite is its own (tests/e2e317) and needs no upstream MLflow.
+step "End-to-end (client 3.17.2): the stock AuthServiceClient against the real mlguard binary"
+client_317="$(scripts/mlflow-venv.sh 3.17.2 --client)"
+MLGUARD_BIN="$PWD/target/debug/mlguard" \
+    "$client_317/bin/python" -m pytest tests/e2e317 -q -p no:cacheprovider
 
 step "Deploy: the Helm chart with real helm, the container image's runtime stage, scripts/run.sh"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/deploy/requirements.txt

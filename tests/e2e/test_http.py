@@ -27,7 +27,11 @@ def check(r: requests.Response, status: int, error_code: str | None = None) -> d
     if status >= 400:
         assert r.headers.get("content-type", "").startswith("application/json"), r.headers
         body = r.json()
-        assert set(body) == {"error_code", "message"}, body
+        # MLflow 3.17 adds sqlstate and error_class (absent for unclassified codes).
+        assert list(body) in (
+            ["error_code", "message"],
+            ["error_code", "message", "sqlstate", "error_class"],
+        ), body
         assert isinstance(body["error_code"], str) and isinstance(body["message"], str)
         if error_code is not None:
             assert body["error_code"] == error_code, body

@@ -5,11 +5,14 @@ mod authz;
 mod health;
 mod origin;
 mod permissions;
+mod rbac;
+mod roles;
 mod schema;
 mod secrets;
 mod signup;
 mod state;
 mod tokens;
+mod user_permissions;
 mod users;
 
 use axum::Router;
@@ -39,6 +42,7 @@ pub use state::{AccessStore, AppState};
     tags(
         (name = "users", description = "Accounts (MLflow-compatible)"),
         (name = "permissions", description = "Grants on experiments, registered models, scorers and gateway resources (MLflow-compatible)"),
+        (name = "roles", description = "Roles, their grant rows and assignments, and per-user permission rows (MLflow 3.17-compatible; workspaces off)"),
         (name = "tokens", description = "Bearer tokens for the stock client (MLFLOW_TRACKING_TOKEN)"),
         (name = "secrets", description = "Write-only secrets, their bindings and routes, per-secret grants and the admin audit trail"),
         (name = "health", description = "Liveness and readiness"),
@@ -92,6 +96,24 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(
             permissions::delete_gateway_model_definition_permission
         ))
+        .routes(routes!(roles::create_role))
+        .routes(routes!(roles::get_role))
+        .routes(routes!(roles::list_roles))
+        .routes(routes!(roles::update_role))
+        .routes(routes!(roles::delete_role))
+        .routes(routes!(roles::add_role_permission))
+        .routes(routes!(roles::remove_role_permission))
+        .routes(routes!(roles::list_role_permissions))
+        .routes(routes!(roles::update_role_permission))
+        .routes(routes!(roles::assign_role))
+        .routes(routes!(roles::unassign_role))
+        .routes(routes!(roles::list_role_users))
+        .routes(routes!(roles::list_user_roles))
+        .routes(routes!(user_permissions::grant_user_permission))
+        .routes(routes!(user_permissions::revoke_user_permission))
+        .routes(routes!(user_permissions::get_user_permission))
+        .routes(routes!(user_permissions::list_user_permissions))
+        .routes(routes!(user_permissions::list_current_user_permissions))
         .routes(routes!(secrets::create_and_bind))
         .routes(routes!(secrets::get_info))
         .routes(routes!(secrets::list))
@@ -149,6 +171,7 @@ pub fn app(state: AppState) -> Router {
             "/ajax-api/2.0/mlflow/users/delete",
             axum::routing::delete(users::delete_user),
         )
+        .merge(roles_ui_spellings())
         // MLflow's HTML sign-up form: not JSON, so not in the OpenAPI document.
         .route("/signup", get(signup::signup_form))
         .route(
@@ -203,6 +226,58 @@ pub fn app(state: AppState) -> Router {
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// The UI's `/ajax-api/3.0` spellings of the 3.17 role and permission routes.
+fn roles_ui_spellings() -> Router<AppState> {
+    use axum::routing::{delete, patch, post};
+    const UI: &str = "/ajax-api/3.0/mlflow";
+    let routes: [(&str, axum::routing::MethodRouter<AppState>); 18] = [
+        ("/roles/create", post(roles::create_role)),
+        ("/roles/get", get(roles::get_role)),
+        ("/roles/list", get(roles::list_roles)),
+        ("/roles/update", patch(roles::update_role)),
+        ("/roles/delete", delete(roles::delete_role)),
+        ("/roles/permissions/add", post(roles::add_role_permission)),
+        (
+            "/roles/permissions/remove",
+            delete(roles::remove_role_permission),
+        ),
+        ("/roles/permissions/list", get(roles::list_role_permissions)),
+        (
+            "/roles/permissions/update",
+            patch(roles::update_role_permission),
+        ),
+        ("/roles/assign", post(roles::assign_role)),
+        ("/roles/unassign", delete(roles::unassign_role)),
+        ("/roles/users/list", get(roles::list_role_users)),
+        ("/users/roles/list", get(roles::list_user_roles)),
+        (
+            "/users/permissions/grant",
+            post(user_permissions::grant_user_permission),
+        ),
+        (
+            "/users/permissions/revoke",
+            post(user_permissions::revoke_user_permission),
+        ),
+        (
+            "/users/permissions/get",
+            get(user_permissions::get_user_permission),
+        ),
+        (
+            "/users/permissions/list",
+            get(user_permissions::list_user_permissions),
+        ),
+        (
+            "/users/current/permissions",
+            get(user_permissions::list_current_user_permissions),
+        ),
+    ];
+    routes
+        .into_iter()
+        .fold(Router::new(), |router, (path, route)| {
+            router.route(&format!("{UI}{path}"), route)
+        })
 }
 
 async fn method_not_allowed() -> ApiError {

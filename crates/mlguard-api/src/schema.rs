@@ -1,6 +1,9 @@
-//! Wire shapes, as MLflow 3.10.1 writes them, with their OpenAPI schemas.
+//! Wire shapes, as MLflow 3.10.1 (and, for roles, 3.17.2) writes them, with their
+//! OpenAPI schemas.
 
-use mlguard_domain::{Grant, Permission, Resource, User, UserSummary};
+use mlguard_domain::{
+    Assignment, Grant, Permission, PermissionRow, Resource, Role, RolePermission, User, UserSummary,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{
@@ -525,4 +528,285 @@ pub(crate) struct GatewayModelDefinitionPermissionRef {
     #[schema(min_length = 1, max_length = 255)]
     #[param(min_length = 1, max_length = 255)]
     pub username: String,
+}
+
+// ---------------------------------------------------------------------------
+// MLflow 3.17's roles and per-user permission rows. Keys are written in the
+// sorted order Flask's `jsonify` gives them.
+
+/// A permission level on a 3.17 row, DENY included.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub(crate) enum RowPermissionName {
+    Deny,
+    NoPermissions,
+    Read,
+    Use,
+    Edit,
+    Manage,
+}
+
+impl From<Permission> for RowPermissionName {
+    fn from(p: Permission) -> Self {
+        match p {
+            Permission::Deny => RowPermissionName::Deny,
+            Permission::NoPermissions => RowPermissionName::NoPermissions,
+            Permission::Read => RowPermissionName::Read,
+            Permission::Use => RowPermissionName::Use,
+            Permission::Edit => RowPermissionName::Edit,
+            Permission::Manage => RowPermissionName::Manage,
+        }
+    }
+}
+
+/// One grant row of a role: MLflow's `RolePermission`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RolePermissionJson {
+    pub id: i64,
+    pub permission: RowPermissionName,
+    /// `*`, or one resource's id.
+    #[schema(example = "*")]
+    pub resource_pattern: String,
+    #[schema(example = "experiment")]
+    pub resource_type: String,
+    pub role_id: i64,
+}
+
+impl From<&RolePermission> for RolePermissionJson {
+    fn from(row: &RolePermission) -> Self {
+        RolePermissionJson {
+            id: row.id,
+            permission: row.permission.into(),
+            resource_pattern: row.resource_pattern.as_str().to_owned(),
+            resource_type: row.resource_type.as_str().to_owned(),
+            role_id: row.role_id,
+        }
+    }
+}
+
+/// MLflow's `Role`, with its rows.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RoleJson {
+    pub description: Option<String>,
+    pub id: i64,
+    /// `__user_<id>__` for a user's synthetic role.
+    #[schema(example = "readers")]
+    pub name: String,
+    pub permissions: Vec<RolePermissionJson>,
+    #[schema(example = "default")]
+    pub workspace: String,
+}
+
+impl RoleJson {
+    pub fn new(role: Role, permissions: &[RolePermission]) -> Self {
+        RoleJson {
+            description: role.description,
+            id: role.id,
+            name: role.name.as_str().to_owned(),
+            permissions: permissions.iter().map(RolePermissionJson::from).collect(),
+            workspace: role.workspace.as_str().to_owned(),
+        }
+    }
+}
+
+/// A user holding a role: MLflow's `UserRoleAssignment`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AssignmentJson {
+    pub id: i64,
+    pub role_id: i64,
+    pub user_id: i64,
+}
+
+impl From<Assignment> for AssignmentJson {
+    fn from(a: Assignment) -> Self {
+        AssignmentJson {
+            id: a.id,
+            role_id: a.role_id,
+            user_id: a.user_id,
+        }
+    }
+}
+
+/// One row of one role a user holds, as `users/permissions/list` shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PermissionRowJson {
+    pub permission: RowPermissionName,
+    pub resource_pattern: String,
+    pub resource_type: String,
+    pub role_id: i64,
+    #[schema(example = "__user_2__")]
+    pub role_name: String,
+    #[schema(example = "default")]
+    pub workspace: String,
+}
+
+impl From<PermissionRow> for PermissionRowJson {
+    fn from(row: PermissionRow) -> Self {
+        PermissionRowJson {
+            permission: row.permission.into(),
+            resource_pattern: row.resource_pattern.as_str().to_owned(),
+            resource_type: row.resource_type.as_str().to_owned(),
+            role_id: row.role_id,
+            role_name: row.role_name.as_str().to_owned(),
+            workspace: row.workspace.as_str().to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RoleResponse {
+    pub role: RoleJson,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RolesResponse {
+    pub roles: Vec<RoleJson>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RolePermissionResponse {
+    pub role_permission: RolePermissionJson,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RolePermissionsResponse {
+    pub role_permissions: Vec<RolePermissionJson>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AssignmentResponse {
+    pub assignment: AssignmentJson,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AssignmentsResponse {
+    pub assignments: Vec<AssignmentJson>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PermissionRowsResponse {
+    /// Whether the user is a server admin (who needs no rows).
+    pub is_admin: bool,
+    pub permissions: Vec<PermissionRowJson>,
+}
+
+/// What a runtime check resolves for the user on the resource.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct EffectivePermissionResponse {
+    /// Whether the level allows using the resource (USE or above).
+    pub allowed: bool,
+    pub permission: RowPermissionName,
+}
+
+/// An integer field: a JSON number or a numeric string, as MLflow takes it.
+pub(crate) type IntegerField = serde_json::Value;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct CreateRoleRequest {
+    // Read first, by `roles::Scope`, before the caller is checked.
+    #[expect(dead_code)]
+    #[schema(example = "default")]
+    pub workspace: String,
+    #[schema(min_length = 1, max_length = 255, example = "readers")]
+    pub name: String,
+    /// A string or null.
+    #[schema(value_type = Option<String>)]
+    pub description: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct RoleIdParam {
+    #[schema(value_type = i64)]
+    #[param(value_type = i64)]
+    pub role_id: IntegerField,
+}
+
+/// `roles/list`'s query: `workspace`, repeatable.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code)] // Documents the query; the handler reads the repeated values itself.
+pub(crate) struct ListRolesParams {
+    /// Repeat to name several; none lists every workspace (admins only).
+    pub workspace: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct UpdateRoleRequest {
+    // Read first, by `RoleIdParam`, before the caller is checked.
+    #[expect(dead_code)]
+    #[schema(value_type = i64)]
+    pub role_id: IntegerField,
+    #[schema(min_length = 1, max_length = 255)]
+    pub name: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub description: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct AddRolePermissionRequest {
+    // Read first, by `RoleIdParam`, before the caller is checked.
+    #[expect(dead_code)]
+    #[schema(value_type = i64)]
+    pub role_id: IntegerField,
+    #[schema(example = "experiment")]
+    pub resource_type: String,
+    /// `*`, or one resource's id (types that take ids only).
+    #[schema(example = "*")]
+    pub resource_pattern: String,
+    #[schema(value_type = RowPermissionName)]
+    pub permission: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct RolePermissionIdParam {
+    #[schema(value_type = i64)]
+    #[param(value_type = i64)]
+    pub role_permission_id: IntegerField,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct UpdateRolePermissionRequest {
+    // Read first, by `RolePermissionIdParam`, before the caller is checked.
+    #[expect(dead_code)]
+    #[schema(value_type = i64)]
+    pub role_permission_id: IntegerField,
+    #[schema(value_type = RowPermissionName)]
+    pub permission: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct AssignmentRequest {
+    #[schema(min_length = 1, max_length = 255)]
+    pub username: String,
+    // Read first, by `RoleIdParam`, before the caller is checked.
+    #[expect(dead_code)]
+    #[schema(value_type = i64)]
+    pub role_id: IntegerField,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct GrantUserPermissionRequest {
+    #[schema(min_length = 1, max_length = 255)]
+    pub username: String,
+    #[schema(example = "experiment")]
+    pub resource_type: String,
+    /// `*`, or one resource's id.
+    #[schema(example = "1")]
+    pub resource_id: String,
+    #[schema(value_type = RowPermissionName)]
+    pub permission: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct UserPermissionRef {
+    #[schema(min_length = 1, max_length = 255)]
+    #[param(min_length = 1, max_length = 255)]
+    pub username: String,
+    #[schema(example = "experiment")]
+    pub resource_type: String,
+    #[schema(example = "1")]
+    pub resource_id: String,
 }

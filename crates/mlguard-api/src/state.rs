@@ -1,11 +1,13 @@
 use std::sync::Arc;
 
-use mlguard_domain::{GrantStore, Permission, TokenCodec, TokenStore, TrackingLookup, UserStore};
+use mlguard_domain::{
+    GrantStore, Permission, RoleStore, TokenCodec, TokenStore, TrackingLookup, UserStore,
+};
 use mlguard_http::{ApiError, Grants};
 
 /// Everything the API needs from storage, as one object.
-pub trait AccessStore: UserStore + GrantStore + TokenStore {}
-impl<T: UserStore + GrantStore + TokenStore> AccessStore for T {}
+pub trait AccessStore: UserStore + GrantStore + RoleStore + TokenStore {}
+impl<T: UserStore + GrantStore + RoleStore + TokenStore> AccessStore for T {}
 
 /// Shared state of the handlers: ports only, never a concrete adapter.
 #[derive(Clone)]

@@ -2,6 +2,9 @@
 
 mod support;
 
+#[path = "api/roles.rs"]
+mod roles;
+
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 

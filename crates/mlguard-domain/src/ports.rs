@@ -268,6 +268,9 @@ pub trait RoleStore: Send + Sync {
         rule: &GrantRule,
     ) -> Result<RolePermission, RoleError>;
 
+    /// One row, as stored. MUST return `RolePermissionNotFound`.
+    fn get_role_permission(&self, role_permission_id: i64) -> Result<RolePermission, RoleError>;
+
     /// MUST return `RolePermissionNotFound`.
     fn remove_role_permission(&self, role_permission_id: i64) -> Result<(), RoleError>;
 

@@ -936,7 +936,12 @@ async fn send(setup: &Setup, who: User, method: &Method, uri: &str, body: Option
 }
 
 fn denied_body() -> Value {
-    json!({"error_code": "PERMISSION_DENIED", "message": "Permission denied."})
+    json!({
+        "error_code": "PERMISSION_DENIED",
+        "message": "Permission denied.",
+        "sqlstate": "KAM00",
+        "error_class": "PERMISSION_DENIED",
+    })
 }
 
 fn as_json(bytes: &[u8]) -> Value {

@@ -1,6 +1,8 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use mlguard_domain::{LookupError, NameError, StoreError, UnknownPermission};
+use mlguard_domain::{
+    GrantRuleError, LookupError, NameError, RoleError, RoleNameError, StoreError, UnknownPermission,
+};
 use serde::Serialize;
 
 /// MLflow's error body.
@@ -12,6 +14,28 @@ pub struct ErrorBody {
     /// A human-readable message. Never contains SQL, hashes or secrets.
     #[schema(example = "Permission denied.")]
     pub message: String,
+    /// MLflow 3.17's SQLSTATE-like class of the code (`KAM00` for a caller's error,
+    /// `XXM00` for the server's); absent for codes MLflow gives none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "KAM00")]
+    pub sqlstate: Option<String>,
+    /// MLflow 3.17's error class, e.g. `RESOURCE_NOT_FOUND`; absent with `sqlstate`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "PERMISSION_DENIED")]
+    pub error_class: Option<String>,
+}
+
+impl ErrorBody {
+    /// The body for `error_code`, with MLflow 3.17's `sqlstate` and `error_class`.
+    pub fn new(error_code: ErrorCode, message: impl Into<String>) -> Self {
+        let classified = error_code.classification();
+        ErrorBody {
+            error_code: error_code.as_str().to_owned(),
+            message: message.into(),
+            sqlstate: classified.map(|(sqlstate, _)| sqlstate.to_owned()),
+            error_class: classified.map(|(_, class)| class.to_owned()),
+        }
+    }
 }
 
 /// MLflow's error codes, those mlguard answers with.
@@ -47,6 +71,32 @@ impl ErrorCode {
             ErrorCode::DeadlineExceeded => "DEADLINE_EXCEEDED",
             ErrorCode::FeatureDisabled => "FEATURE_DISABLED",
             ErrorCode::RequestLimitExceeded => "REQUEST_LIMIT_EXCEEDED",
+        }
+    }
+}
+
+impl ErrorCode {
+    /// `(sqlstate, error_class)` as MLflow 3.17.2 writes them; `None` where it
+    /// writes neither.
+    pub const fn classification(self) -> Option<(&'static str, &'static str)> {
+        const CALLER: &str = "KAM00";
+        const SERVER: &str = "XXM00";
+        match self {
+            ErrorCode::InvalidParameterValue | ErrorCode::BadRequest => {
+                Some((CALLER, "INVALID_PARAMETER_VALUE"))
+            }
+            ErrorCode::ResourceAlreadyExists => Some((CALLER, "RESOURCE_ALREADY_EXISTS")),
+            ErrorCode::ResourceDoesNotExist | ErrorCode::EndpointNotFound => {
+                Some((CALLER, "RESOURCE_NOT_FOUND"))
+            }
+            ErrorCode::PermissionDenied => Some((CALLER, "PERMISSION_DENIED")),
+            ErrorCode::FeatureDisabled => Some((CALLER, "FEATURE_DISABLED")),
+            ErrorCode::InternalError | ErrorCode::TemporarilyUnavailable => {
+                Some((SERVER, "CLIENT_INTERNAL_ERROR"))
+            }
+            ErrorCode::Unauthenticated
+            | ErrorCode::DeadlineExceeded
+            | ErrorCode::RequestLimitExceeded => None,
         }
     }
 }
@@ -193,10 +243,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody {
-            error_code: self.error_code.as_str().to_owned(),
-            message: self.message,
-        };
+        let body = ErrorBody::new(self.error_code, self.message);
         let mut response = (self.status, axum::Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
@@ -235,6 +282,31 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<RoleError> for ApiError {
+    fn from(error: RoleError) -> Self {
+        match &error {
+            RoleError::Unavailable(_) => ApiError::unavailable(&error),
+            _ => match error.code() {
+                "RESOURCE_DOES_NOT_EXIST" => ApiError::not_found(error.to_string()),
+                "RESOURCE_ALREADY_EXISTS" => ApiError::already_exists(error.to_string()),
+                _ => ApiError::invalid_parameter(error.to_string()),
+            },
+        }
+    }
+}
+
+impl From<RoleNameError> for ApiError {
+    fn from(error: RoleNameError) -> Self {
+        ApiError::invalid_parameter(error.to_string())
+    }
+}
+
+impl From<GrantRuleError> for ApiError {
+    fn from(error: GrantRuleError) -> Self {
+        ApiError::invalid_parameter(error.to_string())
+    }
+}
+
 impl From<NameError> for ApiError {
     fn from(error: NameError) -> Self {
         ApiError::invalid_parameter(error.to_string())
@@ -260,8 +332,65 @@ mod tests {
             .expect("body");
         assert_eq!(
             &body[..],
-            br#"{"error_code":"PERMISSION_DENIED","message":"Permission denied."}"#
+            br#"{"error_code":"PERMISSION_DENIED","message":"Permission denied.","sqlstate":"KAM00","error_class":"PERMISSION_DENIED"}"#
         );
+        // MLflow 3.17 classifies no UNAUTHENTICATED: the keys are left out.
+        let body = axum::body::to_bytes(
+            ApiError::unauthenticated().into_response().into_body(),
+            1024,
+        )
+        .await
+        .expect("body");
+        let json: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(json.as_object().map(|o| o.len()), Some(2), "{json}");
+    }
+
+    #[test]
+    fn classes_follow_mlflow_3_17() {
+        let expected = [
+            (
+                ErrorCode::InvalidParameterValue,
+                Some(("KAM00", "INVALID_PARAMETER_VALUE")),
+            ),
+            (
+                ErrorCode::BadRequest,
+                Some(("KAM00", "INVALID_PARAMETER_VALUE")),
+            ),
+            (
+                ErrorCode::ResourceAlreadyExists,
+                Some(("KAM00", "RESOURCE_ALREADY_EXISTS")),
+            ),
+            (
+                ErrorCode::ResourceDoesNotExist,
+                Some(("KAM00", "RESOURCE_NOT_FOUND")),
+            ),
+            (
+                ErrorCode::EndpointNotFound,
+                Some(("KAM00", "RESOURCE_NOT_FOUND")),
+            ),
+            (
+                ErrorCode::PermissionDenied,
+                Some(("KAM00", "PERMISSION_DENIED")),
+            ),
+            (
+                ErrorCode::FeatureDisabled,
+                Some(("KAM00", "FEATURE_DISABLED")),
+            ),
+            (
+                ErrorCode::InternalError,
+                Some(("XXM00", "CLIENT_INTERNAL_ERROR")),
+            ),
+            (
+                ErrorCode::TemporarilyUnavailable,
+                Some(("XXM00", "CLIENT_INTERNAL_ERROR")),
+            ),
+            (ErrorCode::Unauthenticated, None),
+            (ErrorCode::DeadlineExceeded, None),
+            (ErrorCode::RequestLimitExceeded, None),
+        ];
+        for (code, classes) in expected {
+            assert_eq!(code.classification(), classes, "{code}");
+        }
     }
 
     #[test]

@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use mlguard_domain::{
-    Capability, Decision, GrantKey, GrantStore, KeyChain, Permission, Principal, Resolution, decide,
+    Capability, Decision, GrantKey, GrantStore, KeyChain, Permission, Principal, Resolution,
+    decide, effective_permission,
 };
 
 use crate::ApiError;
@@ -97,6 +98,39 @@ impl Grants {
                 Err(ApiError::permission_denied())
             }
         }
+    }
+
+    /// The level a runtime check gives `principal` on the operation decided by
+    /// `chain`: what `users/permissions/get` reports.
+    pub async fn effective(
+        &self,
+        principal: &Principal,
+        chain: impl Into<KeyChain>,
+    ) -> Result<Permission, ApiError> {
+        if principal.is_admin {
+            return Ok(Permission::Manage);
+        }
+        let chain = chain.into();
+        let user_id = principal.user_id;
+        let (resolution, chain) = self
+            .blocking(move |store| (store.resolve(user_id, chain.keys()), chain))
+            .await?;
+        let resolution = resolution?;
+        let standing = resolution.standing(0..chain.keys().len());
+        Ok(effective_permission(
+            principal,
+            standing,
+            self.default_permission,
+        ))
+    }
+
+    /// Whether one of the roles `user_id` holds in `default` carries
+    /// `(workspace, *, MANAGE)`: a workspace admin, with workspaces off.
+    pub async fn is_workspace_admin(&self, user_id: i64) -> Result<bool, ApiError> {
+        let resolution = self
+            .blocking(move |store| store.resolve(user_id, &[]))
+            .await??;
+        Ok(resolution.workspace_admin)
     }
 
     /// Whether `caller` may read each resource; `None` (an item naming nothing

@@ -554,11 +554,22 @@ fn automatic_answer(buf: &[u8]) -> Option<u16> {
 
 /// A complete HTTP/1.1 answer in MLflow's JSON error shape; the connection closes.
 fn json_answer(refusal: &Refusal) -> Vec<u8> {
-    let body = serde_json::json!({
-        "error_code": "BAD_REQUEST",
-        "message": refusal.message,
+    /// A struct, not `json!`: the keys keep MLflow's order.
+    #[derive(serde::Serialize)]
+    struct Body<'a> {
+        error_code: &'a str,
+        message: &'a str,
+        sqlstate: &'a str,
+        error_class: &'a str,
+    }
+    let body = serde_json::to_string(&Body {
+        error_code: "BAD_REQUEST",
+        message: refusal.message,
+        // MLflow 3.17's classification of BAD_REQUEST, as mlguard's other errors.
+        sqlstate: "KAM00",
+        error_class: "INVALID_PARAMETER_VALUE",
     })
-    .to_string();
+    .unwrap_or_default();
     let reason = axum::http::StatusCode::from_u16(refusal.status)
         .ok()
         .and_then(|s| s.canonical_reason())
@@ -691,7 +702,9 @@ mod tests {
             "{answer}"
         );
         assert!(
-            answer.ends_with(r#"{"error_code":"BAD_REQUEST","message":"Malformed HTTP request"}"#)
+            answer.ends_with(
+                r#"{"error_code":"BAD_REQUEST","message":"Malformed HTTP request","sqlstate":"KAM00","error_class":"INVALID_PARAMETER_VALUE"}"#
+            )
         );
     }
 

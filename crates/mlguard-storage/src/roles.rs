@@ -278,6 +278,14 @@ impl RoleStore for Store {
         finish("add role permission", added)
     }
 
+    fn get_role_permission(&self, role_permission_id: i64) -> Result<RolePermission, RoleError> {
+        let mut conn = self.conn().map_err(from_store)?;
+        finish(
+            "get role permission",
+            role_permission_of(&mut conn, role_permission_id),
+        )
+    }
+
     fn remove_role_permission(&self, role_permission_id: i64) -> Result<(), RoleError> {
         let mut conn = self.conn().map_err(from_store)?;
         let deleted = diesel::delete(role_permissions::table.find(role_permission_id))

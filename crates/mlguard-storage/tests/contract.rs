@@ -1183,7 +1183,12 @@ fn role_permissions_are_added_listed_updated_and_removed(db: Db) {
         Ok(member.clone())
     );
 
+    assert_eq!(store.get_role_permission(member.id), Ok(member.clone()));
     assert_eq!(store.remove_role_permission(denied.id), Ok(()));
+    assert_eq!(
+        store.get_role_permission(denied.id),
+        Err(RoleError::RolePermissionNotFound(denied.id))
+    );
     assert_eq!(
         store
             .remove_role_permission(denied.id)
