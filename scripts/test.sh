@@ -81,7 +81,8 @@ run_e2e() {
 cargo build --locked -p mlguard-server
 run_e2e "$venv" "$venv/bin/mlflow" "client 3.10.1 and upstream 3.10.1, both from $venv"
 
-# Not run_e2e: this suite is its own (tests/e2e317) and needs no upstream MLflow.
+# Not run_e2e: this suite is its own (tests/e2e317); it starts MLflow 3.17.2 from the
+# client venv as its upstream.
 step "End-to-end (client 3.17.2): the stock AuthServiceClient against the real mlguard binary"
 client_317="$(scripts/mlflow-venv.sh 3.17.2 --client)"
 MLGUARD_BIN="$PWD/target/debug/mlguard" \

@@ -1,6 +1,7 @@
 """Fixtures for the MLflow 3.17.2 client suite: one `mlguard serve` (the binary of
 `MLGUARD_BIN`) on a free loopback port, a temp SQLite database and a known admin
-password, started with the e2e suite's own `Mlguard` helper.
+password, started with the e2e suite's own `Mlguard` helper, in front of a real
+MLflow 3.17.2 (a non-admin grants only on resources MLflow holds).
 
 Run with a venv holding mlflow 3.17.2 (`scripts/mlflow-venv.sh 3.17.2 --client`).
 """
@@ -12,14 +13,23 @@ from pathlib import Path
 
 import pytest
 
+E2E = Path(__file__).resolve().parents[1] / "e2e"
+
+
+def _load(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 # tests/e2e/conftest.py, loaded under its own name: both files are `conftest` to pytest.
-_spec = importlib.util.spec_from_file_location(
-    "e2e_conftest", Path(__file__).resolve().parents[1] / "e2e" / "conftest.py"
-)
-e2e = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(e2e)
+e2e = _load("e2e_conftest", E2E / "conftest.py")
 
 ADMIN_USERNAME = e2e.ADMIN_USERNAME
+# What tests/e2e/mlflow_upstream.py imports from `conftest`, which here is this file.
+free_port = e2e.free_port
+unique = e2e.unique
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -29,15 +39,31 @@ def _mlflow_317():
     assert mlflow.__version__ == "3.17.2", f"this suite needs mlflow 3.17.2, not {mlflow.__version__}"
 
 
+@pytest.fixture(scope="session")
+def mlflow_upstream(tmp_path_factory):
+    """One real MLflow, of this venv (3.17.2), without auth."""
+    upstream = _load("e2e_mlflow_upstream", E2E / "mlflow_upstream.py").MlflowServer(
+        tmp_path_factory.mktemp("mlflow317")
+    )
+    upstream.start()
+    try:
+        assert upstream.version == "3.17.2", upstream.version
+        yield upstream
+    finally:
+        upstream.stop()
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """One mlguard per module, `default_permission=NO_PERMISSIONS`, without an upstream:
-    the calls under test are all mlguard's own."""
+def server(tmp_path_factory, mlflow_upstream):
+    """One mlguard per module, `default_permission=NO_PERMISSIONS`, in front of the
+    real MLflow (`server.upstream`)."""
     srv = e2e.Mlguard(
         tmp_path_factory.mktemp("mlguard317"),
         admin_password=e2e.new_password(),
         default_permission="NO_PERMISSIONS",
+        extra_env={"MLGUARD_UPSTREAM__URL": mlflow_upstream.url},
     )
+    srv.upstream = mlflow_upstream
     srv.start()
     try:
         yield srv

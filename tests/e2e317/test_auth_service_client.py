@@ -125,10 +125,12 @@ def test_per_user_permissions_as_admin_and_as_the_user(server, login):
 def test_a_resource_manager_delegates_through_the_client(server, login):
     alice, alice_password = server.create_user(e2e.unique("alice"))
     bob, _ = server.create_user(e2e.unique("bob"))
+    experiment = server.upstream.create_experiment()
     login(ADMIN_USERNAME, server.admin_password)
-    client(server).grant_user_permission(alice, "experiment", "9", "MANAGE")
+    client(server).grant_user_permission(alice, "experiment", experiment, "MANAGE")
     login(alice, alice_password)
     auth = client(server)
-    auth.grant_user_permission(bob, "experiment", "9", "EDIT")
-    auth.revoke_user_permission(bob, "experiment", "9")
+    auth.grant_user_permission(bob, "experiment", experiment, "EDIT")
+    auth.revoke_user_permission(bob, "experiment", experiment)
+
     refused(lambda: auth.grant_user_permission(bob, "experiment", "*", "READ"), "PERMISSION_DENIED")

@@ -128,7 +128,10 @@ fn missing(resource: &Resource) -> String {
 
 /// Refuses a grant on a resource the tracking server does not hold (404). Without a
 /// tracking server nothing can be checked, so nothing is granted (501).
-async fn require_existing(state: &AppState, resource: &Resource) -> Result<(), ApiError> {
+pub(crate) async fn require_existing(
+    state: &AppState,
+    resource: &Resource,
+) -> Result<(), ApiError> {
     let Some(gateway) = &state.gateway else {
         return Err(ApiError::new(
             StatusCode::NOT_IMPLEMENTED,

@@ -5,11 +5,12 @@
 use axum::Json;
 use axum::extract::State;
 use mlguard_domain::{
-    Capability, GrantKey, GrantRule, Permission, PermissionRow, Principal, ResourcePattern,
-    ResourceType, RoleError, Username, Workspace,
+    Capability, GrantKey, GrantRule, Permission, PermissionRow, Principal, Resource,
+    ResourcePattern, ResourceType, RoleError, Username, Workspace,
 };
 use mlguard_http::{ApiError, Caller, ErrorBody, Mlflow};
 
+use crate::permissions::require_existing;
 use crate::rbac::{Authority, WorkspacesOff};
 use crate::schema::{
     EffectivePermissionResponse, EmptyResponse, GrantUserPermissionRequest, PermissionRowJson,
@@ -72,6 +73,26 @@ async fn require_grantor(
     state.grants.require(&caller, key, Capability::Manage).await
 }
 
+/// A non-admin grants only on what exists, as through the 3.10 API: a MANAGE
+/// default must not let anyone claim an id before its creator makes it. A type
+/// mlguard cannot look up is not theirs to grant on by id.
+async fn require_existing_target(
+    state: &AppState,
+    resource_type: ResourceType,
+    id: &str,
+) -> Result<(), ApiError> {
+    if id == ResourcePattern::WILDCARD {
+        return Ok(());
+    }
+    match Resource::from_grant_key(resource_type.as_str(), id) {
+        Some(resource) => require_existing(state, &resource).await,
+        None => Err(ApiError::invalid_parameter(format!(
+            "resource_type '{resource_type}' is not supported by the per-user permission \
+             convenience APIs."
+        ))),
+    }
+}
+
 /// Grant a user a permission: a row on their synthetic role (not an upsert).
 #[utoipa::path(post, path = "/api/3.0/mlflow/users/permissions/grant", tag = "roles",
     operation_id = "grantUserPermission", security(("basic" = []), ("bearer" = [])),
@@ -92,10 +113,14 @@ pub(crate) async fn grant_user_permission(
     Mlflow(request): Mlflow<GrantUserPermissionRequest>,
 ) -> Result<Json<EmptyResponse>, ApiError> {
     let resource_type = resource_type(&request.resource_type)?;
+    let is_admin = caller.is_admin;
     require_grantor(&state, caller, resource_type, &request.resource_id).await?;
     let username = Username::parse(&request.username)?;
     let permission: Permission = request.permission.parse()?;
     let rule = GrantRule::new(resource_type, &request.resource_id, permission)?;
+    if !is_admin {
+        require_existing_target(&state, resource_type, &request.resource_id).await?;
+    }
     let target = username.clone();
     state
         .blocking(move |store| {

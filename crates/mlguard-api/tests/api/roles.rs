@@ -1154,3 +1154,60 @@ async fn the_310_and_317_apis_see_the_same_grants() {
         "READ"
     );
 }
+
+/// Under a MANAGE default anyone may grant on an experiment, so granting on an id
+/// the tracking server does not hold would claim it ahead of its creator: refused,
+/// as through the 3.10 API. An admin may still grant ahead, as in MLflow 3.17.
+#[tokio::test]
+async fn a_user_cannot_claim_an_id_before_it_exists() {
+    let app = app_with_default(Permission::Manage);
+    for who in ["bob", "alice"] {
+        let claimed = app.grant(ALICE, who, "experiment", "404", "MANAGE").await;
+        assert_message(
+            &claimed,
+            StatusCode::NOT_FOUND,
+            "RESOURCE_DOES_NOT_EXIST",
+            "No Experiment with id=404 exists",
+        );
+    }
+    let model = app
+        .grant(ALICE, "bob", "registered_model", "missing-model", "READ")
+        .await;
+    assert_error(&model, StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST");
+    // Nothing was stored: the id stays unclaimed.
+    assert_eq!(
+        app.effective(ALICE, "alice", "experiment", "404").await["permission"],
+        "MANAGE",
+        "the MANAGE default, not a grant"
+    );
+    let rows = app
+        .ok(
+            ADMIN,
+            Method::GET,
+            &format!("{USERS}/permissions/list?username=bob"),
+            None,
+        )
+        .await;
+    assert_eq!(rows["permissions"], json!([]));
+    // Once it exists, the same grant is made; an admin needs no existence.
+    app.tracking.create(&Resource::Experiment(
+        ExperimentId::parse("404").expect("id"),
+    ));
+    assert_eq!(
+        app.grant(ALICE, "bob", "experiment", "404", "EDIT")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.grant(ADMIN, "bob", "experiment", "405", "READ")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    // A type mlguard cannot look up is not a non-admin's to grant on by id.
+    let server = app
+        .grant(ALICE, "bob", "mcp_server", "team/search", "READ")
+        .await;
+    assert_error(&server, StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE");
+}
