@@ -18,8 +18,9 @@
 # Flask-WTF is MLflow's "auth" extra.
 #
 # --client makes .venvs/client-VERSION/ instead: that MLflow (3.17.2 only) as the
-# client of tests/e2e317, with pytest and requests pinned as tests/e2e/requirements.txt
-# pins them (its mlflow pin is 3.10.1's and is not used).
+# client of tests/e2e317 and of the workflow suite, with pytest, requests and
+# scikit-learn pinned as tests/e2e/requirements.txt pins them (its mlflow pin is
+# 3.10.1's and is not used).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,7 +40,7 @@ e2e_pin() {
 }
 case "$flavour:$version" in
     client:3.17.2)
-        recipe="mlflow==$version $flask_wtf $(e2e_pin pytest) $(e2e_pin requests)" ;;
+        recipe="mlflow==$version $flask_wtf $(e2e_pin pytest) $(e2e_pin requests) $(e2e_pin scikit-learn)" ;;
     *:3.10.1 | *:3.17.2)
         recipe="mlflow==$version $flask_wtf" ;;
     *:3.18.0)

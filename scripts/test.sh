@@ -69,24 +69,33 @@ fi
 
 # run_e2e CLIENT_VENV UPSTREAM_MLFLOW LABEL [pytest args...]
 # The end-to-end suite with the mlflow client (and test tools) of CLIENT_VENV, against
-# upstream MLflow servers run by the `mlflow` executable UPSTREAM_MLFLOW.
+# upstream MLflow servers run by the `mlflow` executable UPSTREAM_MLFLOW; the whole
+# suite, or only the test files given.
 run_e2e() {
     local client_venv="$1" upstream_mlflow="$2" label="$3"
     shift 3
+    [ "$#" -gt 0 ] || set -- tests/e2e
     step "End-to-end ($label): the real mlguard binary driven by the real mlflow client"
     MLGUARD_BIN="$PWD/target/debug/mlguard" MLGUARD_UPSTREAM_MLFLOW="$upstream_mlflow" \
-        "$client_venv/bin/python" -m pytest tests/e2e -q -p no:cacheprovider "$@"
+        "$client_venv/bin/python" -m pytest -q -p no:cacheprovider "$@"
 }
 
 cargo build --locked -p mlguard-server
 run_e2e "$venv" "$venv/bin/mlflow" "client 3.10.1 and upstream 3.10.1, both from $venv"
 
-# Not run_e2e: this suite is its own (tests/e2e317); it starts MLflow 3.17.2 from the
-# client venv as its upstream.
-step "End-to-end (client 3.17.2): the stock AuthServiceClient against the real mlguard binary"
+# The version matrix: a plain user's documented workflows (tests/e2e/test_workflows.py)
+# with each supported client against each newer upstream, and the 3.17.2 client's
+# AuthServiceClient suite (tests/e2e317, in front of MLflow 3.17.2 from its venv).
+workflows=(tests/e2e/test_workflows.py)
+run_e2e "$venv" "$(scripts/mlflow-venv.sh 3.17.2)/bin/mlflow" \
+    "client 3.10.1, upstream 3.17.2" "${workflows[@]}"
+run_e2e "$venv" "$(scripts/mlflow-venv.sh 3.18.0)/bin/mlflow" \
+    "client 3.10.1, upstream 3.18.0" "${workflows[@]}"
 client_317="$(scripts/mlflow-venv.sh 3.17.2 --client)"
-MLGUARD_BIN="$PWD/target/debug/mlguard" \
-    "$client_317/bin/python" -m pytest tests/e2e317 -q -p no:cacheprovider
+run_e2e "$client_317" "$client_317/bin/mlflow" \
+    "client 3.17.2, upstream 3.17.2" "${workflows[@]}"
+run_e2e "$client_317" "$client_317/bin/mlflow" \
+    "client 3.17.2, upstream 3.17.2: AuthServiceClient" tests/e2e317
 
 step "Deploy: the Helm chart with real helm, the container image's runtime stage, scripts/run.sh"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/deploy/requirements.txt

@@ -346,6 +346,10 @@ def test_tracing_and_assessments(world, as_user, refused):
     assert answer("what is mlflow?") == "WHAT IS MLFLOW?"
     trace_id = mlflow.get_last_active_trace_id()
     assert trace_id and trace_id != retrieval_id
+    # Newer clients export traces on worker threads: wait until they are written.
+    flush = getattr(mlflow, "flush_trace_async_logging", None)
+    if flush is not None:
+        flush(terminate=False)
 
     found = mlflow.search_traces(locations=[experiment_id], return_type="list")
     assert {t.info.trace_id for t in found} == {retrieval_id, trace_id}
