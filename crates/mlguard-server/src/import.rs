@@ -151,7 +151,7 @@ fn write_report(out: &mut impl Write, report: &ImportReport) -> std::io::Result<
     let mut grants_total = Tally::default();
     for (kind, tally) in &report.tallies {
         write_row(out, kind.label(), label_width, tally)?;
-        if *kind != ImportedKind::User {
+        if kind.is_grant() {
             add(&mut grants_total, tally);
         }
     }
@@ -165,14 +165,22 @@ fn write_report(out: &mut impl Write, report: &ImportReport) -> std::io::Result<
         writeln!(
             out,
             "Dry run: nothing was written. A real run would create {} user(s) and {} grant(s) \
-             and update {} user(s) and {} grant(s).",
-            users.created, grants_total.created, users.updated, grants_total.updated
+             and update {} user(s) and {} grant(s).{}",
+            users.created,
+            grants_total.created,
+            users.updated,
+            grants_total.updated,
+            role_changes(report)
         )?;
     } else if report.changes_anything() {
         writeln!(
             out,
-            "Imported: created {} user(s) and {} grant(s), updated {} user(s) and {} grant(s).",
-            users.created, grants_total.created, users.updated, grants_total.updated
+            "Imported: created {} user(s) and {} grant(s), updated {} user(s) and {} grant(s).{}",
+            users.created,
+            grants_total.created,
+            users.updated,
+            grants_total.updated,
+            role_changes(report)
         )?;
     } else {
         writeln!(
@@ -205,6 +213,19 @@ fn write_report(out: &mut impl Write, report: &ImportReport) -> std::io::Result<
         )?;
     }
     Ok(())
+}
+
+/// The roles and assignments part of the closing sentence, when there are any.
+fn role_changes(report: &ImportReport) -> String {
+    let roles = report.tally(ImportedKind::Role);
+    let assignments = report.tally(ImportedKind::Assignment);
+    if roles.created + roles.updated + assignments.created == 0 {
+        return String::new();
+    }
+    format!(
+        " Roles: {} created, {} updated; {} role assignment(s) created.",
+        roles.created, roles.updated, assignments.created
+    )
 }
 
 fn write_row(

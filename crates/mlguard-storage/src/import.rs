@@ -8,6 +8,7 @@
 //! it reports exactly what a real run would do.
 
 mod apply;
+mod mlflow_roles;
 mod source;
 
 use std::collections::{HashMap, HashSet};
@@ -48,11 +49,20 @@ pub enum ImportedKind {
     /// MLflow 3.10's workspace permissions. mlguard has no workspaces, so these are
     /// always reported as skipped.
     WorkspaceGrant,
+    /// MLflow 3.17's named roles (synthetic ones are counted by their rows).
+    Role,
+    /// Rows of MLflow 3.17's named roles.
+    RoleGrant,
+    /// Rows of MLflow 3.17's synthetic roles `__user_<id>__`: per-user grants.
+    PerUserGrant,
+    /// MLflow 3.17's assignments of users to roles, except a user's to their own
+    /// synthetic role, which that role implies.
+    Assignment,
 }
 
 impl ImportedKind {
     /// Every kind, in the order a report lists them.
-    pub const ALL: [ImportedKind; 8] = [
+    pub const ALL: [ImportedKind; 12] = [
         ImportedKind::User,
         ImportedKind::Grant(ResourceKind::Experiment),
         ImportedKind::Grant(ResourceKind::RegisteredModel),
@@ -61,7 +71,19 @@ impl ImportedKind {
         ImportedKind::Grant(ResourceKind::GatewayEndpoint),
         ImportedKind::Grant(ResourceKind::GatewayModelDefinition),
         ImportedKind::WorkspaceGrant,
+        ImportedKind::Role,
+        ImportedKind::RoleGrant,
+        ImportedKind::PerUserGrant,
+        ImportedKind::Assignment,
     ];
+
+    /// Whether the kind is a grant row (what a report's grant total adds up).
+    pub const fn is_grant(self) -> bool {
+        !matches!(
+            self,
+            ImportedKind::User | ImportedKind::Role | ImportedKind::Assignment
+        )
+    }
 
     pub const fn label(self) -> &'static str {
         match self {
@@ -75,6 +97,10 @@ impl ImportedKind {
                 "gateway-model-definition grants"
             }
             ImportedKind::WorkspaceGrant => "workspace grants",
+            ImportedKind::Role => "roles",
+            ImportedKind::RoleGrant => "role grants",
+            ImportedKind::PerUserGrant => "per-user grants",
+            ImportedKind::Assignment => "role assignments",
         }
     }
 }
@@ -228,14 +254,21 @@ impl Store {
         drop(source);
         let mut report = ImportReport::new(shown_url, data.revision.clone(), options);
         note_schema(&data, &mut report);
-        let candidates = check_rows(data, &mut report);
+        let (candidates, roles) = check_rows(data, &mut report);
 
         let mut conn = self
             .conn()
             .map_err(|e| ImportError::Target(e.to_string()))?;
         let outcome = conn.transaction::<(), apply::ApplyError, _>(|conn| {
             crate::migrations::run(conn, None).map_err(apply::ApplyError::Migration)?;
-            apply::apply(conn, &candidates, options.overwrite, &mut report, progress)?;
+            apply::apply(
+                conn,
+                &candidates,
+                &roles,
+                options.overwrite,
+                &mut report,
+                progress,
+            )?;
             if options.dry_run {
                 // An error is what makes diesel roll the transaction back.
                 return Err(apply::ApplyError::DryRunRollback);
@@ -281,8 +314,22 @@ fn note_schema(data: &MlflowAuthData, report: &mut ImportReport) {
         && !source::KNOWN_REVISIONS.contains(&revision.as_str())
     {
         report.notes.push(format!(
-            "schema revision {revision} is not one mlguard knows (MLflow up to 3.10.1); \
+            "schema revision {revision} is not one mlguard knows (MLflow up to 3.18); \
                  the tables it knows were imported"
+        ));
+    }
+    if let Some(roles) = &data.roles
+        && roles.legacy_rows > 0
+    {
+        let hint = if data.revision.as_deref() == Some(source::ROLES_BEFORE_MOVE_REVISION) {
+            "; start MLflow once so that it moves them onto roles, then import again"
+        } else {
+            ""
+        };
+        report.notes.push(format!(
+            "{} row(s) of MLflow 3.10's per-resource permission tables were not imported: \
+             MLflow 3.17 reads only its role tables{hint}",
+            roles.legacy_rows
         ));
     }
     for table in &data.unknown_tables {
@@ -301,10 +348,13 @@ struct Candidate {
 }
 
 /// Checks every row against mlguard's rules; reports and drops what fails.
-fn check_rows(data: MlflowAuthData, report: &mut ImportReport) -> Vec<Candidate> {
+fn check_rows(
+    data: MlflowAuthData,
+    report: &mut ImportReport,
+) -> (Vec<Candidate>, Vec<mlflow_roles::RoleCandidate>) {
     let mut candidates = Vec::new();
     // MLflow user id -> index in `candidates`, or the skipped user's subject.
-    let mut by_mlflow_id: HashMap<i32, Result<usize, String>> = HashMap::new();
+    let mut by_mlflow_id: HashMap<i32, mlflow_roles::UserOutcome> = HashMap::new();
     for user in data.users {
         report.count(ImportedKind::User, |t| t.found += 1);
         let id = user.id;
@@ -322,14 +372,17 @@ fn check_rows(data: MlflowAuthData, report: &mut ImportReport) -> Vec<Candidate>
     }
 
     let mut seen: HashSet<(usize, ResourceKind, String)> = HashSet::new();
-    let mut left_out_with_user: HashMap<String, u64> = HashMap::new();
+    let mut left_out_with_user: HashMap<String, mlflow_roles::LeftOut> = HashMap::new();
     for grant in data.grants {
         let kind = imported_kind(&grant.resource);
         report.count(kind, |t| t.found += 1);
         let owner = match by_mlflow_id.get(&grant.user_id) {
             Some(Ok(index)) => *index,
             Some(Err(user_subject)) => {
-                *left_out_with_user.entry(user_subject.clone()).or_default() += 1;
+                left_out_with_user
+                    .entry(user_subject.clone())
+                    .or_default()
+                    .grants += 1;
                 report.count(kind, |t| t.skipped += 1);
                 continue;
             }
@@ -368,13 +421,34 @@ fn check_rows(data: MlflowAuthData, report: &mut ImportReport) -> Vec<Candidate>
             }
         }
     }
+    let roles = match data.roles {
+        Some(source_roles) => mlflow_roles::check_roles(
+            source_roles,
+            &by_mlflow_id,
+            &candidates,
+            report,
+            &mut left_out_with_user,
+        ),
+        None => Vec::new(),
+    };
     // A skipped user's grants are reported once, with the user.
     for issue in &mut report.issues {
-        if let Some(count) = left_out_with_user.get(&issue.subject) {
-            issue.reason = format!("{}; its {count} grant(s) were skipped too", issue.reason);
+        if let Some(left_out) = left_out_with_user.get(&issue.subject) {
+            if left_out.grants > 0 {
+                issue.reason = format!(
+                    "{}; its {} grant(s) were skipped too",
+                    issue.reason, left_out.grants
+                );
+            }
+            if left_out.assignments > 0 {
+                issue.reason = format!(
+                    "{}; its {} role assignment(s) were skipped too",
+                    issue.reason, left_out.assignments
+                );
+            }
         }
     }
-    candidates
+    (candidates, roles)
 }
 
 fn check_user(user: SourceUser) -> Result<Candidate, (String, String)> {

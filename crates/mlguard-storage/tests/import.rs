@@ -15,7 +15,7 @@ use diesel::sql_types::{BigInt, Text};
 use mlguard_domain::ResourceKind;
 use mlguard_domain::{
     CredentialCheck, ExperimentId, GrantStore, ModelName, OpaqueId, Password, Permission, Resource,
-    UserStore, Username,
+    RoleStore, UserStore, Username, Workspace,
 };
 use mlguard_storage::{
     ImportError, ImportProgress, ImportReport, ImportedKind, IssueOutcome, MlflowImportOptions,
@@ -800,6 +800,373 @@ fn a_newer_schema_is_noted(target: TempDb) {
     );
 }
 
+// ---------------------------------------------------------------------------
+// MLflow 3.17.2 (alembic head f1a2b3c4d5e6, also 3.18's): the 3.10 tables stay,
+// empty, beside the role tables, as `sqlite3 basic_auth.db .schema` shows.
+
+const MLFLOW_3_17_ROLE_TABLES_SQLITE: &str = r#"
+CREATE TABLE roles (
+    id INTEGER NOT NULL, name VARCHAR(255) NOT NULL, workspace VARCHAR(63) NOT NULL,
+    description VARCHAR(1024), PRIMARY KEY (id),
+    CONSTRAINT unique_workspace_role_name UNIQUE (workspace, name)
+);
+CREATE TABLE role_permissions (
+    id INTEGER NOT NULL, role_id INTEGER NOT NULL, resource_type VARCHAR(64) NOT NULL,
+    resource_pattern VARCHAR(255) NOT NULL, permission VARCHAR(255) NOT NULL, PRIMARY KEY (id),
+    CONSTRAINT unique_role_resource_perm UNIQUE (role_id, resource_type, resource_pattern),
+    FOREIGN KEY(role_id) REFERENCES roles (id)
+);
+CREATE TABLE user_role_assignments (
+    id INTEGER NOT NULL, user_id INTEGER NOT NULL, role_id INTEGER NOT NULL, PRIMARY KEY (id),
+    CONSTRAINT unique_user_role UNIQUE (user_id, role_id),
+    FOREIGN KEY(user_id) REFERENCES users (id), FOREIGN KEY(role_id) REFERENCES roles (id)
+);
+UPDATE alembic_version_auth SET version_num = 'f1a2b3c4d5e6';
+"#;
+
+/// Named roles in two workspaces, bob's synthetic role `__user_2__` (with a DENY and
+/// a prompt row), carol's (her hash is refused), and every row mlguard must refuse.
+fn mlflow_3_17_rows() -> String {
+    format!(
+        r#"
+INSERT INTO users (id, username, password_hash, is_admin) VALUES
+    (1, 'alice', '{ALICE_HASH}', TRUE),
+    (2, 'bob', '{BOB_HASH}', FALSE),
+    (3, 'carol', '{LEGACY_PLAIN_HASH}', FALSE);
+INSERT INTO roles (id, name, workspace, description) VALUES
+    (1, 'readers', 'default', 'read all experiments'),
+    (2, 'team-role', 'team-a', NULL),
+    (3, '__user_2__', 'default', NULL),
+    (4, '__user_3__', 'default', NULL),
+    (5, '__user_99__', 'default', NULL),
+    (6, '__user_x', 'default', NULL);
+INSERT INTO role_permissions (id, role_id, resource_type, resource_pattern, permission) VALUES
+    (1, 1, 'experiment', '*', 'READ'),
+    (2, 1, 'run', '*', 'EDIT'),
+    (3, 1, 'experiment', '7', 'DENY'),
+    (4, 1, 'experiment', '8', 'NO_PERMISSIONS'),
+    (5, 2, 'registered_model', 'm1', 'MANAGE'),
+    (6, 3, 'experiment', '3', 'MANAGE'),
+    (7, 3, 'prompt', 'my-prompt', 'READ'),
+    (8, 3, 'experiment', '5', 'DENY'),
+    (9, 3, 'run', 'abc', 'READ'),
+    (10, 4, 'experiment', '1', 'READ');
+INSERT INTO user_role_assignments (id, user_id, role_id) VALUES
+    (1, 2, 1), (2, 1, 2), (3, 2, 3), (4, 3, 1), (5, 1, 3);
+"#
+    )
+}
+
+fn mlflow_3_17_source() -> TempDb {
+    let source = TempDb::sqlite();
+    source.execute(MLFLOW_3_10_SQLITE);
+    source.execute(MLFLOW_3_17_ROLE_TABLES_SQLITE);
+    source.execute(&mlflow_3_17_rows());
+    source
+}
+
+fn role_tally(found: u64, created: u64, skipped: u64) -> Tally {
+    Tally {
+        found,
+        created,
+        skipped,
+        ..Tally::default()
+    }
+}
+
+/// `(workspace, role name, [(type, pattern, permission)])` of every role in mlguard.
+fn roles_in(store: &Store) -> Vec<(String, String, Option<String>, Vec<String>)> {
+    let mut all: Vec<_> = store
+        .list_roles(None)
+        .expect("roles")
+        .into_iter()
+        .map(|role| {
+            let mut rows: Vec<String> = store
+                .list_role_permissions(role.id)
+                .expect("rows")
+                .into_iter()
+                .map(|r| {
+                    format!(
+                        "{} {} {}",
+                        r.resource_type.as_str(),
+                        r.resource_pattern.as_str(),
+                        r.permission
+                    )
+                })
+                .collect();
+            rows.sort();
+            (
+                role.workspace.as_str().to_owned(),
+                role.name.as_str().to_owned(),
+                role.description,
+                rows,
+            )
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+fn role_names_of(store: &Store, name: &str) -> Vec<String> {
+    let mut names: Vec<String> = store
+        .roles_of_user(&username(name))
+        .expect("roles of user")
+        .into_iter()
+        .map(|r| format!("{}/{}", r.workspace.as_str(), r.name.as_str()))
+        .collect();
+    names.sort();
+    names
+}
+
+fn imports_the_mlflow_3_17_schema(target: TempDb) {
+    let source = mlflow_3_17_source();
+    let store = migrated_store_on(&target);
+    // Two accounts first, so that mlguard's ids differ from MLflow's.
+    for name in ["zed", "yan"] {
+        store
+            .create_user(
+                &username(name),
+                &Password::offered("zz-password-123").expect("pw"),
+                false,
+            )
+            .expect("user");
+    }
+    let report = import(&store, &source, PLAIN);
+    assert_eq!(report.schema_revision.as_deref(), Some("f1a2b3c4d5e6"));
+    assert!(report.notes.is_empty(), "{:?}", report.notes);
+    assert_eq!(report.tally(ImportedKind::User), tally(3, 2, 0, 1));
+    assert_eq!(report.tally(ImportedKind::Role), role_tally(3, 2, 1));
+    assert_eq!(report.tally(ImportedKind::RoleGrant), role_tally(5, 4, 1));
+    assert_eq!(
+        report.tally(ImportedKind::PerUserGrant),
+        role_tally(5, 3, 2)
+    );
+    // bob's to his own synthetic role is implied, so not counted.
+    assert_eq!(report.tally(ImportedKind::Assignment), role_tally(4, 3, 1));
+    assert_eq!(
+        report.tally(ImportedKind::Grant(ResourceKind::Experiment)),
+        Tally::default()
+    );
+    let skipped: Vec<(&str, &str)> = report
+        .issues
+        .iter()
+        .map(|i| (i.subject.as_str(), i.reason.as_str()))
+        .collect();
+    for (subject, reason) in [
+        (
+            "user \"carol\"",
+            "its 1 grant(s) were skipped too; its 1 role assignment(s) were skipped too",
+        ),
+        (
+            "experiment 8 on role \"readers\" in workspace \"default\"",
+            "NO_PERMISSIONS",
+        ),
+        ("run abc for \"bob\"", "supports only wildcard"),
+        (
+            "role \"__user_99__\" in workspace \"default\"",
+            "MLflow user id 99, who does not exist",
+        ),
+        ("role \"__user_x\" in workspace \"default\"", "reserved"),
+    ] {
+        assert!(
+            skipped
+                .iter()
+                .any(|(s, r)| *s == subject && r.contains(reason)),
+            "no issue {subject:?} / {reason:?} in {skipped:#?}"
+        );
+    }
+
+    let alice = store.get_user(&username("alice")).expect("alice");
+    let bob = store.get_user(&username("bob")).expect("bob");
+    assert!(alice.is_admin && !bob.is_admin);
+    assert_ne!(bob.id, 2, "mlguard numbers its own users");
+    let bob_synthetic = format!("__user_{}__", bob.id);
+    assert_eq!(
+        roles_in(&store),
+        vec![
+            (
+                "default".to_owned(),
+                bob_synthetic.clone(),
+                None,
+                vec![
+                    "experiment 3 MANAGE".to_owned(),
+                    "experiment 5 DENY".to_owned(),
+                    "prompt my-prompt READ".to_owned(),
+                ],
+            ),
+            (
+                "default".to_owned(),
+                "readers".to_owned(),
+                Some("read all experiments".to_owned()),
+                vec![
+                    "experiment * READ".to_owned(),
+                    "experiment 7 DENY".to_owned(),
+                    "run * EDIT".to_owned(),
+                ],
+            ),
+            (
+                "team-a".to_owned(),
+                "team-role".to_owned(),
+                None,
+                vec!["registered_model m1 MANAGE".to_owned()],
+            ),
+        ]
+    );
+    assert_eq!(
+        role_names_of(&store, "bob"),
+        vec![
+            format!("default/{bob_synthetic}"),
+            "default/readers".to_owned()
+        ]
+    );
+    // MLflow let an admin attach alice to bob's synthetic role; so does the import.
+    assert_eq!(
+        role_names_of(&store, "alice"),
+        vec![
+            format!("default/{bob_synthetic}"),
+            "team-a/team-role".to_owned()
+        ]
+    );
+    // The per-user grants answer the 3.17 API as MLflow's did, DENY included.
+    let rows = store
+        .permission_rows_of_user(&username("bob"))
+        .expect("rows");
+    assert!(rows.iter().any(|r| r.role_name.as_str() == bob_synthetic
+        && r.resource_type.as_str() == "experiment"
+        && r.resource_pattern.as_str() == "5"
+        && r.permission == Permission::Deny
+        && r.workspace == Workspace::default_workspace()));
+    assert!(login(&store, "bob", BOB_PASSWORD));
+
+    let before = target.mlguard_snapshot();
+    let again = import(&store, &source, PLAIN);
+    assert!(!again.changes_anything(), "{:#?}", again.tallies);
+    assert_eq!(again.tally(ImportedKind::Role).unchanged, 2);
+    assert_eq!(again.tally(ImportedKind::PerUserGrant).unchanged, 3);
+    assert_eq!(again.tally(ImportedKind::Assignment).unchanged, 3);
+    assert_eq!(target.mlguard_snapshot(), before);
+}
+
+fn a_3_17_dry_run_writes_nothing(target: TempDb) {
+    let source = mlflow_3_17_source();
+    let store = migrated_store_on(&target);
+    let before = target.mlguard_snapshot();
+    let dry = import(&store, &source, DRY_RUN);
+    assert_eq!(dry.tally(ImportedKind::Role).created, 2);
+    assert_eq!(dry.tally(ImportedKind::PerUserGrant).created, 3);
+    assert_eq!(target.mlguard_snapshot(), before);
+    assert!(store.list_roles(None).expect("roles").is_empty());
+}
+
+fn a_role_taken_with_other_rows_is_a_conflict(target: TempDb) {
+    let source = mlflow_3_17_source();
+    let store = migrated_store_on(&target);
+    import(&store, &source, PLAIN);
+    // mlguard's admins change the role and a per-user grant after the import.
+    let readers = store
+        .list_roles(None)
+        .expect("roles")
+        .into_iter()
+        .find(|r| r.name.as_str() == "readers")
+        .expect("readers");
+    let wildcard = store
+        .list_role_permissions(readers.id)
+        .expect("rows")
+        .into_iter()
+        .find(|r| r.resource_pattern.as_str() == "*" && r.resource_type.as_str() == "experiment")
+        .expect("row");
+    store
+        .update_role_permission(wildcard.id, Permission::Manage)
+        .expect("update");
+    let bob_synthetic = store
+        .roles_of_user(&username("bob"))
+        .expect("roles")
+        .into_iter()
+        .find(|r| r.name.is_synthetic())
+        .expect("synthetic");
+    let deny = store
+        .list_role_permissions(bob_synthetic.id)
+        .expect("rows")
+        .into_iter()
+        .find(|r| r.permission == Permission::Deny)
+        .expect("deny");
+    store
+        .update_role_permission(deny.id, Permission::Read)
+        .expect("update");
+    let readers_members = store
+        .assignments_of_role(readers.id)
+        .expect("members")
+        .len();
+
+    let report = import(&store, &source, PLAIN);
+    assert_eq!(report.tally(ImportedKind::Role).conflicts, 1);
+    assert_eq!(report.tally(ImportedKind::RoleGrant).conflicts, 1);
+    assert_eq!(report.tally(ImportedKind::PerUserGrant).conflicts, 1);
+    let conflict = report
+        .issues
+        .iter()
+        .find(|i| i.subject == "role \"readers\" in workspace \"default\"")
+        .expect("role conflict");
+    assert_eq!(conflict.outcome, IssueOutcome::Conflict);
+    assert!(
+        conflict
+            .reason
+            .contains("experiment * is MANAGE in mlguard, READ in MLflow"),
+        "{}",
+        conflict.reason
+    );
+    let per_user = report
+        .issues
+        .iter()
+        .find(|i| i.subject == "experiment 5 for \"bob\"")
+        .expect("per-user conflict");
+    assert_eq!(
+        per_user.reason,
+        "mlguard has READ, MLflow has DENY; kept mlguard's"
+    );
+    assert!(!report.changes_anything());
+    assert_eq!(
+        store
+            .assignments_of_role(readers.id)
+            .expect("members")
+            .len(),
+        readers_members
+    );
+
+    let overwritten = import(&store, &source, OVERWRITE);
+    assert_eq!(overwritten.tally(ImportedKind::Role).updated, 1);
+    assert_eq!(overwritten.tally(ImportedKind::PerUserGrant).updated, 1);
+    assert_eq!(
+        store
+            .get_role_permission(wildcard.id)
+            .expect("row")
+            .permission,
+        Permission::Read
+    );
+    assert_eq!(
+        store.get_role_permission(deny.id).expect("row").permission,
+        Permission::Deny
+    );
+}
+
+fn a_3_17_database_with_leftover_3_10_rows_is_noted(target: TempDb) {
+    let source = mlflow_3_17_source();
+    source.execute("INSERT INTO experiment_permissions VALUES (1, '9', 2, 'READ');");
+    let report = import(&store_on(&target), &source, PLAIN);
+    assert_eq!(
+        report.tally(ImportedKind::Grant(ResourceKind::Experiment)),
+        Tally::default()
+    );
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.starts_with("1 row(s) of MLflow 3.10's per-resource")),
+        "{:?}",
+        report.notes
+    );
+}
+
 macro_rules! on_both_backends {
     ($($test:ident($($arg:expr),*);)*) => {
         mod sqlite {
@@ -823,6 +1190,10 @@ on_both_backends! {
     broken_sources_fail_cleanly_and_change_nothing();
     imports_the_mlflow_2_schema();
     a_newer_schema_is_noted();
+    imports_the_mlflow_3_17_schema();
+    a_3_17_dry_run_writes_nothing();
+    a_role_taken_with_other_rows_is_a_conflict();
+    a_3_17_database_with_leftover_3_10_rows_is_noted();
 }
 
 /// An MLflow database on PostgreSQL, read through a SQLAlchemy-style URL.

@@ -18,6 +18,7 @@ use diesel::result::Error as DieselError;
 use mlguard_domain::{Permission, RoleName, Workspace, now_ms};
 use sha2::{Digest, Sha256};
 
+use super::mlflow_roles::{RoleCandidate, apply_role};
 use super::{Candidate, ImportProgress, ImportReport, ImportedKind, IssueOutcome, grant_subject};
 use crate::connection::DbConnection;
 use crate::error::StorageError;
@@ -63,6 +64,7 @@ type ExistingGrants = HashMap<(i64, String, String), String>;
 pub(super) fn apply(
     conn: &mut DbConnection,
     candidates: &[Candidate],
+    roles: &[RoleCandidate],
     overwrite: bool,
     report: &mut ImportReport,
     progress: &mut dyn FnMut(ImportProgress),
@@ -116,9 +118,12 @@ pub(super) fn apply(
     let total = candidates
         .iter()
         .map(|c| 1 + c.grants.len() as u64)
-        .sum::<u64>();
+        .sum::<u64>()
+        + roles.iter().map(RoleCandidate::size).sum::<u64>();
     let mut done = 0_u64;
     progress(ImportProgress { done, total });
+    // The mlguard id of each candidate, or None when a conflict kept mlguard's.
+    let mut user_ids = Vec::with_capacity(candidates.len());
 
     for candidate in candidates {
         let user_id = match existing_users.get(candidate.username.as_str()) {
@@ -136,6 +141,7 @@ pub(super) fn apply(
                 reconcile_user(conn, candidate, existing, same_password, overwrite, report)?
             }
         };
+        user_ids.push(user_id);
         match user_id {
             Some(user_id) => {
                 for (resource, permission) in &candidate.grants {
@@ -158,6 +164,11 @@ pub(super) fn apply(
             }
         }
         done += 1 + candidate.grants.len() as u64;
+        progress(ImportProgress { done, total });
+    }
+    for role in roles {
+        apply_role(conn, role, candidates, &user_ids, overwrite, report)?;
+        done += role.size();
         progress(ImportProgress { done, total });
     }
     Ok(())

@@ -8,7 +8,15 @@
 //! - `0965eb92f5f0` (3.6): `scorer_permissions`;
 //! - `a1b2c3d4e5f6`: `gateway_{secret,endpoint,model_definition}_permissions`;
 //! - `2ed73881770d` (3.10): `workspace_permissions`, and a `workspace` column on
-//!   `registered_model_permissions`.
+//!   `registered_model_permissions`;
+//! - `c3d4e5f6a7b8` (3.17): `roles`, `role_permissions`, `user_role_assignments`;
+//! - `e5f6a7b8c9d0`: moves every per-resource row onto the user's synthetic role
+//!   `__user_<id>__` (the old tables stay, empty, and MLflow no longer reads them);
+//! - `f1a2b3c4d5e6`: rewrites `registered_model` rows naming prompts to `prompt`.
+//!   MLflow 3.18 has the same head.
+//!
+//! A database with the role tables is read as 3.17 (its roles, rows and
+//! assignments); one without, as 2.x to 3.10 (its per-resource tables).
 //!
 //! MLflow 2.x records the revision in `alembic_version`, 3.6 and later in
 //! `alembic_version_auth`.
@@ -117,6 +125,33 @@ mod mlflow {
     }
 
     diesel::table! {
+        roles (id) {
+            id -> Integer,
+            name -> Nullable<Text>,
+            workspace -> Nullable<Text>,
+            description -> Nullable<Text>,
+        }
+    }
+
+    diesel::table! {
+        role_permissions (id) {
+            id -> Integer,
+            role_id -> Integer,
+            resource_type -> Nullable<Text>,
+            resource_pattern -> Nullable<Text>,
+            permission -> Nullable<Text>,
+        }
+    }
+
+    diesel::table! {
+        user_role_assignments (id) {
+            id -> Integer,
+            user_id -> Integer,
+            role_id -> Integer,
+        }
+    }
+
+    diesel::table! {
         alembic_version_auth (version_num) {
             version_num -> Text,
         }
@@ -174,13 +209,36 @@ const OPTIONAL_TABLES: [(&str, &[&str]); 5] = [
     ),
 ];
 
-/// The alembic revisions of MLflow's auth schema up to 3.10.1.
-pub(super) const KNOWN_REVISIONS: [&str; 4] = [
+/// MLflow 3.17's role tables; a database with all three is read as 3.17.
+const ROLE_TABLES: [(&str, &[&str]); 3] = [
+    ("roles", &["id", "name", "workspace", "description"]),
+    (
+        "role_permissions",
+        &[
+            "id",
+            "role_id",
+            "resource_type",
+            "resource_pattern",
+            "permission",
+        ],
+    ),
+    ("user_role_assignments", &["id", "user_id", "role_id"]),
+];
+
+/// The alembic revisions of MLflow's auth schema up to 3.18.
+pub(super) const KNOWN_REVISIONS: [&str; 7] = [
     "8606fa83a998",
     "0965eb92f5f0",
     "a1b2c3d4e5f6",
     "2ed73881770d",
+    "c3d4e5f6a7b8",
+    "e5f6a7b8c9d0",
+    "f1a2b3c4d5e6",
 ];
+
+/// The 3.17 revision with the role tables but before the per-resource rows were
+/// moved onto them (MLflow moves them on its next start).
+pub(super) const ROLES_BEFORE_MOVE_REVISION: &str = "c3d4e5f6a7b8";
 
 /// One row of MLflow's `users`.
 #[derive(Clone)]
@@ -228,6 +286,39 @@ pub(super) struct SourceGrant {
     pub(super) permission: Option<String>,
 }
 
+/// One row of MLflow 3.17's `role_permissions`, as stored.
+#[derive(Debug, Clone)]
+pub(super) struct SourceRolePermission {
+    pub(super) resource_type: Option<String>,
+    pub(super) resource_pattern: Option<String>,
+    pub(super) permission: Option<String>,
+}
+
+/// One row of MLflow 3.17's `roles`, with its permission rows.
+#[derive(Debug, Clone)]
+pub(super) struct SourceRole {
+    pub(super) id: i32,
+    pub(super) workspace: Option<String>,
+    pub(super) name: Option<String>,
+    pub(super) description: Option<String>,
+    pub(super) permissions: Vec<SourceRolePermission>,
+}
+
+/// One row of MLflow 3.17's `user_role_assignments`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct SourceAssignment {
+    pub(super) user_id: i32,
+    pub(super) role_id: i32,
+}
+
+/// MLflow 3.17's role tables.
+pub(super) struct SourceRoles {
+    pub(super) roles: Vec<SourceRole>,
+    pub(super) assignments: Vec<SourceAssignment>,
+    /// Rows left in the 3.10 per-resource tables, which 3.17 no longer reads.
+    pub(super) legacy_rows: u64,
+}
+
 /// Everything read from the source, in one consistent snapshot.
 pub(super) struct MlflowAuthData {
     /// The auth schema's alembic revision, if the database records one.
@@ -236,7 +327,10 @@ pub(super) struct MlflowAuthData {
     /// (written by a newer MLflow); they are reported, not read.
     pub(super) unknown_tables: Vec<String>,
     pub(super) users: Vec<SourceUser>,
+    /// The per-resource rows of a 2.x to 3.10 database; empty for 3.17.
     pub(super) grants: Vec<SourceGrant>,
+    /// The role tables of a 3.17 database; `None` before 3.17.
+    pub(super) roles: Option<SourceRoles>,
 }
 
 /// An open, read-only connection to the source, and how to name it in messages.
@@ -325,6 +419,7 @@ impl From<DieselError> for ReadError {
 struct Layout {
     tables: BTreeSet<String>,
     registered_models_have_workspace: bool,
+    has_roles: bool,
     unknown_tables: Vec<String>,
 }
 
@@ -354,9 +449,16 @@ fn inspect(conn: &mut DbConnection) -> Result<Layout, ReadError> {
     }
     let registered_models_have_workspace =
         column_names(conn, "registered_model_permissions")?.contains("workspace");
+    let has_roles = ROLE_TABLES.iter().all(|(table, _)| tables.contains(*table));
+    if has_roles {
+        for (table, columns) in ROLE_TABLES {
+            require_columns(conn, table, columns)?;
+        }
+    }
     let known: BTreeSet<&str> = REQUIRED_TABLES
         .iter()
         .chain(OPTIONAL_TABLES.iter())
+        .chain(ROLE_TABLES.iter())
         .map(|(table, _)| *table)
         .collect();
     let unknown_tables = tables
@@ -367,6 +469,7 @@ fn inspect(conn: &mut DbConnection) -> Result<Layout, ReadError> {
     Ok(Layout {
         tables,
         registered_models_have_workspace,
+        has_roles,
         unknown_tables,
     })
 }
@@ -609,11 +712,76 @@ fn read_rows(conn: &mut DbConnection, layout: Layout) -> Result<MlflowAuthData, 
         }
     }
 
+    let roles = if layout.has_roles {
+        let legacy_rows = grants.len() as u64;
+        // MLflow 3.17 decides on the role tables alone.
+        grants.clear();
+        Some(read_roles(conn, legacy_rows)?)
+    } else {
+        None
+    };
+
     Ok(MlflowAuthData {
         revision,
         unknown_tables: layout.unknown_tables,
         users,
         grants,
+        roles,
+    })
+}
+
+fn read_roles(conn: &mut DbConnection, legacy_rows: u64) -> Result<SourceRoles, DieselError> {
+    use mlflow::{role_permissions as rp, roles as r, user_role_assignments as ura};
+
+    let mut roles: Vec<SourceRole> = r::table
+        .order(r::id.asc())
+        .select((r::id, r::workspace, r::name, r::description))
+        .load::<(i32, Option<String>, Option<String>, Option<String>)>(conn)?
+        .into_iter()
+        .map(|(id, workspace, name, description)| SourceRole {
+            id,
+            workspace,
+            name,
+            description,
+            permissions: Vec::new(),
+        })
+        .collect();
+    let index: std::collections::HashMap<i32, usize> = roles
+        .iter()
+        .enumerate()
+        .map(|(i, role)| (role.id, i))
+        .collect();
+    for (role_id, resource_type, resource_pattern, permission) in rp::table
+        .order(rp::id.asc())
+        .select((
+            rp::role_id,
+            rp::resource_type,
+            rp::resource_pattern,
+            rp::permission,
+        ))
+        .load::<(i32, Option<String>, Option<String>, Option<String>)>(conn)?
+    {
+        // A row of a missing role (SQLite without foreign keys) grants nothing in
+        // MLflow either.
+        if let Some(&i) = index.get(&role_id) {
+            roles[i].permissions.push(SourceRolePermission {
+                resource_type,
+                resource_pattern,
+                permission,
+            });
+        }
+    }
+    let assignments = ura::table
+        .order(ura::id.asc())
+        .select((ura::user_id, ura::role_id))
+        .load::<(i32, i32)>(conn)?
+        .into_iter()
+        .map(|(user_id, role_id)| SourceAssignment { user_id, role_id })
+        .collect();
+    Ok(SourceRoles {
+        roles,
+        assignments,
+        legacy_rows,
     })
 }
 
