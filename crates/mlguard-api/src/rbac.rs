@@ -160,6 +160,38 @@ impl Authority {
     }
 }
 
+/// The role a request names by id (`role_id`), once the caller holds `need` on its
+/// workspace.
+pub(crate) async fn role_in_reach(
+    state: &AppState,
+    caller: Principal,
+    role_id: &Value,
+    need: Need,
+) -> Result<i64, ApiError> {
+    let role_id = integer("role_id", role_id)?;
+    Authority::of(state, caller)
+        .await?
+        .require_on_role(state, role_id, need)
+        .await?;
+    Ok(role_id)
+}
+
+/// The role grant row a request names (`role_permission_id`), once the caller
+/// holds `need` on its role's workspace.
+pub(crate) async fn row_in_reach(
+    state: &AppState,
+    caller: Principal,
+    row_id: &Value,
+    need: Need,
+) -> Result<i64, ApiError> {
+    let row_id = integer("role_permission_id", row_id)?;
+    Authority::of(state, caller)
+        .await?
+        .require_on_row(state, row_id, need)
+        .await?;
+    Ok(row_id)
+}
+
 /// An integer field as MLflow reads one: a JSON integer or a numeric string.
 pub(crate) fn integer(name: &str, value: &Value) -> Result<i64, ApiError> {
     let parsed = match value {

@@ -7,7 +7,7 @@ use mlguard_domain::{GrantRule, Permission, ResourceType, RoleName, Username, Wo
 use mlguard_http::{ApiError, Caller, ErrorBody, Mlflow, MlflowParams, query_pairs};
 use serde::Deserialize;
 
-use crate::rbac::{Authority, Need, WorkspacesOff, integer, with_rows};
+use crate::rbac::{Authority, Need, WorkspacesOff, role_in_reach, row_in_reach, with_rows};
 use crate::schema::{
     AddRolePermissionRequest, AssignmentJson, AssignmentRequest, AssignmentResponse,
     AssignmentsResponse, CreateRoleRequest, EmptyResponse, ListRolesParams, RoleIdParam, RoleJson,
@@ -98,11 +98,7 @@ pub(crate) async fn get_role(
     Caller(caller): Caller,
     Mlflow(request): Mlflow<RoleIdParam>,
 ) -> Result<Json<RoleResponse>, ApiError> {
-    let role_id = integer("role_id", &request.role_id)?;
-    Authority::of(&state, caller)
-        .await?
-        .require_on_role(&state, role_id, Need::View)
-        .await?;
+    let role_id = role_in_reach(&state, caller, &request.role_id, Need::View).await?;
     let role = state
         .blocking(move |store| store.get_role(role_id))
         .await??;
@@ -174,11 +170,7 @@ pub(crate) async fn update_role(
     params: MlflowParams,
 ) -> Result<Json<RoleResponse>, ApiError> {
     let RoleIdParam { role_id } = params.parse()?;
-    let role_id = integer("role_id", &role_id)?;
-    Authority::of(&state, caller)
-        .await?
-        .require_on_role(&state, role_id, Need::Manage)
-        .await?;
+    let role_id = role_in_reach(&state, caller, &role_id, Need::Manage).await?;
     let request: UpdateRoleRequest = params.parse()?;
     let name = request.name.as_deref().map(RoleName::parse).transpose()?;
     let description = description(request.description, false)?;
@@ -218,11 +210,7 @@ pub(crate) async fn delete_role(
     Caller(caller): Caller,
     Mlflow(request): Mlflow<RoleIdParam>,
 ) -> Result<Json<EmptyResponse>, ApiError> {
-    let role_id = integer("role_id", &request.role_id)?;
-    Authority::of(&state, caller)
-        .await?
-        .require_on_role(&state, role_id, Need::Manage)
-        .await?;
+    let role_id = role_in_reach(&state, caller, &request.role_id, Need::Manage).await?;
     state
         .blocking(move |store| store.delete_role(role_id))
         .await??;
@@ -250,11 +238,7 @@ pub(crate) async fn add_role_permission(
     params: MlflowParams,
 ) -> Result<Json<RolePermissionResponse>, ApiError> {
     let RoleIdParam { role_id } = params.parse()?;
-    let role_id = integer("role_id", &role_id)?;
-    Authority::of(&state, caller)
-        .await?
-        .require_on_role(&state, role_id, Need::Manage)
-        .await?;
+    let role_id = role_in_reach(&state, caller, &role_id, Need::Manage).await?;
     let request: AddRolePermissionRequest = params.parse()?;
     let resource_type = ResourceType::parse(&request.resource_type)?;
     let permission: Permission = request.permission.parse()?;
@@ -288,11 +272,7 @@ pub(crate) async fn remove_role_permission(
     Caller(caller): Caller,
     Mlflow(request): Mlflow<RolePermissionIdParam>,
 ) -> Result<Json<EmptyResponse>, ApiError> {
-    let row_id = integer("role_permission_id", &request.role_permission_id)?;
-    Authority::of(&state, caller)
-        .await?
-        .require_on_row(&state, row_id, Need::Manage)
-        .await?;
+    let row_id = row_in_reach(&state, caller, &request.role_permission_id, Need::Manage).await?;
     state
         .blocking(move |store| store.remove_role_permission(row_id))
         .await??;
@@ -318,11 +298,7 @@ pub(crate) async fn list_role_permissions(
     Caller(caller): Caller,
     Mlflow(request): Mlflow<RoleIdParam>,
 ) -> Result<Json<RolePermissionsResponse>, ApiError> {
-    let role_id = integer("role_id", &request.role_id)?;
-    Authority::of(&state, caller)
-        .await?
-        .require_on_role(&state, role_id, Need::View)
-        .await?;
+    let role_id = role_in_reach(&state, caller, &request.role_id, Need::View).await?;
     let rows = state
         .blocking(move |store| store.list_role_permissions(role_id))
         .await??;
@@ -351,11 +327,7 @@ pub(crate) async fn update_role_permission(
     params: MlflowParams,
 ) -> Result<Json<RolePermissionResponse>, ApiError> {
     let RolePermissionIdParam { role_permission_id } = params.parse()?;
-    let row_id = integer("role_permission_id", &role_permission_id)?;
-    Authority::of(&state, caller)
-        .await?
-        .require_on_row(&state, row_id, Need::Manage)
-        .await?;
+    let row_id = row_in_reach(&state, caller, &role_permission_id, Need::Manage).await?;
     let request: UpdateRolePermissionRequest = params.parse()?;
     let permission: Permission = request.permission.parse()?;
     let row = state
@@ -374,11 +346,7 @@ async fn assignment_target(
     params: &MlflowParams,
 ) -> Result<(Username, i64), ApiError> {
     let RoleIdParam { role_id } = params.parse()?;
-    let role_id = integer("role_id", &role_id)?;
-    Authority::of(state, caller)
-        .await?
-        .require_on_role(state, role_id, Need::Manage)
-        .await?;
+    let role_id = role_in_reach(state, caller, &role_id, Need::Manage).await?;
     let request: AssignmentRequest = params.parse()?;
     Ok((Username::parse(&request.username)?, role_id))
 }
@@ -460,11 +428,7 @@ pub(crate) async fn list_role_users(
     Caller(caller): Caller,
     Mlflow(request): Mlflow<RoleIdParam>,
 ) -> Result<Json<AssignmentsResponse>, ApiError> {
-    let role_id = integer("role_id", &request.role_id)?;
-    Authority::of(&state, caller)
-        .await?
-        .require_on_role(&state, role_id, Need::Manage)
-        .await?;
+    let role_id = role_in_reach(&state, caller, &request.role_id, Need::Manage).await?;
     let assignments = state
         .blocking(move |store| store.assignments_of_role(role_id))
         .await??;
