@@ -24,8 +24,7 @@ use mlguard_domain::{Principal, TrackingLookup};
 use mlguard_http::{ApiError, Caller, Grants};
 use mlguard_policy::{
     Absent, Access, AfterHook, BodyNeed, Check, InputError, Quantifier, RequestView, Resolved,
-    RouteMatch, RouteRule, Target, WITHHELD_FROM_PROVIDERS, match_route, narrowable_fields,
-    resolve,
+    RouteMatch, Target, WITHHELD_FROM_PROVIDERS, match_route, narrowable_fields, resolve,
 };
 use serde_json::Value;
 use tower::util::BoxCloneSyncService;
@@ -416,7 +415,7 @@ fn single_header(headers: &HeaderMap, name: header::HeaderName) -> Result<Option
 async fn buffer(
     gateway: &Gateway,
     enforcement: Enforcement,
-    rule: &RouteRule,
+    need: BodyNeed,
     request: Request,
 ) -> Result<Buffered, ApiError> {
     // MLflow reads a GET's body when it has no query; mlguard reads only the query,
@@ -428,7 +427,6 @@ async fn buffer(
         ));
     }
     let (parts, body) = request.into_parts();
-    let need = rule.needs_body();
     if need == BodyNeed::Nothing {
         return Ok(Buffered {
             parts,
@@ -509,15 +507,16 @@ fn after_hook(after: AfterHook, enforcement: Enforcement) -> AfterHook {
     }
 }
 
-/// The request MLflow gets.
-fn upstream_request(buffered: Buffered, rule: &RouteRule) -> Request<Body> {
+/// The request MLflow gets; one bound for an LLM provider says nothing of the
+/// caller.
+fn upstream_request(buffered: Buffered, provider_bound: bool) -> Request<Body> {
     let Buffered {
         mut parts,
         stream,
         bytes,
         ..
     } = buffered;
-    if rule.reaches_llm_providers() {
+    if provider_bound {
         for name in WITHHELD_FROM_PROVIDERS {
             parts.headers.remove(*name);
         }
@@ -577,7 +576,7 @@ async fn handle(
         }
     }
 
-    let buffered = buffer(&gateway, enforcement, rule, request).await?;
+    let buffered = buffer(&gateway, enforcement, route.body_need, request).await?;
     let authorized = match (rule.access, enforcement) {
         (Access::Checks(checks), Enforcement::Policy) => {
             let headers = HttpHeaders(&buffered.parts.headers);
@@ -614,9 +613,10 @@ async fn handle(
     });
 
     // A provider-bound request names no client address.
-    let client = decoded.client.filter(|_| !rule.reaches_llm_providers());
+    let provider_bound = rule.reaches_llm_providers();
+    let client = decoded.client.filter(|_| !provider_bound);
     let response = gateway
-        .send(upstream_request(buffered, rule), client)
+        .send(upstream_request(buffered, provider_bound), client)
         .await?;
     if authorized.upstream_must_fail && response.status().is_success() {
         tracing::info!("denied: the resource appeared while the request was in flight");

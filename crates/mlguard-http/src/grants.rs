@@ -82,12 +82,7 @@ impl Grants {
         if caller.is_admin {
             return Ok(());
         }
-        let chain = chain.into();
-        let user_id = caller.user_id;
-        let (resolution, chain) = self
-            .blocking(move |store| (store.resolve(user_id, chain.keys()), chain))
-            .await?;
-        let resolution = resolution?;
+        let (resolution, chain) = self.resolved(caller.user_id, chain.into()).await?;
         let standing = resolution.standing(0..chain.keys().len());
         match decide(caller, standing, self.default_permission, capability) {
             Decision::Allow => Ok(()),
@@ -110,18 +105,25 @@ impl Grants {
         if principal.is_admin {
             return Ok(Permission::Manage);
         }
-        let chain = chain.into();
-        let user_id = principal.user_id;
-        let (resolution, chain) = self
-            .blocking(move |store| (store.resolve(user_id, chain.keys()), chain))
-            .await?;
-        let resolution = resolution?;
+        let (resolution, chain) = self.resolved(principal.user_id, chain.into()).await?;
         let standing = resolution.standing(0..chain.keys().len());
         Ok(effective_permission(
             principal,
             standing,
             self.default_permission,
         ))
+    }
+
+    /// What the store resolves `chain` to for `user_id`: one round trip.
+    async fn resolved(
+        &self,
+        user_id: i64,
+        chain: KeyChain,
+    ) -> Result<(Resolution, KeyChain), ApiError> {
+        let (resolution, chain) = self
+            .blocking(move |store| (store.resolve(user_id, chain.keys()), chain))
+            .await?;
+        Ok((resolution?, chain))
     }
 
     /// Whether one of the roles `user_id` holds in `default` carries

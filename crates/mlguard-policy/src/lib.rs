@@ -478,6 +478,9 @@ pub fn canonical_route_path(path: &str) -> String {
 pub struct RouteMatch {
     pub rule: &'static RouteRule,
     pub params: Vec<(String, String)>,
+    /// The rule's [`RouteRule::needs_body`], worked out once when the table is
+    /// indexed, not per request.
+    pub body_need: BodyNeed,
 }
 
 impl RouteMatch {
@@ -490,7 +493,7 @@ impl RouteMatch {
 }
 
 struct Index {
-    by_method: HashMap<&'static str, matchit::Router<&'static RouteRule>>,
+    by_method: HashMap<&'static str, matchit::Router<(&'static RouteRule, BodyNeed)>>,
     /// Rows the matcher could not take (two rows for one route, a bad pattern).
     conflicts: Vec<String>,
 }
@@ -498,12 +501,12 @@ struct Index {
 fn index() -> &'static Index {
     static INDEX: OnceLock<Index> = OnceLock::new();
     INDEX.get_or_init(|| {
-        let mut by_method: HashMap<&'static str, matchit::Router<&'static RouteRule>> =
+        let mut by_method: HashMap<&'static str, matchit::Router<(&'static RouteRule, BodyNeed)>> =
             HashMap::new();
         let mut conflicts = Vec::new();
         for rule in RULES {
             let router = by_method.entry(rule.method).or_default();
-            if let Err(error) = router.insert(rule.canonical_path(), rule) {
+            if let Err(error) = router.insert(rule.canonical_path(), (rule, rule.needs_body())) {
                 conflicts.push(format!("{} {}: {error}", rule.method, rule.paths[0]));
             }
         }
@@ -528,8 +531,10 @@ pub fn match_route(method: &str, decoded_path: &str) -> Option<RouteMatch> {
     let router = index().by_method.get(method)?;
     let canonical = canonical_route_path(decoded_path);
     let found = router.at(&canonical).ok()?;
+    let (rule, body_need) = *found.value;
     Some(RouteMatch {
-        rule: found.value,
+        rule,
+        body_need,
         params: found
             .params
             .iter()
