@@ -189,8 +189,13 @@ fn a_header_is_read_once_and_only_as_text() {
 
 #[test]
 fn the_body_is_read_only_where_a_row_needs_it() {
-    let need =
-        |method: &str, path: &str| match_route(method, path).expect("routed").rule.needs_body();
+    let need = |method: &str, path: &str| {
+        // What the gateway reads: the match's need, worked out when the table is
+        // indexed, agrees with the row's.
+        let found = match_route(method, path).expect("routed");
+        assert_eq!(found.body_need, found.rule.needs_body(), "{method} {path}");
+        found.body_need
+    };
     assert_eq!(need("GET", "/api/2.0/mlflow/runs/get"), BodyNeed::Nothing);
     assert_eq!(need("HEAD", "/api/2.0/mlflow/runs/get"), BodyNeed::Nothing);
     assert_eq!(
