@@ -969,7 +969,7 @@ async fn the_assistant_configuration_is_the_servers_and_shown_empty_to_users() {
 #[tokio::test]
 async fn requests_bound_for_llm_providers_carry_no_credentials_or_client_details() {
     let setup = setup();
-    let send_with_headers = |path: &'static str| {
+    let send_with_headers = |path: String| {
         let router = setup.router.clone();
         async move {
             let request = Request::post(path)
@@ -997,11 +997,16 @@ async fn requests_bound_for_llm_providers_carry_no_credentials_or_client_details
             router.oneshot(request).await.expect("infallible").status()
         }
     };
-    for path in [
-        "/gateway/proxy/ep/v1/chat",
-        "/gateway/mlflow/v1/chat/completions",
-    ] {
-        let status = send_with_headers(path).await;
+    // Every route MLflow's AI gateway passes on, as the table lists them.
+    let provider_routes: Vec<String> = RULES
+        .iter()
+        .filter(|rule| rule.method == "POST" && rule.reaches_llm_providers())
+        .filter(|rule| matches!(rule.access, Access::Checks(_)))
+        .map(|rule| fill(rule.paths[0]))
+        .collect();
+    assert!(provider_routes.len() >= 10, "{provider_routes:?}");
+    for path in provider_routes {
+        let status = send_with_headers(path.clone()).await;
         assert_eq!(
             status,
             StatusCode::NOT_FOUND,
@@ -1030,7 +1035,7 @@ async fn requests_bound_for_llm_providers_carry_no_credentials_or_client_details
         assert!(!client, "{path}: the client's address went along");
     }
     // Anything else keeps the request id and the client address.
-    let status = send_with_headers("/api/2.0/mlflow/runs/create").await;
+    let status = send_with_headers("/api/2.0/mlflow/runs/create".to_owned()).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (headers, provider_bound, client) = setup
         .upstream
