@@ -27,9 +27,16 @@ def _load(name: str, path: Path):
 e2e = _load("e2e_conftest", E2E / "conftest.py")
 
 ADMIN_USERNAME = e2e.ADMIN_USERNAME
-# What tests/e2e/mlflow_upstream.py imports from `conftest`, which here is this file.
+# What the e2e suite's support modules import from `conftest`, which here is this file.
+MLGUARD_BIN = e2e.MLGUARD_BIN
 free_port = e2e.free_port
+new_password = e2e.new_password
 unique = e2e.unique
+
+
+def load_e2e(module: str):
+    """One of the e2e suite's support modules (`tests/e2e/<module>.py`)."""
+    return _load(f"e2e_{module}", E2E / f"{module}.py")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -42,7 +49,7 @@ def _mlflow_317():
 @pytest.fixture(scope="session")
 def mlflow_upstream(tmp_path_factory):
     """One real MLflow, of this venv (3.17.2), without auth."""
-    upstream = _load("e2e_mlflow_upstream", E2E / "mlflow_upstream.py").MlflowServer(
+    upstream = load_e2e("mlflow_upstream").MlflowServer(
         tmp_path_factory.mktemp("mlflow317")
     )
     upstream.start()

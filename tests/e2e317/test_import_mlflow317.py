@@ -7,146 +7,20 @@ every user logs in with their MLflow password.
 from __future__ import annotations
 
 import contextlib
-import os
-import re
-import secrets
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 import requests
 
-from conftest import e2e
+from conftest import e2e, load_e2e
 
-MLFLOW_STARTUP_TIMEOUT_S = 120
-IMPORT_TIMEOUT_S = 300
-
-
-@contextlib.contextmanager
-def as_user(username: str, password: str):
-    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")}
-    os.environ["MLFLOW_TRACKING_USERNAME"] = username
-    os.environ["MLFLOW_TRACKING_PASSWORD"] = password
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-def auth_client(base_url: str):
-    from mlflow.server import get_app_client
-
-    return get_app_client("basic-auth", tracking_uri=base_url)
-
-
-class MlflowAuthServer:
-    """`mlflow server --app-name basic-auth` of this venv (3.17.2) on SQLite."""
-
-    def __init__(self, workdir: Path):
-        self.workdir = workdir
-        self.db = workdir / "basic_auth.db"
-        self.admin_password = e2e.new_password()
-        self.ini = workdir / "basic_auth.ini"
-        self.ini.write_text(
-            "[mlflow]\n"
-            "default_permission = NO_PERMISSIONS\n"
-            f"database_uri = sqlite:///{self.db}\n"
-            "admin_username = admin\n"
-            f"admin_password = {self.admin_password}\n"
-            "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
-        )
-        self.port = e2e.free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.log = workdir / "mlflow-server.log"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> "MlflowAuthServer":
-        env = dict(
-            os.environ,
-            MLFLOW_AUTH_CONFIG_PATH=str(self.ini),
-            MLFLOW_FLASK_SERVER_SECRET_KEY=secrets.token_hex(16),
-            MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false",
-        )
-        for var in ("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
-            env.pop(var, None)
-        with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable, "-m", "mlflow", "server",
-                    "--app-name", "basic-auth",
-                    "--backend-store-uri", f"sqlite:///{self.workdir / 'mlflow.db'}",
-                    "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
-                ],
-                env=env,
-                cwd=self.workdir,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # uvicorn's workers stop with the group
-            )
-        deadline = time.monotonic() + MLFLOW_STARTUP_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"mlflow server exited during start-up:\n{self.tail()}", pytrace=False)
-            try:
-                if requests.get(self.base_url + "/health", timeout=2).status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.25)
-        self.stop()
-        pytest.fail(f"mlflow server not healthy after {MLFLOW_STARTUP_TIMEOUT_S}s:\n{self.tail()}", pytrace=False)
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        proc, self.proc = self.proc, None
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-    def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-6000:]
-
-
-def run_import(source_url: str, database_url: str, *flags: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLGUARD_")}
-    env.pop("RUST_LOG", None)
-    env["MLGUARD_DATABASE__URL"] = database_url
-    done = subprocess.run(
-        [str(e2e.MLGUARD_BIN), "import-mlflow", "--from", source_url, *flags],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=IMPORT_TIMEOUT_S,
-        stdin=subprocess.DEVNULL,
-    )
-    assert done.returncode == 0, f"import failed ({done.returncode})\n{done.stdout}\n{done.stderr}"
-    return done.stdout
+support = load_e2e("import_support")
+MlflowAuthServer = support.MlflowAuthServer
+as_user, auth_client, imported = support.as_user, support.auth_client, support.imported
 
 
 def summary(stdout: str) -> dict[str, dict[str, int]]:
-    columns = ["found", "created", "updated", "unchanged", "skipped", "conflicts"]
-    rows = {}
-    for line in stdout.splitlines():
-        match = re.fullmatch(r"([a-z -]+?)\s+" + r"\s+".join([r"(\d+)"] * 6), line.strip())
-        if match:
-            rows[match.group(1)] = dict(zip(columns, map(int, match.groups()[1:])))
-    assert "roles" in rows and "per-user grants" in rows, f"no summary table in:\n{stdout}"
-    return rows
+    return support.summary(stdout, required=("roles", "per-user grants"))
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +28,9 @@ def source(tmp_path_factory):
     """An MLflow 3.17.2 auth database: named roles (one outside `default`) with
     wildcard, DENY and wildcard-only rows, assignments, and per-user grants on
     experiment, registered_model, prompt and scorer ids, DENY among them."""
-    server = MlflowAuthServer(tmp_path_factory.mktemp("mlflow317-auth")).start()
+    workdir = tmp_path_factory.mktemp("mlflow317-auth")
+    db = workdir / "basic_auth.db"
+    server = MlflowAuthServer(workdir, f"sqlite:///{db}", default_permission="NO_PERMISSIONS").start()
     passwords = {"admin": server.admin_password}
     try:
         with as_user("admin", server.admin_password):
@@ -182,12 +58,12 @@ def source(tmp_path_factory):
             mlflow_ids = {u: auth.get_user(u).id for u in names.values()}
     finally:
         server.stop()
-    with contextlib.closing(sqlite3.connect(server.db)) as conn:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
         revision = conn.execute("SELECT version_num FROM alembic_version_auth").fetchone()[0]
         synthetic = [r[0] for r in conn.execute("SELECT name FROM roles WHERE name LIKE '\\_\\_user\\_%' ESCAPE '\\'")]
     assert revision == "f1a2b3c4d5e6", revision
     assert sorted(synthetic) == sorted(f"__user_{i}__" for i in mlflow_ids.values()), synthetic
-    return {"url": f"sqlite://{server.db}", "passwords": passwords, "names": names, "mlflow_ids": mlflow_ids}
+    return {"url": f"sqlite://{db}", "passwords": passwords, "names": names, "mlflow_ids": mlflow_ids}
 
 
 @pytest.fixture(scope="module")
@@ -201,10 +77,10 @@ def mlguard(tmp_path_factory, source):
     for name in ("zed", "yan"):
         server.create_user(e2e.unique(name))
     server.stop()
-    first = run_import(source["url"], database_url, "--dry-run")
+    first = imported(source["url"], database_url, "--dry-run")
     assert "Dry run: nothing was written" in first, first
-    server.import_output = run_import(source["url"], database_url)
-    server.second_output = run_import(source["url"], database_url)
+    server.import_output = imported(source["url"], database_url)
+    server.second_output = imported(source["url"], database_url)
     server.start()
     try:
         yield server
