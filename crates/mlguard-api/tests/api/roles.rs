@@ -771,14 +771,25 @@ async fn a_stranger_cannot_probe_for_roles_or_users() {
             ),
         ),
     ] {
-        let a = app.call(Some(BOB), Method::GET, &existing, None).await;
-        let b = app.call(Some(BOB), Method::GET, &missing, None).await;
-        assert_error(&a, StatusCode::FORBIDDEN, "PERMISSION_DENIED");
-        assert_eq!(
-            (a.status, a.raw),
-            (b.status, b.raw),
-            "{existing} vs {missing}"
-        );
+        // Under the UI's prefix too, and by HEAD, which answers the status alone.
+        let ajax = |uri: &str| uri.replacen("/api/", "/ajax-api/", 1);
+        for (existing, missing) in [
+            (existing.clone(), missing.clone()),
+            (ajax(&existing), ajax(&missing)),
+        ] {
+            let a = app.call(Some(BOB), Method::GET, &existing, None).await;
+            let b = app.call(Some(BOB), Method::GET, &missing, None).await;
+            assert_error(&a, StatusCode::FORBIDDEN, "PERMISSION_DENIED");
+            assert_eq!(
+                (a.status, a.raw),
+                (b.status, b.raw),
+                "{existing} vs {missing}"
+            );
+            let a = app.call(Some(BOB), Method::HEAD, &existing, None).await;
+            let b = app.call(Some(BOB), Method::HEAD, &missing, None).await;
+            assert_eq!(a.status, StatusCode::FORBIDDEN, "HEAD {existing}");
+            assert_eq!(a.status, b.status, "HEAD {existing} vs {missing}");
+        }
     }
     for (body_a, body_b) in [(
         json!({"role_permission_id": row_id, "permission": "EDIT"}),
