@@ -14,8 +14,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use mlguard_domain::{
-    Capability, ExperimentId, Grant, ModelName, OpaqueId, Permission, Principal, Resource,
-    StoreError, Username,
+    Capability, ExperimentId, Grant, ModelKind, ModelName, OpaqueId, Permission, Principal,
+    Resource, StoreError, Username,
 };
 use mlguard_http::{ApiError, Caller, ErrorBody, ErrorCode, Mlflow};
 
@@ -50,8 +50,11 @@ trait GrantRequest: GrantRef {
 fn describe(resource: &Resource, username: &Username, existing: bool) -> String {
     let (noun, fields) = match resource {
         Resource::Experiment(id) => ("Experiment", format!("experiment_id={id}")),
-        Resource::RegisteredModel(name) if existing => ("Registered model", format!("name={name}")),
-        Resource::RegisteredModel(name) => (
+        // The 3.10 API calls a prompt a registered model.
+        Resource::RegisteredModel(name) | Resource::Prompt(name) if existing => {
+            ("Registered model", format!("name={name}"))
+        }
+        Resource::RegisteredModel(name) | Resource::Prompt(name) => (
             "Registered model",
             format!("workspace={DEFAULT_WORKSPACE}, name={name}"),
         ),
@@ -93,12 +96,14 @@ fn grant_error(error: StoreError) -> ApiError {
 }
 
 /// The resource, checked for MANAGE before the user is parsed, and the target user.
+/// A registered model the tracking server says is a prompt is the prompt: 3.10's
+/// grants on it are 3.17's `prompt` rows.
 async fn target(
     state: &AppState,
     caller: &Principal,
     request: &impl GrantRef,
 ) -> Result<(Resource, Username), ApiError> {
-    let resource = request.resource()?;
+    let resource = as_stored(state, request.resource()?).await?;
     state
         .grants
         .require(caller, resource.clone(), Capability::Manage)
@@ -107,11 +112,52 @@ async fn target(
     Ok((resource, username))
 }
 
+/// A registered model as the tracking server holds it: a prompt when tagged so.
+/// Without a tracking server nothing says so, and it stays a registered model.
+async fn as_stored(state: &AppState, resource: Resource) -> Result<Resource, ApiError> {
+    let (Resource::RegisteredModel(name), Some(gateway)) = (&resource, &state.gateway) else {
+        return Ok(resource);
+    };
+    let kind = gateway
+        .lookup
+        .registered_model_kind(name.as_str())
+        .await
+        .map_err(ApiError::lookup_failed)?;
+    Ok(match kind {
+        Some(ModelKind::Prompt) => Resource::Prompt(name.clone()),
+        _ => resource,
+    })
+}
+
+/// Runs `work` on the prompt's own row, then, when it has none, on a
+/// `registered_model` row on its name (imported from 3.10, or made before prompts
+/// had a type), which decides for it until a prompt row exists.
+fn on_stored_row<T>(
+    resource: &Resource,
+    mut work: impl FnMut(&Resource) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    match (work(resource), resource) {
+        (Err(StoreError::GrantNotFound { .. }), Resource::Prompt(name)) => {
+            work(&Resource::RegisteredModel(name.clone())).map_err(|error| match error {
+                // Reported on the prompt the caller named.
+                StoreError::GrantNotFound { username, .. } => StoreError::GrantNotFound {
+                    resource: resource.clone(),
+                    username,
+                },
+                other => other,
+            })
+        }
+        (outcome, _) => outcome,
+    }
+}
+
 /// MLflow's wording for a resource it does not hold.
 fn missing(resource: &Resource) -> String {
     match resource {
         Resource::Experiment(id) => format!("No Experiment with id={id} exists"),
-        Resource::RegisteredModel(name) => format!("Registered Model with name={name} not found"),
+        Resource::RegisteredModel(name) | Resource::Prompt(name) => {
+            format!("Registered Model with name={name} not found")
+        }
         Resource::Scorer {
             experiment_id,
             name,
@@ -182,7 +228,7 @@ async fn get(
 ) -> Result<Grant, ApiError> {
     let (resource, username) = target(state, caller, request).await?;
     state
-        .blocking(move |store| store.get_grant(&username, &resource))
+        .blocking(move |store| on_stored_row(&resource, |r| store.get_grant(&username, r)))
         .await?
         .map_err(grant_error)
 }
@@ -196,7 +242,7 @@ async fn update(
     let permission = permission(request)?;
     let (who, what) = (username.clone(), resource.clone());
     state
-        .blocking(move |store| store.update_grant(&who, &what, permission))
+        .blocking(move |store| on_stored_row(&what, |r| store.update_grant(&who, r, permission)))
         .await?
         .map_err(grant_error)?;
     tracing::info!(target.user = %username, resource.kind = %resource.kind(),
@@ -212,7 +258,7 @@ async fn delete(
     let (resource, username) = target(state, caller, request).await?;
     let (who, what) = (username.clone(), resource.clone());
     state
-        .blocking(move |store| store.delete_grant(&who, &what))
+        .blocking(move |store| on_stored_row(&what, |r| store.delete_grant(&who, r)))
         .await?
         .map_err(grant_error)?;
     tracing::info!(target.user = %username, resource.kind = %resource.kind(),

@@ -189,12 +189,20 @@ impl UserJson {
             registered_model_permissions: Vec::new(),
             scorer_permissions: Vec::new(),
         };
+        // The 3.10 API calls a prompt a registered model. A prompt's own row hides a
+        // `registered_model` row on its name, as it decides in its place.
+        let prompts: std::collections::HashSet<String> = grants
+            .iter()
+            .filter(|grant| matches!(grant.resource, Resource::Prompt(_)))
+            .map(|grant| grant.resource.key().into_owned())
+            .collect();
         for grant in grants {
             match &grant.resource {
                 Resource::Experiment(_) => json
                     .experiment_permissions
                     .push(ExperimentPermission::from(&grant)),
-                Resource::RegisteredModel(_) => json
+                Resource::RegisteredModel(name) if prompts.contains(name.as_str()) => {}
+                Resource::RegisteredModel(_) | Resource::Prompt(_) => json
                     .registered_model_permissions
                     .push(RegisteredModelPermission::from(&grant)),
                 Resource::Scorer { .. } => {

@@ -19,7 +19,9 @@ pub use grant_key::{
     GrantKey, GrantRule, GrantRuleError, KeyChain, ResourcePattern, ResourceType, check_grantable,
     is_workspace_admin_row,
 };
-pub use lookup::{BoxFuture, LookupError, TraceFiles, TrackingLookup, VersionFiles, VersionOrigin};
+pub use lookup::{
+    BoxFuture, LookupError, ModelKind, TraceFiles, TrackingLookup, VersionFiles, VersionOrigin,
+};
 pub use names::{ExperimentId, ModelName, NameError, OpaqueId, Password, Username};
 pub use permission::{Capability, Permission, UnknownPermission};
 pub use ports::{CredentialCheck, GrantStore, RoleError, RoleStore, StoreError, UserStore};

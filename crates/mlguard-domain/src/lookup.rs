@@ -70,6 +70,21 @@ pub trait TrackingLookup: Send + Sync {
         name: &'a str,
     ) -> BoxFuture<'a, Result<bool, LookupError>>;
 
+    /// Whether the registered model of this name is a prompt, from its stored
+    /// `mlflow.prompt.is_prompt` tag; `None` when it does not exist. Never cached: a
+    /// name can be deleted and made again as the other kind.
+    fn registered_model_kind<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ModelKind>, LookupError>> {
+        Box::pin(async move {
+            Ok(self
+                .registered_model_exists(name)
+                .await?
+                .then_some(ModelKind::Model))
+        })
+    }
+
     /// Whether a grantable resource exists on the tracking server: an experiment, a
     /// registered model or prompt, a scorer, a gateway secret, endpoint or model
     /// definition. Never cached: a grant must not outlive or precede its resource.
@@ -106,6 +121,40 @@ pub trait TrackingLookup: Send + Sync {
         &'a self,
         origin: VersionOrigin<'a>,
     ) -> BoxFuture<'a, Result<Vec<VersionFiles>, LookupError>>;
+}
+
+/// What a stored registered model is: MLflow keeps prompts as registered models
+/// tagged `mlflow.prompt.is_prompt = "true"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelKind {
+    Model,
+    Prompt,
+}
+
+impl ModelKind {
+    /// The tag that makes a registered model a prompt, and the value it needs.
+    pub const PROMPT_TAG: (&'static str, &'static str) = ("mlflow.prompt.is_prompt", "true");
+
+    /// The kind a list of MLflow tags (`[{"key": .., "value": ..}]` pairs) gives.
+    pub fn from_tags<'t>(tags: impl IntoIterator<Item = (&'t str, &'t str)>) -> Self {
+        let (key, value) = Self::PROMPT_TAG;
+        if tags
+            .into_iter()
+            .any(|(k, v)| k == key && v.eq_ignore_ascii_case(value))
+        {
+            ModelKind::Prompt
+        } else {
+            ModelKind::Model
+        }
+    }
+
+    /// The resource a registered model of this kind and name is.
+    pub fn resource(self, name: crate::names::ModelName) -> Resource {
+        match self {
+            ModelKind::Model => Resource::RegisteredModel(name),
+            ModelKind::Prompt => Resource::Prompt(name),
+        }
+    }
 }
 
 /// A trace's experiment and the location its files are read from.

@@ -3,12 +3,13 @@ use std::fmt;
 use crate::grant_key::{GrantKey, KeyChain, ResourcePattern, ResourceType};
 use crate::names::{ExperimentId, ModelName, OpaqueId};
 
-/// The kinds of resource the 3.10 grant API names; each is a 3.17 resource type
-/// of the same name.
+/// The kinds of resource a grant names by id; each is a 3.17 resource type of the
+/// same name. The 3.10 API names all but `Prompt`, which it calls a registered model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ResourceKind {
     Experiment,
     RegisteredModel,
+    Prompt,
     Scorer,
     GatewaySecret,
     GatewayEndpoint,
@@ -16,9 +17,10 @@ pub enum ResourceKind {
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 6] = [
+    pub const ALL: [ResourceKind; 7] = [
         ResourceKind::Experiment,
         ResourceKind::RegisteredModel,
+        ResourceKind::Prompt,
         ResourceKind::Scorer,
         ResourceKind::GatewaySecret,
         ResourceKind::GatewayEndpoint,
@@ -29,6 +31,7 @@ impl ResourceKind {
         match self {
             ResourceKind::Experiment => "experiment",
             ResourceKind::RegisteredModel => "registered_model",
+            ResourceKind::Prompt => "prompt",
             ResourceKind::Scorer => "scorer",
             ResourceKind::GatewaySecret => "gateway_secret",
             ResourceKind::GatewayEndpoint => "gateway_endpoint",
@@ -44,6 +47,7 @@ impl ResourceKind {
         match self {
             ResourceKind::Experiment => ResourceType::Experiment,
             ResourceKind::RegisteredModel => ResourceType::RegisteredModel,
+            ResourceKind::Prompt => ResourceType::Prompt,
             ResourceKind::Scorer => ResourceType::Scorer,
             ResourceKind::GatewaySecret => ResourceType::GatewaySecret,
             ResourceKind::GatewayEndpoint => ResourceType::GatewayEndpoint,
@@ -63,6 +67,9 @@ impl fmt::Display for ResourceKind {
 pub enum Resource {
     Experiment(ExperimentId),
     RegisteredModel(ModelName),
+    /// A registered model whose stored tags say it is a prompt: MLflow 3.17 grants
+    /// on it under its own type.
+    Prompt(ModelName),
     /// A scorer is named within its experiment.
     Scorer {
         experiment_id: ExperimentId,
@@ -78,6 +85,7 @@ impl Resource {
         match self {
             Resource::Experiment(_) => ResourceKind::Experiment,
             Resource::RegisteredModel(_) => ResourceKind::RegisteredModel,
+            Resource::Prompt(_) => ResourceKind::Prompt,
             Resource::Scorer { .. } => ResourceKind::Scorer,
             Resource::GatewaySecret(_) => ResourceKind::GatewaySecret,
             Resource::GatewayEndpoint(_) => ResourceKind::GatewayEndpoint,
@@ -90,7 +98,7 @@ impl Resource {
     pub fn key(&self) -> std::borrow::Cow<'_, str> {
         match self {
             Resource::Experiment(id) => id.as_str().into(),
-            Resource::RegisteredModel(name) => name.as_str().into(),
+            Resource::RegisteredModel(name) | Resource::Prompt(name) => name.as_str().into(),
             Resource::Scorer {
                 experiment_id,
                 name,
@@ -129,6 +137,7 @@ impl Resource {
             ResourceKind::RegisteredModel => {
                 Resource::RegisteredModel(ModelName::parse(pattern).ok()?)
             }
+            ResourceKind::Prompt => Resource::Prompt(ModelName::parse(pattern).ok()?),
             ResourceKind::Scorer => {
                 let (experiment_id, quoted) = pattern.split_once('/')?;
                 Resource::Scorer {
@@ -148,16 +157,25 @@ impl Resource {
     }
 }
 
-/// A check on one resource is decided on its own key alone.
-impl From<Resource> for KeyChain {
-    fn from(resource: Resource) -> Self {
-        KeyChain::new(resource.grant_key())
+/// A check on one resource is decided on its own key. A prompt falls back to a
+/// `registered_model` row on its name, which is how MLflow 3.10 and grants
+/// imported from it (or made before prompts had a type) name it: the name is the
+/// same object, as MLflow keeps one namespace for both.
+impl From<&Resource> for KeyChain {
+    fn from(resource: &Resource) -> Self {
+        let chain = KeyChain::new(resource.grant_key());
+        match resource {
+            Resource::Prompt(name) => {
+                chain.then(GrantKey::new(ResourceType::RegisteredModel, name.as_str()))
+            }
+            _ => chain,
+        }
     }
 }
 
-impl From<&Resource> for KeyChain {
-    fn from(resource: &Resource) -> Self {
-        KeyChain::new(resource.grant_key())
+impl From<Resource> for KeyChain {
+    fn from(resource: Resource) -> Self {
+        KeyChain::from(&resource)
     }
 }
 
@@ -206,6 +224,7 @@ mod tests {
         let resources = [
             Resource::Experiment(ExperimentId::parse("12").expect("id")),
             Resource::RegisteredModel(ModelName::parse("a/b model").expect("name")),
+            Resource::Prompt(ModelName::parse("a/b prompt").expect("name")),
             Resource::Scorer {
                 experiment_id: ExperimentId::parse("3").expect("id"),
                 name: id("my/scorer é%"),
@@ -250,7 +269,8 @@ mod tests {
             ("scorer", "1/%FF"),
             ("scorer", "1/%4"),
             ("workspace", "*"),
-            ("prompt", "p"),
+            ("prompt", "*"),
+            ("prompt_version", "p"),
             ("dataset", "x"),
         ] {
             assert_eq!(
@@ -273,5 +293,23 @@ mod tests {
         let resource = Resource::Experiment(ExperimentId::parse("7").expect("id"));
         let chain = KeyChain::from(&resource);
         assert_eq!(chain.keys(), [GrantKey::new(ResourceType::Experiment, "7")]);
+    }
+
+    #[test]
+    fn a_prompt_falls_back_to_a_registered_model_row_on_its_name() {
+        let prompt = Resource::Prompt(ModelName::parse("greeting").expect("name"));
+        assert_eq!(
+            KeyChain::from(&prompt).keys(),
+            [
+                GrantKey::new(ResourceType::Prompt, "greeting"),
+                GrantKey::new(ResourceType::RegisteredModel, "greeting"),
+            ]
+        );
+        let model = Resource::RegisteredModel(ModelName::parse("greeting").expect("name"));
+        assert_eq!(
+            KeyChain::from(&model).keys(),
+            [GrantKey::new(ResourceType::RegisteredModel, "greeting")],
+            "a registered model is never decided by a prompt row"
+        );
     }
 }

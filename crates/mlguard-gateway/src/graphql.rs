@@ -1209,16 +1209,22 @@ pub(crate) async fn authorize_and_forward(
         model_version_names(data, &mut names);
         let mut readable_names = BTreeSet::new();
         if !names.is_empty() {
-            let names: Vec<String> = names.into_iter().collect();
-            let resources = names
-                .iter()
-                .map(|name| ModelName::parse(name).ok().map(Resource::RegisteredModel));
-            let parsed: Vec<(String, Resource)> = names
-                .iter()
-                .cloned()
-                .zip(resources)
-                .filter_map(|(name, resource)| resource.map(|r| (name, r)))
-                .collect();
+            // Each name as its stored tags make it: a prompt's versions are decided
+            // by the prompt's grants. A name gone since MLflow answered shows nothing.
+            let mut parsed: Vec<(String, Resource)> = Vec::with_capacity(names.len());
+            for name in names {
+                let Ok(model) = ModelName::parse(&name) else {
+                    continue;
+                };
+                let kind = gateway
+                    .lookup
+                    .registered_model_kind(model.as_str())
+                    .await
+                    .map_err(ApiError::lookup_failed)?;
+                if let Some(kind) = kind {
+                    parsed.push((name, kind.resource(model)));
+                }
+            }
             // Built apart from the await: a borrowing iterator held across it would
             // make the future not `Send`.
             let resources: Vec<Resource> = parsed

@@ -96,10 +96,14 @@ pub(crate) async fn run(
             grant_manage(state, caller, resource).await?;
             Ok(super::rebuilt(parts, bytes))
         }
-        HookPlan::DeleteGrants(resource) => {
+        HookPlan::DeleteGrants(resources) => {
             state
                 .grants
-                .blocking(move |store| store.delete_grants_on(&resource))
+                .blocking(move |store| {
+                    resources
+                        .iter()
+                        .try_for_each(|resource| store.delete_grants_on(resource).map(drop))
+                })
                 .await?
                 .map_err(|e| hook_failed(&e))?;
             Ok(response)

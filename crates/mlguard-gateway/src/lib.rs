@@ -774,7 +774,7 @@ async fn evaluate(
     // Denied on a model that may not exist: a name that names nothing gets MLflow's
     // own "not found", as it would for anybody.
     if let Target::RegisteredModel(_) = check.target
-        && let [Resource::RegisteredModel(name)] = resources.as_slice()
+        && let [Resource::RegisteredModel(name) | Resource::Prompt(name)] = resources.as_slice()
         && !lookup
             .registered_model_exists(name.as_str())
             .await

@@ -33,8 +33,8 @@ use base64::engine::general_purpose::STANDARD;
 use http_body_util::BodyExt;
 use mlguard_api::AppState;
 use mlguard_domain::{
-    BoxFuture, ExperimentId, GrantStore, LookupError, ModelName, OpaqueId, Permission, Resource,
-    TraceFiles, TrackingLookup, Username, VersionFiles, VersionOrigin,
+    BoxFuture, ExperimentId, GrantStore, LookupError, ModelKind, ModelName, OpaqueId, Permission,
+    Resource, TraceFiles, TrackingLookup, Username, VersionFiles, VersionOrigin,
 };
 use mlguard_gateway::{ForwardError, Gateway, GatewayState};
 use serde_json::{Value, json};
@@ -76,6 +76,8 @@ struct State {
     /// (id, name).
     experiments: Vec<(String, String)>,
     registered_models: Vec<String>,
+    /// The registered models tagged as prompts.
+    prompts: Vec<String>,
     versions: Vec<Version>,
     /// (id, name, linked experiments).
     datasets: Vec<(String, String, Vec<String>)>,
@@ -110,6 +112,7 @@ impl State {
         Self {
             experiments: owned(&[("1", "team-exp"), ("2", "other-exp")]),
             registered_models: vec!["classifier".to_owned(), "greeting".to_owned()],
+            prompts: vec!["greeting".to_owned()],
             versions: vec![
                 version(
                     "classifier",
@@ -136,6 +139,15 @@ impl State {
                 dataset("d-none", "orphan", &[]),
             ],
             next_experiment: FIRST_CREATED_EXPERIMENT,
+        }
+    }
+
+    /// A registered model as MLflow answers it: a prompt carries its tag.
+    fn model_json(&self, name: &str) -> Value {
+        if self.prompts.iter().any(|p| p == name) {
+            json!({"name": name, "tags": [{"key": PROMPT_TAG, "value": "true"}]})
+        } else {
+            json!({"name": name})
         }
     }
 
@@ -344,7 +356,7 @@ fn answer(state: &mut State, method: &Method, path: &str, query: &str, body: &[u
         ("GET", "/api/2.0/mlflow/registered-models/get") => {
             let name = q("name");
             if state.registered_models.contains(&name) || name == APPEARED_MODEL {
-                ok(json!({"registered_model": {"name": name}}))
+                ok(json!({"registered_model": state.model_json(&name)}))
             } else {
                 not_found(format!("Registered Model with name={name}"))
             }
@@ -360,6 +372,13 @@ fn answer(state: &mut State, method: &Method, path: &str, query: &str, body: &[u
             }
             state.registered_models.push(name.clone());
             let tags = body.get("tags").cloned().unwrap_or(json!([]));
+            let is_prompt = tags.as_array().into_iter().flatten().any(|tag| {
+                tag.get("key").and_then(Value::as_str) == Some(PROMPT_TAG)
+                    && tag.get("value").and_then(Value::as_str) == Some("true")
+            });
+            if is_prompt {
+                state.prompts.push(name.clone());
+            }
             ok(json!({"registered_model": {"name": name, "tags": tags}}))
         }
         ("GET", "/api/2.0/mlflow/registered-models/search") => {
@@ -368,7 +387,7 @@ fn answer(state: &mut State, method: &Method, path: &str, query: &str, body: &[u
                 .registered_models
                 .iter()
                 .filter(|m| named.as_ref().is_none_or(|n| n == *m))
-                .map(|m| json!({"name": m}))
+                .map(|m| state.model_json(m))
                 .collect();
             ok(json!({ "registered_models": models }))
         }
@@ -642,6 +661,20 @@ impl TrackingLookup for Lookup {
     ) -> BoxFuture<'a, Result<bool, LookupError>> {
         Box::pin(async move { Ok(self.0.state().registered_models.iter().any(|m| m == name)) })
     }
+    fn registered_model_kind<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ModelKind>, LookupError>> {
+        Box::pin(async move {
+            let state = self.0.state();
+            Ok(state.registered_models.iter().any(|m| m == name).then(|| {
+                match state.prompts.iter().any(|p| p == name) {
+                    true => ModelKind::Prompt,
+                    false => ModelKind::Model,
+                }
+            }))
+        })
+    }
     /// Experiments and registered models are the world's; nothing else exists here.
     fn resource_exists<'a>(
         &'a self,
@@ -653,7 +686,9 @@ impl TrackingLookup for Lookup {
                 Resource::Experiment(id) => state.experiments.iter().any(|(i, _)| i == id.as_str()),
                 Resource::RegisteredModel(name) => {
                     state.registered_models.iter().any(|m| m == name.as_str())
+                        && !state.prompts.iter().any(|p| p == name.as_str())
                 }
+                Resource::Prompt(name) => state.prompts.iter().any(|p| p == name.as_str()),
                 _ => false,
             })
         })
@@ -1437,6 +1472,79 @@ async fn register_prompt_creates_versions_for_the_owner_only() {
     assert_right(&play_everywhere(register_prompt).await);
 }
 
+/// `users/permissions/grant` by the admin, for `who` on `(resource_type, id)`.
+fn grant_317(who: User, resource_type: &str, id: &str, permission: &str) -> Turn {
+    turn(
+        ADMIN,
+        post(
+            "/api/3.0/mlflow/users/permissions/grant",
+            json!({"username": who.0, "resource_type": resource_type,
+                "resource_id": id, "permission": permission}),
+        ),
+        Outcome::Answered(StatusCode::OK, Some(json!({}))),
+    )
+}
+
+/// MLflow 3.17's prompt type: a prompt is decided by `prompt` rows (and, without
+/// one, by a `registered_model` row on its name, as 3.10 made them); a model never by
+/// a `prompt` row. What the 3.17 API grants, the 3.10 API shows.
+fn prompts_have_their_own_type(default: Permission) -> Vec<Turn> {
+    let greeting = get("/api/2.0/mlflow/registered-models/get?name=greeting");
+    let classifier = get("/api/2.0/mlflow/registered-models/get?name=classifier");
+    let load = get("/api/2.0/mlflow/model-versions/get?name=greeting&version=1");
+    let state = State::new();
+    let only_greeting = json!({"registered_models": [state.model_json("greeting")]});
+    let both = json!({"registered_models": [state.model_json("classifier"), state.model_json("greeting")]});
+    let models = get("/api/2.0/mlflow/registered-models/search?max_results=100");
+    let read = default == Permission::Read;
+    vec![
+        turn(STRANGER, greeting.clone(), unless_read(default, ok())),
+        grant_317(STRANGER, "prompt", "greeting", "READ"),
+        turn(STRANGER, greeting.clone(), ok()),
+        turn(STRANGER, load.clone(), ok()),
+        // A prompt row on a model's name decides nothing for the model.
+        grant_317(STRANGER, "prompt", "classifier", "MANAGE"),
+        turn(STRANGER, classifier.clone(), unless_read(default, ok())),
+        turn(
+            STRANGER,
+            post(
+                "/api/2.0/mlflow/registered-models/update",
+                json!({"name": "classifier", "description": "mine now"}),
+            ),
+            Outcome::Denied,
+        ),
+        turn(
+            STRANGER,
+            models.clone(),
+            Outcome::Filtered(if read { both.clone() } else { only_greeting }),
+        ),
+        // The 3.10 API names the prompt a registered model and shows the prompt row.
+        turn(
+            ADMIN,
+            get(
+                "/api/2.0/mlflow/registered-models/permissions/get?name=greeting&username=stranger",
+            ),
+            Outcome::Answered(
+                StatusCode::OK,
+                Some(json!({"registered_model_permission": {"name": "greeting",
+                    "permission": "READ", "user_id": 4, "workspace": "default"}})),
+            ),
+        ),
+        // The reader's 3.10-made registered_model READ on the prompt reads it until a
+        // prompt row on it decides: DENY, absolute under every default.
+        turn(READER, greeting.clone(), ok()),
+        grant_317(READER, "prompt", "greeting", "DENY"),
+        turn(READER, greeting, Outcome::Denied),
+        turn(READER, load, Outcome::Denied),
+        turn(READER, classifier, ok()),
+    ]
+}
+
+#[tokio::test]
+async fn prompts_are_decided_by_their_own_grants() {
+    assert_right(&play_everywhere(prompts_have_their_own_type).await);
+}
+
 /// Sources a prompt version may not carry: only the two exact placeholders, sent with
 /// the prompt tag, name no files.
 const FOREIGN_SOURCES: &[&str] = &[
@@ -1565,8 +1673,8 @@ fn get_searches(default: Permission) -> Vec<Turn> {
         .map(|v| version_json(v)["model_version"].clone())
         .collect();
     let all_versions = json!({ "model_versions": classifier_versions });
-    let greeting = json!({"registered_models": [{"name": "greeting"}]});
-    let both = json!({"registered_models": [{"name": "classifier"}, {"name": "greeting"}]});
+    let greeting = json!({"registered_models": [state.model_json("greeting")]});
+    let both = json!({"registered_models": [state.model_json("classifier"), state.model_json("greeting")]});
     let mut turns = Vec::new();
     for who in [OWNER, READER, REGISTRY] {
         turns.push(turn(

@@ -16,7 +16,9 @@ pub enum HookPlan {
     /// Give the caller MANAGE on what was created: named by the request (scorers),
     /// or else by the answer (see [`CreatedKind::created`]).
     GrantCreator(CreatedKind, Option<Resource>),
-    DeleteGrants(Resource),
+    /// Drop the creators' grants on what is deleted: a registered model's name
+    /// under both of its types, as either may hold rows on it.
+    DeleteGrants(Vec<Resource>),
     Rename {
         from: ModelName,
         to: ModelName,
@@ -68,7 +70,13 @@ impl AfterHook {
             ),
             AfterHook::GrantCreator(kind) => HookPlan::GrantCreator(kind, None),
             AfterHook::DeleteGrants(target) => match named(target, request, lookup).await? {
-                Some(resource) => HookPlan::DeleteGrants(resource),
+                Some(Resource::RegisteredModel(name) | Resource::Prompt(name)) => {
+                    HookPlan::DeleteGrants(vec![
+                        Resource::RegisteredModel(name.clone()),
+                        Resource::Prompt(name),
+                    ])
+                }
+                Some(resource) => HookPlan::DeleteGrants(vec![resource]),
                 None => HookPlan::Nothing,
             },
             AfterHook::RenameRegisteredModel => match (
@@ -104,9 +112,11 @@ impl CreatedKind {
         let id = answer.pointer(self.response_pointer()?)?.as_str()?;
         match self {
             CreatedKind::Experiment => ExperimentId::parse(id).ok().map(Resource::Experiment),
-            CreatedKind::RegisteredModel => {
-                ModelName::parse(id).ok().map(Resource::RegisteredModel)
-            }
+            // MLflow keeps the request's tags: a prompt is one from its creation.
+            CreatedKind::RegisteredModel => ModelName::parse(id).ok().map(|name| {
+                crate::lists::model_kind_from_tags(answer.pointer("/registered_model/tags"))
+                    .resource(name)
+            }),
             CreatedKind::GatewaySecret => OpaqueId::parse(id).ok().map(Resource::GatewaySecret),
             CreatedKind::GatewayEndpoint => OpaqueId::parse(id).ok().map(Resource::GatewayEndpoint),
             CreatedKind::GatewayModelDefinition => OpaqueId::parse(id)

@@ -1,7 +1,9 @@
 //! List shapes: where a search answer holds its items, and what each item is
 //! about, for filtering an answer down to what the caller may read.
 
-use mlguard_domain::{ExperimentId, LookupError, ModelName, OpaqueId, Resource, TrackingLookup};
+use mlguard_domain::{
+    ExperimentId, LookupError, ModelKind, ModelName, OpaqueId, Resource, TrackingLookup,
+};
 use serde_json::Value;
 
 use crate::ListKind;
@@ -29,6 +31,9 @@ pub enum About {
     /// Every experiment the dataset at this pointer is linked to, asked of the
     /// tracking server.
     DatasetExperiments(&'static str),
+    /// The registered model or prompt named at this pointer, as its stored tags
+    /// make it, asked of the tracking server (a version's own tags do not decide).
+    ModelByName(&'static str),
 }
 
 fn experiment(id: &str) -> Option<Resource> {
@@ -72,17 +77,14 @@ impl ListKind {
             ListKind::RegisteredModels => ListShape {
                 items: "registered_models",
                 default_max: 100,
-                about: About::Id(&["/name"], |name| {
-                    ModelName::parse(name).ok().map(Resource::RegisteredModel)
-                }),
+                // A search answer carries each model's stored tags.
+                about: About::Item(registered_model_of),
                 listed_unless_denied: false,
             },
             ListKind::ModelVersions => ListShape {
                 items: "model_versions",
                 default_max: 10_000,
-                about: About::Id(&["/name"], |name| {
-                    ModelName::parse(name).ok().map(Resource::RegisteredModel)
-                }),
+                about: About::ModelByName("/name"),
                 listed_unless_denied: false,
             },
             ListKind::GatewaySecrets => ListShape {
@@ -149,6 +151,14 @@ pub async fn item_resources(
             .into_iter()
             .collect(),
         About::Item(resource) => resource(item).into_iter().collect(),
+        About::ModelByName(pointer) => match text_at(pointer).map(ModelName::parse) {
+            Some(Ok(name)) => match lookup.registered_model_kind(name.as_str()).await? {
+                Some(kind) => vec![kind.resource(name)],
+                // Gone since MLflow answered: nothing left to show.
+                None => Vec::new(),
+            },
+            _ => Vec::new(),
+        },
         About::DatasetExperiments(pointer) => match text_at(pointer) {
             None => Vec::new(),
             Some(id) => lookup
@@ -160,6 +170,22 @@ pub async fn item_resources(
                 .collect(),
         },
     })
+}
+
+/// A registered model list item, a prompt when its tags say so.
+fn registered_model_of(item: &Value) -> Option<Resource> {
+    let name = ModelName::parse(item.get("name")?.as_str()?).ok()?;
+    Some(model_kind_from_tags(item.get("tags")).resource(name))
+}
+
+/// The kind MLflow's `[{"key": .., "value": ..}]` tag list gives; no list is a model.
+pub(crate) fn model_kind_from_tags(tags: Option<&Value>) -> ModelKind {
+    ModelKind::from_tags(
+        tags.and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|tag| Some((tag.get("key")?.as_str()?, tag.get("value")?.as_str()?))),
+    )
 }
 
 /// The scorer a list item is: MLflow sends its `experiment_id` as a number.

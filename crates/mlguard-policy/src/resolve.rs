@@ -3,7 +3,8 @@
 //! knows (the experiment of a run, say).
 
 use mlguard_domain::{
-    ExperimentId, LookupError, ModelName, OpaqueId, Resource, TrackingLookup, VersionOrigin,
+    ExperimentId, LookupError, ModelKind, ModelName, OpaqueId, Resource, TrackingLookup,
+    VersionOrigin,
 };
 use serde_json::Value;
 
@@ -46,6 +47,14 @@ pub enum Resolved {
     /// The named resource does not exist (a lookup by name found nothing).
     Absent,
     Resources(Vec<Resource>),
+}
+
+/// The registered model of this name, or the prompt when its stored tags make it
+/// one. A name that names nothing yet is decided as a registered model.
+async fn model_or_prompt(name: &str, lookup: &dyn TrackingLookup) -> Result<Resource, InputError> {
+    let name = ModelName::parse(name)?;
+    let kind = lookup.registered_model_kind(name.as_str()).await?;
+    Ok(kind.unwrap_or(ModelKind::Model).resource(name))
 }
 
 fn experiment(raw: &str) -> Result<Resource, InputError> {
@@ -174,11 +183,11 @@ pub async fn resolve(
             one(request.values(version, false)?),
         ) {
             (Some(name), Some(version)) => {
-                let model = ModelName::parse(&name)?;
+                ModelName::parse(&name)?;
                 match lookup.model_version_source(&name, &version).await? {
                     None => Resolved::Absent,
                     Some(source) if source_is_checkable(&source) => {
-                        Resolved::Resources(vec![Resource::RegisteredModel(model)])
+                        Resolved::Resources(vec![model_or_prompt(&name, lookup).await?])
                     }
                     Some(_) => Resolved::Nothing,
                 }
@@ -188,9 +197,7 @@ pub async fn resolve(
         Target::PromptUri(source) => match one(request.values(source, false)?) {
             None => Resolved::Missing,
             Some(uri) => match prompt_name(&uri) {
-                Some(name) => {
-                    Resolved::Resources(vec![Resource::RegisteredModel(ModelName::parse(name)?)])
-                }
+                Some(name) => Resolved::Resources(vec![model_or_prompt(name, lookup).await?]),
                 None => Resolved::Nothing,
             },
         },
@@ -225,9 +232,7 @@ pub async fn resolve(
         },
         Target::RegisteredModel(source) => match one(request.values(source, false)?) {
             None => Resolved::Missing,
-            Some(name) => {
-                Resolved::Resources(vec![Resource::RegisteredModel(ModelName::parse(&name)?)])
-            }
+            Some(name) => Resolved::Resources(vec![model_or_prompt(&name, lookup).await?]),
         },
         Target::ArtifactPath(source) => match one(request.values(source, false)?) {
             None => Resolved::Missing,
@@ -472,7 +477,7 @@ async fn resolve_source_uri(
             by(lookup.experiment_of_logged_model(model_id).await?)
         }
         Some(SourceRef::ModelVersion(name)) => {
-            Resolved::Resources(vec![Resource::RegisteredModel(ModelName::parse(name)?)])
+            Resolved::Resources(vec![model_or_prompt(name, lookup).await?])
         }
     })
 }

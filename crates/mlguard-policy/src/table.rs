@@ -408,6 +408,10 @@ const PROMPT_OPTIMIZATION_CREATE: Access = Access::Checks(&[
 
 /// The assistant's configuration as non-admins see it: nothing configured.
 const ASSISTANT_CONFIG: Access = Access::AdminElseAnswer(r#"{"providers":{},"projects":{}}"#);
+/// The assistant's providers as non-admins see them: none. The 3.17 UI asks on
+/// every page; MLflow's shape, so it renders without an error.
+const ASSISTANT_PROVIDERS: Access =
+    Access::AdminElseAnswer(r#"{"providers":[],"resolved":null,"gateway_vendor_options":{}}"#);
 
 // MLflow 3.17 and 3.18.
 /// A presigned URL hands out bytes that never pass mlguard again: it needs the
@@ -882,7 +886,7 @@ pub static RULES: &[RouteRule] = &[
     // The endpoint list, unfiltered: admin only until its answer is filtered.
     route(GET, &["/gateway/mlflow/v1/models"], ADMIN, NONE),
     // The assistant acts with the server's credentials: admin only, as the rest of it.
-    route(GET, &["/ajax-api/3.0/mlflow/assistant/providers"], ADMIN, NONE),
+    route(GET, &["/ajax-api/3.0/mlflow/assistant/providers"], ASSISTANT_PROVIDERS, NONE),
     route(GET, &["/ajax-api/3.0/mlflow/assistant/providers/{provider}/models"], ADMIN, NONE),
     route(POST, &["/ajax-api/3.0/mlflow/assistant/sessions/{session_id}/permission"], ADMIN, NONE),
     route(POST, &["/ajax-api/3.0/mlflow/assistant/sessions/{session_id}/tool-result"], ADMIN, NONE),

@@ -200,7 +200,10 @@ impl GrantStore for Store {
         let matching = role_permissions::resource_type
             .eq(key.resource_type.as_str())
             .and(role_permissions::resource_pattern.eq(key.id.as_str()));
-        let deleted = if resource.kind() == ResourceKind::RegisteredModel {
+        let deleted = if matches!(
+            resource.kind(),
+            ResourceKind::RegisteredModel | ResourceKind::Prompt
+        ) {
             diesel::delete(role_permissions::table.filter(matching.and(
                 role_permissions::role_id.eq_any(synthetic.filter(roles::workspace.eq(DEFAULT))),
             )))
@@ -221,7 +224,11 @@ impl GrantStore for Store {
             // Nothing moves; deleting `to`'s rows first would drop them all.
             return Ok(0);
         }
-        let model = ResourceType::RegisteredModel.as_str();
+        // A prompt is a registered model too: rows of either type follow the name.
+        let types = [
+            ResourceType::RegisteredModel.as_str(),
+            ResourceType::Prompt.as_str(),
+        ];
         let like = synthetic_name_like();
         let mut conn = self.conn()?;
         conn.transaction(|conn| {
@@ -235,7 +242,7 @@ impl GrantStore for Store {
             diesel::delete(
                 role_permissions::table.filter(
                     role_permissions::resource_type
-                        .eq(model)
+                        .eq_any(types)
                         .and(role_permissions::resource_pattern.eq(to.as_str()))
                         .and(role_permissions::role_id.eq_any(synthetic())),
                 ),
@@ -244,7 +251,7 @@ impl GrantStore for Store {
             diesel::update(
                 role_permissions::table.filter(
                     role_permissions::resource_type
-                        .eq(model)
+                        .eq_any(types)
                         .and(role_permissions::resource_pattern.eq(from.as_str()))
                         .and(role_permissions::role_id.eq_any(synthetic())),
                 ),

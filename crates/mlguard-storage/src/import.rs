@@ -90,6 +90,7 @@ impl ImportedKind {
             ImportedKind::User => "users",
             ImportedKind::Grant(ResourceKind::Experiment) => "experiment grants",
             ImportedKind::Grant(ResourceKind::RegisteredModel) => "registered-model grants",
+            ImportedKind::Grant(ResourceKind::Prompt) => "prompt grants",
             ImportedKind::Grant(ResourceKind::Scorer) => "scorer grants",
             ImportedKind::Grant(ResourceKind::GatewaySecret) => "gateway-secret grants",
             ImportedKind::Grant(ResourceKind::GatewayEndpoint) => "gateway-endpoint grants",
@@ -558,6 +559,7 @@ fn grant_subject(resource: &Resource, username: &Username) -> String {
     let what = match resource {
         Resource::Experiment(id) => format!("experiment {id}"),
         Resource::RegisteredModel(name) => format!("registered model {:?}", name.as_str()),
+        Resource::Prompt(name) => format!("prompt {:?}", name.as_str()),
         Resource::Scorer {
             experiment_id,
             name,

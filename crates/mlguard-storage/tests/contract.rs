@@ -836,6 +836,62 @@ fn deleting_a_resource_drops_every_grant_on_it(db: Db) {
     assert_eq!(store.delete_grants_on(&model("churn")).expect("delete"), 0);
 }
 
+fn prompt(raw: &str) -> Resource {
+    Resource::Prompt(ModelName::parse(raw).expect("valid prompt name"))
+}
+
+/// A prompt's rows are `prompt` rows of their own: listed as prompts, dropped and
+/// renamed with the name as a registered model's are.
+fn prompt_grants_are_their_own_rows_and_follow_the_name(db: Db) {
+    let store = &db.store;
+    let alice = create(store, "alice");
+    store
+        .create_grant(&name("alice"), &prompt("greeting"), Permission::Manage)
+        .expect("grant");
+    store
+        .create_grant(&name("alice"), &model("greeting"), Permission::Read)
+        .expect("a registered_model row on the same name is another row");
+    assert_eq!(
+        store
+            .get_grant(&name("alice"), &prompt("greeting"))
+            .map(|g| g.permission),
+        Ok(Permission::Manage)
+    );
+    let listed: Vec<(Resource, Permission)> = store
+        .grants_of_user(alice.id)
+        .expect("list")
+        .into_iter()
+        .map(|g| (g.resource, g.permission))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![
+            (prompt("greeting"), Permission::Manage),
+            (model("greeting"), Permission::Read),
+        ]
+    );
+    let moved = store
+        .rename_registered_model(
+            &ModelName::parse("greeting").expect("name"),
+            &ModelName::parse("welcome").expect("name"),
+        )
+        .expect("rename");
+    assert_eq!(moved, 2, "both rows follow the name");
+    assert_eq!(
+        resolved(store, alice.id, &prompt("welcome")).expect("lookup"),
+        Some(Permission::Manage)
+    );
+    assert_eq!(store.delete_grants_on(&prompt("welcome")), Ok(1));
+    assert_eq!(
+        resolved(store, alice.id, &prompt("welcome")).expect("lookup"),
+        None
+    );
+    assert_eq!(
+        resolved(store, alice.id, &model("welcome")).expect("lookup"),
+        Some(Permission::Read)
+    );
+}
+
 fn renaming_a_model_moves_its_grants_and_replaces_leftovers(db: Db) {
     let store = &db.store;
     let alice = create(store, "alice");
@@ -2316,6 +2372,7 @@ fn race_pool() -> PoolOptions {
 
 contract! {
     users_are_created_read_listed_and_counted,
+    prompt_grants_are_their_own_rows_and_follow_the_name,
     a_taken_username_is_user_already_exists,
     unknown_users_are_user_not_found,
     set_password_replaces_the_old_one,

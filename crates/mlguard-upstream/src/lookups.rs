@@ -1,7 +1,7 @@
 use axum::http::StatusCode;
 use mlguard_domain::{
-    BoxFuture, ExperimentId, LookupError, OpaqueId, Resource, TraceFiles, TrackingLookup,
-    VersionFiles, VersionOrigin,
+    BoxFuture, ExperimentId, LookupError, ModelKind, OpaqueId, Resource, TraceFiles,
+    TrackingLookup, VersionFiles, VersionOrigin,
 };
 use serde_json::Value;
 
@@ -199,15 +199,34 @@ impl TrackingLookup for TrackingLookups {
         &'a self,
         name: &'a str,
     ) -> BoxFuture<'a, Result<bool, LookupError>> {
+        Box::pin(async move { Ok(self.registered_model_kind(name).await?.is_some()) })
+    }
+
+    fn registered_model_kind<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ModelKind>, LookupError>> {
         Box::pin(async move {
             let path = format!(
                 "/api/2.0/mlflow/registered-models/get?name={}",
                 encode(name)
             );
-            Ok(self
-                .fetch(&path)
-                .await?
-                .is_some_and(|json| json.pointer("/registered_model/name").is_some()))
+            let Some(json) = self.fetch(&path).await? else {
+                return Ok(None);
+            };
+            let Some(model) = json
+                .get("registered_model")
+                .filter(|model| model.get("name").is_some())
+            else {
+                return Ok(None);
+            };
+            let tags = model
+                .get("tags")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|tag| Some((tag.get("key")?.as_str()?, tag.get("value")?.as_str()?)));
+            Ok(Some(ModelKind::from_tags(tags)))
         })
     }
 
@@ -217,50 +236,56 @@ impl TrackingLookup for TrackingLookups {
     ) -> BoxFuture<'a, Result<bool, LookupError>> {
         Box::pin(async move {
             // MLflow's own "get" for the kind, and where its answer names the resource.
-            let (path, pointer) = match resource {
-                Resource::RegisteredModel(name) => {
-                    return self.registered_model_exists(name.as_str()).await;
-                }
-                Resource::Experiment(id) => (
-                    format!(
-                        "/api/2.0/mlflow/experiments/get?experiment_id={}",
-                        encode(id.as_str())
+            let (path, pointer) =
+                match resource {
+                    Resource::RegisteredModel(name) => {
+                        return Ok(self.registered_model_kind(name.as_str()).await?
+                            == Some(ModelKind::Model));
+                    }
+                    Resource::Prompt(name) => {
+                        return Ok(self.registered_model_kind(name.as_str()).await?
+                            == Some(ModelKind::Prompt));
+                    }
+                    Resource::Experiment(id) => (
+                        format!(
+                            "/api/2.0/mlflow/experiments/get?experiment_id={}",
+                            encode(id.as_str())
+                        ),
+                        "/experiment/experiment_id",
                     ),
-                    "/experiment/experiment_id",
-                ),
-                Resource::Scorer {
-                    experiment_id,
-                    name,
-                } => (
-                    format!(
-                        "/api/3.0/mlflow/scorers/get?experiment_id={}&name={}",
-                        encode(experiment_id.as_str()),
-                        encode(name.as_str())
+                    Resource::Scorer {
+                        experiment_id,
+                        name,
+                    } => (
+                        format!(
+                            "/api/3.0/mlflow/scorers/get?experiment_id={}&name={}",
+                            encode(experiment_id.as_str()),
+                            encode(name.as_str())
+                        ),
+                        "/scorer/scorer_name",
                     ),
-                    "/scorer/scorer_name",
-                ),
-                Resource::GatewaySecret(id) => (
-                    format!(
-                        "/api/3.0/mlflow/gateway/secrets/get?secret_id={}",
-                        encode(id.as_str())
+                    Resource::GatewaySecret(id) => (
+                        format!(
+                            "/api/3.0/mlflow/gateway/secrets/get?secret_id={}",
+                            encode(id.as_str())
+                        ),
+                        "/secret/secret_id",
                     ),
-                    "/secret/secret_id",
-                ),
-                Resource::GatewayEndpoint(id) => (
-                    format!(
-                        "/api/3.0/mlflow/gateway/endpoints/get?endpoint_id={}",
-                        encode(id.as_str())
+                    Resource::GatewayEndpoint(id) => (
+                        format!(
+                            "/api/3.0/mlflow/gateway/endpoints/get?endpoint_id={}",
+                            encode(id.as_str())
+                        ),
+                        "/endpoint/endpoint_id",
                     ),
-                    "/endpoint/endpoint_id",
-                ),
-                Resource::GatewayModelDefinition(id) => (
-                    format!(
-                        "/api/3.0/mlflow/gateway/model-definitions/get?model_definition_id={}",
-                        encode(id.as_str())
+                    Resource::GatewayModelDefinition(id) => (
+                        format!(
+                            "/api/3.0/mlflow/gateway/model-definitions/get?model_definition_id={}",
+                            encode(id.as_str())
+                        ),
+                        "/model_definition/model_definition_id",
                     ),
-                    "/model_definition/model_definition_id",
-                ),
-            };
+                };
             Ok(self
                 .fetch(&path)
                 .await?
