@@ -337,6 +337,8 @@ pub enum ListKind {
     GatewaySecrets,
     GatewayEndpoints,
     GatewayModelDefinitions,
+    /// Endpoint bindings, each by the endpoint it binds.
+    GatewayEndpointBindings,
     /// Evaluation datasets, each readable when all its experiments are.
     Datasets,
     /// Online scoring configs, by their `experiment_id`.

@@ -103,6 +103,14 @@ impl ListKind {
                 }),
                 listed_unless_denied: false,
             },
+            ListKind::GatewayEndpointBindings => ListShape {
+                items: "bindings",
+                default_max: u64::MAX,
+                about: About::Id(&["/endpoint_id"], |id| {
+                    OpaqueId::parse(id).ok().map(Resource::GatewayEndpoint)
+                }),
+                listed_unless_denied: false,
+            },
             ListKind::Datasets => ListShape {
                 items: "datasets",
                 default_max: 1000,

@@ -269,6 +269,11 @@ const GATEWAY_ENDPOINT_CREATE: Access = Access::Checks(&[
 ]);
 const GATEWAY_ENDPOINT_READ: Access =
     Access::Checks(&[Check::required(Target::GatewayEndpoint(ENDPOINT_ID), Read)]);
+/// Bindings of one endpoint need read on it; without one, the list of every
+/// binding is filtered to the readable endpoints' (MLflow 3.17 keeps it for admins,
+/// and its own gateway page asks for it).
+const GATEWAY_BINDINGS_LIST: Access =
+    Access::Checks(&[Check::optional(Target::GatewayEndpoint(ENDPOINT_ID), Read)]);
 const GATEWAY_ENDPOINT_UPDATE: Access = Access::Checks(&[Check::required(
     Target::GatewayEndpoint(ENDPOINT_ID),
     Update,
@@ -458,6 +463,7 @@ const FILTER_GATEWAY_SECRETS: AfterHook = AfterHook::FilterList(ListKind::Gatewa
 const FILTER_GATEWAY_ENDPOINTS: AfterHook = AfterHook::FilterList(ListKind::GatewayEndpoints);
 const FILTER_GATEWAY_MODEL_DEFINITIONS: AfterHook =
     AfterHook::FilterList(ListKind::GatewayModelDefinitions);
+const FILTER_GATEWAY_BINDINGS: AfterHook = AfterHook::FilterList(ListKind::GatewayEndpointBindings);
 const FILTER_DATASETS: AfterHook = AfterHook::FilterList(ListKind::Datasets);
 /// A scorer may be denied on its own, below its experiment's permission.
 const FILTER_SCORERS: AfterHook = AfterHook::FilterList(ListKind::Scorers);
@@ -638,7 +644,7 @@ pub static RULES: &[RouteRule] = &[
     route(POST, &["/api/3.0/mlflow/gateway/endpoints/models/detach", "/ajax-api/3.0/mlflow/gateway/endpoints/models/detach"], GATEWAY_ENDPOINT_UPDATE, NONE),
     route(POST, &["/api/3.0/mlflow/gateway/endpoints/bindings/create", "/ajax-api/3.0/mlflow/gateway/endpoints/bindings/create"], GATEWAY_ENDPOINT_UPDATE, NONE),
     route(DELETE, &["/api/3.0/mlflow/gateway/endpoints/bindings/delete", "/ajax-api/3.0/mlflow/gateway/endpoints/bindings/delete"], GATEWAY_ENDPOINT_UPDATE, NONE),
-    route(GET, &["/api/3.0/mlflow/gateway/endpoints/bindings/list", "/ajax-api/3.0/mlflow/gateway/endpoints/bindings/list"], GATEWAY_ENDPOINT_READ, NONE),
+    route(GET, &["/api/3.0/mlflow/gateway/endpoints/bindings/list", "/ajax-api/3.0/mlflow/gateway/endpoints/bindings/list"], GATEWAY_BINDINGS_LIST, FILTER_GATEWAY_BINDINGS),
     route(POST, &["/api/3.0/mlflow/gateway/endpoints/set-tag", "/ajax-api/3.0/mlflow/gateway/endpoints/set-tag"], GATEWAY_ENDPOINT_UPDATE, NONE),
     route(DELETE, &["/api/3.0/mlflow/gateway/endpoints/delete-tag", "/ajax-api/3.0/mlflow/gateway/endpoints/delete-tag"], GATEWAY_ENDPOINT_UPDATE, NONE),
     // Also READ on the source prompt and the dataset. MLflow: experiment UPDATE only.
