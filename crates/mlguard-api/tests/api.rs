@@ -16,8 +16,8 @@ use base64::engine::general_purpose::STANDARD;
 use http_body_util::BodyExt;
 use mlguard_api::AppState;
 use mlguard_domain::{
-    BoxFuture, ExperimentId, LookupError, ModelName, OpaqueId, Permission, Resource, TraceFiles,
-    TrackingLookup, VersionFiles, VersionOrigin,
+    BoxFuture, ExperimentId, LookupError, ModelKind, ModelName, OpaqueId, Permission, Resource,
+    TraceFiles, TrackingLookup, VersionFiles, VersionOrigin,
 };
 use mlguard_gateway::{ForwardError, Gateway, GatewayState};
 use serde_json::{Value, json};
@@ -136,6 +136,19 @@ impl TrackingLookup for TrackingPort {
         _: &'a str,
     ) -> BoxFuture<'a, Result<bool, LookupError>> {
         Box::pin(async { unexpected() })
+    }
+    /// The grant API asks what a registered model is: no model here is a prompt.
+    fn registered_model_kind<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ModelKind>, LookupError>> {
+        Box::pin(async move {
+            let model = Resource::RegisteredModel(ModelName::parse(name).expect("name"));
+            Ok(self
+                .resource_exists(&model)
+                .await?
+                .then_some(ModelKind::Model))
+        })
     }
     fn model_version_source<'a>(
         &'a self,

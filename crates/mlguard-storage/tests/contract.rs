@@ -1732,6 +1732,7 @@ fn grants_made_through_3_17_are_visible_through_3_10(db: Db) {
     // name, and named roles. Other workspaces are neither.
     grant(ResourceType::RegisteredModel, "*", Permission::Manage);
     grant(ResourceType::Experiment, "01", Permission::Read);
+    // A prompt row is 3.10-visible: that API calls it a registered model.
     grant(ResourceType::Prompt, "p", Permission::Read);
     grant(ResourceType::Run, "*", Permission::Edit);
     grant(ResourceType::Scorer, "1/a b", Permission::Read);
@@ -1761,6 +1762,7 @@ fn grants_made_through_3_17_are_visible_through_3_10(db: Db) {
         visible,
         vec![
             (experiment("3"), Permission::Edit),
+            (prompt("p"), Permission::Read),
             (scorer("1", "my scorer"), Permission::Edit),
         ]
     );
