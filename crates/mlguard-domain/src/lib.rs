@@ -20,7 +20,8 @@ pub use grant_key::{
     is_workspace_admin_row,
 };
 pub use lookup::{
-    BoxFuture, LookupError, ModelKind, TraceFiles, TrackingLookup, VersionFiles, VersionOrigin,
+    BoxFuture, ExperimentChild, LookupError, ModelKind, TraceFiles, TrackingLookup, VersionFiles,
+    VersionOrigin,
 };
 pub use names::{ExperimentId, ModelName, NameError, OpaqueId, Password, Username};
 pub use permission::{Capability, Permission, UnknownPermission};

@@ -70,6 +70,20 @@ pub trait TrackingLookup: Send + Sync {
         name: &'a str,
     ) -> BoxFuture<'a, Result<bool, LookupError>>;
 
+    /// The experiment a label schema or an issue (MLflow 3.17) belongs to; `None`
+    /// when it does not exist. An adapter that cannot ask refuses: callers deny.
+    fn experiment_of_child<'a>(
+        &'a self,
+        kind: ExperimentChild,
+        _id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ExperimentId>, LookupError>> {
+        Box::pin(async move {
+            Err(LookupError::Unavailable(format!(
+                "this tracking lookup cannot find the experiment of a {kind:?}"
+            )))
+        })
+    }
+
     /// Whether the registered model of this name is a prompt, from its stored
     /// `mlflow.prompt.is_prompt` tag; `None` when it does not exist. Never cached: a
     /// name can be deleted and made again as the other kind.
@@ -121,6 +135,13 @@ pub trait TrackingLookup: Send + Sync {
         &'a self,
         origin: VersionOrigin<'a>,
     ) -> BoxFuture<'a, Result<Vec<VersionFiles>, LookupError>>;
+}
+
+/// Things MLflow 3.17 keeps inside one experiment, looked up by their own id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExperimentChild {
+    LabelSchema,
+    Issue,
 }
 
 /// What a stored registered model is: MLflow keeps prompts as registered models

@@ -23,8 +23,8 @@ use base64::engine::general_purpose::STANDARD;
 use http_body_util::BodyExt;
 use mlguard_api::AppState;
 use mlguard_domain::{
-    BoxFuture, ExperimentId, GrantStore, LookupError, ModelName, OpaqueId, Permission, Resource,
-    TraceFiles, TrackingLookup, Username, VersionFiles, VersionOrigin,
+    BoxFuture, ExperimentChild, ExperimentId, GrantStore, LookupError, ModelName, OpaqueId,
+    Permission, Resource, TraceFiles, TrackingLookup, Username, VersionFiles, VersionOrigin,
 };
 use mlguard_gateway::{ClientAddr, ForwardError, Gateway, GatewayState, ProviderBound};
 use mlguard_policy::{Access, Quantifier, RULES, RouteRule, Target};
@@ -113,6 +113,20 @@ impl TrackingLookup for FixedLookup {
         id: &'a str,
     ) -> BoxFuture<'a, Result<Option<ExperimentId>, LookupError>> {
         Box::pin(async move { Ok((id == "tr-1").then(one)) })
+    }
+    /// Label schema ls-1 and issue is-1 are experiment 1's.
+    fn experiment_of_child<'a>(
+        &'a self,
+        kind: ExperimentChild,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ExperimentId>, LookupError>> {
+        Box::pin(async move {
+            Ok(match kind {
+                ExperimentChild::LabelSchema => id == "ls-1",
+                ExperimentChild::Issue => id == "is-1",
+            }
+            .then(one))
+        })
     }
     /// tr-1's files are where MLflow puts them; tr-moved's tag was pointed at
     /// experiment 2's; tr-file's at a server directory.
@@ -250,6 +264,7 @@ fn path_value(name: &str) -> &'static str {
         "model_id" => "m-1",
         "trace_id" | "request_id" => "tr-1",
         "dataset_id" => "d-1",
+        "issue_id" => "is-1",
         "endpoint_name" => "ep",
         "endpoint_name_and_verb" => "ep:generateContent",
         _ => "x1",
@@ -274,7 +289,7 @@ fn fill(pattern: &str) -> String {
 const QUERY: &str = "experiment_id=1&experiment_ids=1&run_id=r1&run_ids=r1&name=model1\
 &path=1/abc&experiment_name=exp1&model_id=m-1&trace_id=tr-1&request_id=tr-1&trace_ids=tr-1\
 &secret_id=s-1&endpoint_id=e-1&model_definition_id=md-1&scorer_name=model1&dataset_id=d-1\
-&run_uuid=r1&version=1&key=note";
+&run_uuid=r1&version=1&key=note&schema_id=ls-1";
 
 fn body() -> serde_json::Value {
     json!({
@@ -284,7 +299,7 @@ fn body() -> serde_json::Value {
         "secret_id": "s-1", "endpoint_id": "e-1", "model_definition_id": "md-1",
         "scorer_name": "model1", "dataset_id": "d-1", "source": "runs:/r1/model",
         "source_run_id": "r1", "model": "ep", "version": "1", "key": "note",
-        "source_prompt_uri": "prompts:/model1/1",
+        "source_prompt_uri": "prompts:/model1/1", "schema_id": "ls-1",
         "model_configs": [{"model_definition_id": "md-1"}],
         "model_config": {"model_definition_id": "md-1"}, "run_uuid": "r1",
         "trace": {"trace_info": {"trace_id": "tr-1",

@@ -19,7 +19,7 @@ mod table;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use mlguard_domain::Capability;
+use mlguard_domain::{Capability, ExperimentChild};
 
 pub use graphql::{
     FieldNeed, GRAPHQL_FIELDS, GraphQlField, GraphQlRoot, Requirement, graphql_field,
@@ -139,6 +139,9 @@ pub enum Target {
     },
     /// A registered model name (also the key of model versions, aliases, tags).
     RegisteredModel(Source),
+    /// A label schema or an issue by its id, resolved to its experiment; one that
+    /// does not exist names nothing.
+    ChildOfExperiment(ExperimentChild, Source),
     /// An artifact path whose first segment is the experiment id (`12/abc/artifacts/x`).
     ArtifactPath(Source),
     /// The registered models that have a version whose files (its download URI)
@@ -197,6 +200,7 @@ impl Target {
             | Target::Unset(s)
             | Target::Dataset(s)
             | Target::RegisteredModel(s)
+            | Target::ChildOfExperiment(_, s)
             | Target::ArtifactPath(s)
             | Target::RegisteredModelsServingArtifact(s)
             | Target::PromptUri(s)

@@ -230,6 +230,13 @@ pub async fn resolve(
                 _ => Resolved::Nothing,
             },
         },
+        Target::ChildOfExperiment(kind, source) => match one(request.values(source, false)?) {
+            None => Resolved::Missing,
+            Some(id) => match lookup.experiment_of_child(kind, &id).await? {
+                Some(experiment) => Resolved::Resources(vec![Resource::Experiment(experiment)]),
+                None => Resolved::Nothing,
+            },
+        },
         Target::RegisteredModel(source) => match one(request.values(source, false)?) {
             None => Resolved::Missing,
             Some(name) => Resolved::Resources(vec![model_or_prompt(&name, lookup).await?]),

@@ -19,6 +19,7 @@
 //! row says so in a `//` comment ending in "MLflow: <what MLflow does>".
 
 use mlguard_domain::Capability::{Delete, Manage, Read, Update, Use};
+use mlguard_domain::ExperimentChild;
 
 use super::{
     ARTIFACT_LOCATION_TAG, Access, AfterHook, BodyPointer, Check, CreatedKind, ListKind, RouteRule,
@@ -435,6 +436,25 @@ const PRESIGNED_UPLOAD_URL: Access =
 /// only the experiment's managers create them.
 const LABEL_SCHEMA_CREATE: Access =
     Access::Checks(&[Check::required(Target::Experiment(EXPERIMENT_ID), Manage)]);
+/// A label schema by id: read with its experiment, changed by the experiment's
+/// managers (MLflow 3.17's rule).
+const LABEL_SCHEMA_READ: Access = Access::Checks(&[Check::required(
+    Target::ChildOfExperiment(ExperimentChild::LabelSchema, Source::Query("schema_id")),
+    Read,
+)]);
+const LABEL_SCHEMA_MANAGE: Access = Access::Checks(&[Check::required(
+    Target::ChildOfExperiment(ExperimentChild::LabelSchema, Source::Param("schema_id")),
+    Manage,
+)]);
+/// An issue by id: read and updated as its experiment.
+const ISSUE_READ: Access = Access::Checks(&[Check::required(
+    Target::ChildOfExperiment(ExperimentChild::Issue, Source::Path("issue_id")),
+    Read,
+)]);
+const ISSUE_UPDATE: Access = Access::Checks(&[Check::required(
+    Target::ChildOfExperiment(ExperimentChild::Issue, Source::Path("issue_id")),
+    Update,
+)]);
 /// Issue detection runs a judge over the experiment's traces, with the caller's
 /// gateway secret when one is named.
 const ISSUE_INVOKE: Access = Access::Checks(&[
@@ -838,21 +858,20 @@ pub static RULES: &[RouteRule] = &[
     // Every trace of the batch must be readable; an empty batch names nothing.
     route(POST, &["/api/3.0/mlflow/traces/batchGetInfos", "/ajax-api/3.0/mlflow/traces/batchGetInfos"], TRACES_READ, NONE),
     route(POST, &["/ajax-api/3.0/mlflow/genai/evaluate/invoke"], EXPERIMENT_UPDATE, NONE),
-    // Label schemas, by their experiment. Those named by schema id need a lookup
-    // mlguard does not make yet: admin only.
+    // Label schemas, by their experiment; one named by schema id is looked up.
     route(POST, &["/api/3.0/mlflow/label-schemas/create", "/ajax-api/3.0/mlflow/label-schemas/create"], LABEL_SCHEMA_CREATE, NONE),
     route(GET, &["/api/3.0/mlflow/label-schemas/get-by-name", "/ajax-api/3.0/mlflow/label-schemas/get-by-name"], EXPERIMENT_READ, NONE),
     route(GET, &["/api/3.0/mlflow/label-schemas/list", "/ajax-api/3.0/mlflow/label-schemas/list"], EXPERIMENT_READ, NONE),
-    route(GET, &["/api/3.0/mlflow/label-schemas/get", "/ajax-api/3.0/mlflow/label-schemas/get"], ADMIN, NONE),
-    route(PATCH, &["/api/3.0/mlflow/label-schemas/update", "/ajax-api/3.0/mlflow/label-schemas/update"], ADMIN, NONE),
-    route(DELETE, &["/api/3.0/mlflow/label-schemas/delete", "/ajax-api/3.0/mlflow/label-schemas/delete"], ADMIN, NONE),
-    // Issues, by their experiment. Those named by issue id need a lookup mlguard
-    // does not make yet: admin only. Scheduling detection is server-wide.
+    route(GET, &["/api/3.0/mlflow/label-schemas/get", "/ajax-api/3.0/mlflow/label-schemas/get"], LABEL_SCHEMA_READ, NONE),
+    route(PATCH, &["/api/3.0/mlflow/label-schemas/update", "/ajax-api/3.0/mlflow/label-schemas/update"], LABEL_SCHEMA_MANAGE, NONE),
+    route(DELETE, &["/api/3.0/mlflow/label-schemas/delete", "/ajax-api/3.0/mlflow/label-schemas/delete"], LABEL_SCHEMA_MANAGE, NONE),
+    // Issues, by their experiment; one named by issue id is looked up. Scheduling
+    // detection is server-wide.
     route(POST, &["/api/3.0/mlflow/issues", "/ajax-api/3.0/mlflow/issues"], EXPERIMENT_UPDATE, NONE),
     route(POST, &["/api/3.0/mlflow/issues/search", "/ajax-api/3.0/mlflow/issues/search"], EXPERIMENT_READ, NONE),
     route(POST, &["/ajax-api/3.0/mlflow/issues/invoke"], ISSUE_INVOKE, NONE),
-    route(GET, &["/api/3.0/mlflow/issues/{issue_id}", "/ajax-api/3.0/mlflow/issues/{issue_id}"], ADMIN, NONE),
-    route(PATCH, &["/api/3.0/mlflow/issues/{issue_id}", "/ajax-api/3.0/mlflow/issues/{issue_id}"], ADMIN, NONE),
+    route(GET, &["/api/3.0/mlflow/issues/{issue_id}", "/ajax-api/3.0/mlflow/issues/{issue_id}"], ISSUE_READ, NONE),
+    route(PATCH, &["/api/3.0/mlflow/issues/{issue_id}", "/ajax-api/3.0/mlflow/issues/{issue_id}"], ISSUE_UPDATE, NONE),
     route(POST, &["/ajax-api/3.0/mlflow/issues/schedule/state"], ADMIN, NONE),
     // Review queues: who may see a queue depends on its members and owner, which
     // mlguard does not track yet: admin only.
@@ -867,9 +886,10 @@ pub static RULES: &[RouteRule] = &[
     route(POST, &["/api/3.0/mlflow/review-queues/items/remove", "/ajax-api/3.0/mlflow/review-queues/items/remove"], ADMIN, NONE),
     route(GET, &["/api/3.0/mlflow/review-queues/items/list", "/ajax-api/3.0/mlflow/review-queues/items/list"], ADMIN, NONE),
     route(POST, &["/api/3.0/mlflow/review-queues/items/set-status", "/ajax-api/3.0/mlflow/review-queues/items/set-status"], ADMIN, NONE),
-    // Gateway budgets and guardrails are server-wide policy: admin only. A
-    // guardrail runs a scorer, which must not be denied to whoever attaches it;
-    // that needs the guardrail's scorer, which mlguard does not look up yet.
+    // Gateway budgets and guardrails are server-wide policy: admin only (MLflow lets
+    // any user read budgets, which can name who is limited). A guardrail runs a
+    // scorer, which must not be denied to whoever attaches it; that needs the
+    // guardrail's scorer, which mlguard does not look up yet.
     route(POST, &["/api/3.0/mlflow/gateway/budgets/create", "/ajax-api/3.0/mlflow/gateway/budgets/create"], ADMIN, NONE),
     route(GET, &["/api/3.0/mlflow/gateway/budgets/get", "/ajax-api/3.0/mlflow/gateway/budgets/get"], ADMIN, NONE),
     route(POST, &["/api/3.0/mlflow/gateway/budgets/update", "/ajax-api/3.0/mlflow/gateway/budgets/update"], ADMIN, NONE),

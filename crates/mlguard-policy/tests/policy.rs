@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use mlguard_domain::Capability::{self, Delete, Manage, Read, Update, Use};
+use mlguard_domain::ExperimentChild;
 use mlguard_policy::{
     Access, AfterHook, Check, CreatedKind, ListKind, Quantifier, RULES, RouteRule, Source, Target,
     canonical_route_path, match_route, table_conflicts,
@@ -481,7 +482,12 @@ fn reference_model() -> Vec<(&'static str, &'static str, Vec<Expect>)> {
         ("POST", "/api/3.0/mlflow/traces/batchGetInfos", vec![Needs("traces", Read)]),
         ("POST", "/api/3.0/mlflow/label-schemas/create", vec![Needs("experiment", Manage)]),
         ("GET", "/api/3.0/mlflow/label-schemas/list", vec![Needs("experiment", Read)]),
-        ("GET", "/api/3.0/mlflow/label-schemas/get", vec![Admin]),
+        // Label schemas and issues by id, as their experiment decides.
+        ("GET", "/api/3.0/mlflow/label-schemas/get", vec![Needs("label_schema", Read)]),
+        ("PATCH", "/api/3.0/mlflow/label-schemas/update", vec![Needs("label_schema", Manage)]),
+        ("DELETE", "/api/3.0/mlflow/label-schemas/delete", vec![Needs("label_schema", Manage)]),
+        ("GET", "/api/3.0/mlflow/issues/i-1", vec![Needs("issue", Read)]),
+        ("PATCH", "/api/3.0/mlflow/issues/i-1", vec![Needs("issue", Update)]),
         ("POST", "/api/3.0/mlflow/issues", vec![Needs("experiment", Update)]),
         ("POST", "/ajax-api/3.0/mlflow/issues/invoke", vec![Needs("experiment", Update)]),
         ("POST", "/api/3.0/mlflow/review-queues/create", vec![Admin]),
@@ -550,6 +556,8 @@ fn target_kind(target: &Target) -> &'static str {
         Target::TraceFiles(_) => "trace_files",
         Target::WithoutTag { .. } => "without_tag",
         Target::Unset(_) => "unset",
+        Target::ChildOfExperiment(ExperimentChild::LabelSchema, _) => "label_schema",
+        Target::ChildOfExperiment(ExperimentChild::Issue, _) => "issue",
     }
 }
 
@@ -603,7 +611,11 @@ fn the_table_agrees_with_the_reference_model() {
 #[test]
 fn get_routes_only_read_and_nothing_proxied_needs_manage_but_a_short_list() {
     // MLflow 3.17 keeps these to the experiment's managers.
-    const MANAGERS_ONLY: &[&str] = &["/label-schemas/create"];
+    const MANAGERS_ONLY: &[&str] = &[
+        "/label-schemas/create",
+        "/label-schemas/update",
+        "/label-schemas/delete",
+    ];
     for (rule, path) in spelled() {
         let Access::Checks(checks) = rule.access else {
             continue;

@@ -1,7 +1,7 @@
 use axum::http::StatusCode;
 use mlguard_domain::{
-    BoxFuture, ExperimentId, LookupError, ModelKind, OpaqueId, Resource, TraceFiles,
-    TrackingLookup, VersionFiles, VersionOrigin,
+    BoxFuture, ExperimentChild, ExperimentId, LookupError, ModelKind, OpaqueId, Resource,
+    TraceFiles, TrackingLookup, VersionFiles, VersionOrigin,
 };
 use serde_json::Value;
 
@@ -127,6 +127,27 @@ impl TrackingLookup for TrackingLookups {
             format!("/api/3.0/mlflow/traces/{}", encode(trace_id)),
             "/trace/trace_info/trace_location/mlflow_experiment/experiment_id",
         ))
+    }
+
+    /// A label schema or an issue never moves to another experiment: cached.
+    fn experiment_of_child<'a>(
+        &'a self,
+        kind: ExperimentChild,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ExperimentId>, LookupError>> {
+        let (cache_kind, path, pointer) = match kind {
+            ExperimentChild::LabelSchema => (
+                "label_schema",
+                format!("/api/3.0/mlflow/label-schemas/get?schema_id={}", encode(id)),
+                "/label_schema/experiment_id",
+            ),
+            ExperimentChild::Issue => (
+                "issue",
+                format!("/api/3.0/mlflow/issues/{}", encode(id)),
+                "/issue/experiment_id",
+            ),
+        };
+        Box::pin(self.cached_experiment(cache_kind, id, path, pointer))
     }
 
     fn experiment_by_name<'a>(
