@@ -1,4 +1,4 @@
-"""Two MLflow 3.17 routes that hand out what other routes guard, through the real
+"""MLflow 3.17 routes that hand out what other routes guard, through the real
 mlguard binary in front of a real MLflow 3.17.2 (`default_permission`
 NO_PERMISSIONS):
 
@@ -7,7 +7,8 @@ NO_PERMISSIONS):
 - presigned URLs, whose bytes never pass mlguard again: they need the grant of the
   download or upload they stand for. (This MLflow keeps artifacts on local disk, so
   a caller who is let through gets MLflow's own "not supported" answer: what counts is
-  who reaches MLflow at all.)
+  who reaches MLflow at all.);
+- the list of every gateway endpoint binding, filtered to the readable endpoints'.
 """
 
 from __future__ import annotations
@@ -119,3 +120,38 @@ def test_presigned_urls_need_the_grant_of_the_transfer(server, login):
     url = f"{server.base_url}/api/2.0/mlflow-artifacts/presigned/{path}"
     assert requests.get(url, auth=as_stranger, timeout=30).status_code == 403
     assert requests.get(url, auth=as_reader, timeout=30).status_code != 403
+
+
+def test_endpoint_bindings_are_listed_for_readable_endpoints_only(server):
+    """`gateway/endpoints/bindings/list` without an endpoint (MLflow 3.17.2's gateway
+    page asks for it) lists the bindings of the endpoints the caller may read."""
+    upstream = server.upstream
+    definition = upstream.create_gateway_model_definition(upstream.create_gateway_secret())
+    shared, private = (upstream.create_gateway_endpoint(definition) for _ in range(2))
+    for endpoint, scorer in [(shared, "1/judge-a"), (private, "1/judge-b")]:
+        r = requests.post(f"{upstream.url}/api/3.0/mlflow/gateway/endpoints/bindings/create",
+                          json={"endpoint_id": endpoint, "resource_type": "scorer",
+                                "resource_id": scorer}, timeout=30)
+        assert r.status_code == 200, r.text
+    bob, bob_password = server.create_user(e2e.unique("bob"))
+    r = requests.post(f"{server.base_url}/api/3.0/mlflow/users/permissions/grant",
+                      auth=(ADMIN_USERNAME, server.admin_password), timeout=30,
+                      json={"username": bob, "resource_type": "gateway_endpoint",
+                            "resource_id": shared, "permission": "READ"})
+    assert r.status_code == 200, r.text
+
+    url = f"{server.base_url}/ajax-api/3.0/mlflow/gateway/endpoints/bindings/list"
+    listed = requests.get(url, auth=(bob, bob_password), timeout=30)
+    assert listed.status_code == 200, listed.text
+    seen = {(b["endpoint_id"], b["resource_id"]) for b in listed.json().get("bindings", [])}
+    assert (shared, "1/judge-a") in seen
+    assert private not in {endpoint for endpoint, _ in seen}
+    # The admin sees both; naming the private endpoint is refused.
+    everything = requests.get(url, auth=(ADMIN_USERNAME, server.admin_password), timeout=30)
+    assert {b["endpoint_id"] for b in everything.json()["bindings"]} >= {shared, private}
+    named = requests.get(url, params={"endpoint_id": private}, auth=(bob, bob_password),
+                         timeout=30)
+    assert named.status_code == 403, named.text
+    head = requests.head(url, auth=(bob, bob_password), timeout=30)
+    assert head.status_code == 200
+    assert int(head.headers.get("content-length", len(listed.content))) == len(listed.content)
