@@ -71,6 +71,7 @@ fn describe(resource: &Resource, username: &Username, existing: bool) -> String 
             "Gateway model definition",
             format!("model_definition_id={id}"),
         ),
+        Resource::McpServer(name) => ("MCP server", format!("name={name}")),
     };
     if existing {
         let fields = fields.trim_end_matches(',');
@@ -169,6 +170,7 @@ fn missing(resource: &Resource) -> String {
         Resource::GatewayModelDefinition(id) => {
             format!("Gateway model definition with model_definition_id={id} not found")
         }
+        Resource::McpServer(name) => format!("MCP server '{name}' not found"),
     }
 }
 

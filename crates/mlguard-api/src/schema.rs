@@ -211,7 +211,8 @@ impl UserJson {
                 // MLflow's users/get leaves gateway grants out; so do we.
                 Resource::GatewaySecret(_)
                 | Resource::GatewayEndpoint(_)
-                | Resource::GatewayModelDefinition(_) => {}
+                | Resource::GatewayModelDefinition(_)
+                | Resource::McpServer(_) => {}
             }
         }
         json

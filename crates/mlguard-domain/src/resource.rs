@@ -14,10 +14,11 @@ pub enum ResourceKind {
     GatewaySecret,
     GatewayEndpoint,
     GatewayModelDefinition,
+    McpServer,
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 7] = [
+    pub const ALL: [ResourceKind; 8] = [
         ResourceKind::Experiment,
         ResourceKind::RegisteredModel,
         ResourceKind::Prompt,
@@ -25,6 +26,7 @@ impl ResourceKind {
         ResourceKind::GatewaySecret,
         ResourceKind::GatewayEndpoint,
         ResourceKind::GatewayModelDefinition,
+        ResourceKind::McpServer,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -36,6 +38,7 @@ impl ResourceKind {
             ResourceKind::GatewaySecret => "gateway_secret",
             ResourceKind::GatewayEndpoint => "gateway_endpoint",
             ResourceKind::GatewayModelDefinition => "gateway_model_definition",
+            ResourceKind::McpServer => "mcp_server",
         }
     }
 
@@ -52,6 +55,7 @@ impl ResourceKind {
             ResourceKind::GatewaySecret => ResourceType::GatewaySecret,
             ResourceKind::GatewayEndpoint => ResourceType::GatewayEndpoint,
             ResourceKind::GatewayModelDefinition => ResourceType::GatewayModelDefinition,
+            ResourceKind::McpServer => ResourceType::McpServer,
         }
     }
 }
@@ -78,6 +82,8 @@ pub enum Resource {
     GatewaySecret(OpaqueId),
     GatewayEndpoint(OpaqueId),
     GatewayModelDefinition(OpaqueId),
+    /// An MCP server (MLflow 3.17), named `<namespace>/<slug>`.
+    McpServer(OpaqueId),
 }
 
 impl Resource {
@@ -90,6 +96,7 @@ impl Resource {
             Resource::GatewaySecret(_) => ResourceKind::GatewaySecret,
             Resource::GatewayEndpoint(_) => ResourceKind::GatewayEndpoint,
             Resource::GatewayModelDefinition(_) => ResourceKind::GatewayModelDefinition,
+            Resource::McpServer(_) => ResourceKind::McpServer,
         }
     }
 
@@ -105,7 +112,8 @@ impl Resource {
             } => format!("{experiment_id}/{name}").into(),
             Resource::GatewaySecret(id)
             | Resource::GatewayEndpoint(id)
-            | Resource::GatewayModelDefinition(id) => id.as_str().into(),
+            | Resource::GatewayModelDefinition(id)
+            | Resource::McpServer(id) => id.as_str().into(),
         }
     }
 
@@ -152,6 +160,7 @@ impl Resource {
             ResourceKind::GatewayModelDefinition => {
                 Resource::GatewayModelDefinition(OpaqueId::parse(pattern).ok()?)
             }
+            ResourceKind::McpServer => Resource::McpServer(OpaqueId::parse(pattern).ok()?),
         };
         (resource.grant_key().id.as_str() == pattern).then_some(resource)
     }
@@ -232,6 +241,7 @@ mod tests {
             Resource::GatewaySecret(id("s-1")),
             Resource::GatewayEndpoint(id("e-1")),
             Resource::GatewayModelDefinition(id("d-1")),
+            Resource::McpServer(id("team/search")),
         ];
         for resource in resources {
             let key = resource.grant_key();

@@ -231,6 +231,7 @@ fn setup() -> Setup {
         Resource::GatewaySecret(opaque("s-1")),
         Resource::GatewayEndpoint(opaque("e-1")),
         Resource::GatewayModelDefinition(opaque("md-1")),
+        Resource::McpServer(opaque("team/search")),
     ] {
         store
             .create_grant(&everybody, &resource, Permission::Manage)
@@ -265,6 +266,8 @@ fn path_value(name: &str) -> &'static str {
         "trace_id" | "request_id" => "tr-1",
         "dataset_id" => "d-1",
         "issue_id" => "is-1",
+        "namespace" => "team",
+        "slug" => "search",
         "endpoint_name" => "ep",
         "endpoint_name_and_verb" => "ep:generateContent",
         _ => "x1",

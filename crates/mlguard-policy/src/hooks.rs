@@ -103,6 +103,7 @@ impl CreatedKind {
             CreatedKind::GatewaySecret => Some("/secret/secret_id"),
             CreatedKind::GatewayEndpoint => Some("/endpoint/endpoint_id"),
             CreatedKind::GatewayModelDefinition => Some("/model_definition/model_definition_id"),
+            CreatedKind::McpServer => Some("/name"),
             CreatedKind::Scorer => None,
         }
     }
@@ -122,6 +123,10 @@ impl CreatedKind {
             CreatedKind::GatewayModelDefinition => OpaqueId::parse(id)
                 .ok()
                 .map(Resource::GatewayModelDefinition),
+            // MLflow names a server `<namespace>/<slug>`; nothing else is one.
+            CreatedKind::McpServer => (id.split('/').count() == 2)
+                .then(|| OpaqueId::parse(id).ok().map(Resource::McpServer))
+                .flatten(),
             CreatedKind::Scorer => None,
         }
     }

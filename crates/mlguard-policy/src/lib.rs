@@ -168,6 +168,11 @@ pub enum Target {
     /// A gateway endpoint by name, resolved to its id through the tracking server.
     GatewayEndpointByName(Source),
     GatewayModelDefinition(Source),
+    /// An MCP server by the two path segments of its name, `<namespace>/<slug>`.
+    McpServer {
+        namespace: Source,
+        slug: Source,
+    },
     /// Every `model_definition_id` in a JSON array of objects, e.g.
     /// `/model_configs` with `model_definition_id` in each element.
     GatewayModelDefinitions(BodyPointer),
@@ -212,6 +217,7 @@ impl Target {
                 vec![Source::Body(pointer.0)]
             }
             Target::Scorer { experiment, name } => vec![experiment, name],
+            Target::McpServer { namespace, slug } => vec![namespace, slug],
             Target::VersionSourceUri { source, tags } => vec![source, Source::Body(tags.0)],
             Target::WithoutTag { tags, .. } => vec![tags],
             Target::ModelVersionFiles { name, version } => vec![name, version],
@@ -341,6 +347,8 @@ pub enum ListKind {
     GatewaySecrets,
     GatewayEndpoints,
     GatewayModelDefinitions,
+    /// MCP servers, each by its `name`.
+    McpServers,
     /// Endpoint bindings, each by the endpoint it binds.
     GatewayEndpointBindings,
     /// Evaluation datasets, each readable when all its experiments are.
@@ -362,6 +370,8 @@ pub enum CreatedKind {
     GatewaySecret,
     GatewayEndpoint,
     GatewayModelDefinition,
+    /// An MCP server, named `<namespace>/<slug>` in MLflow's answer.
+    McpServer,
 }
 
 /// What happens after the upstream answered. Hooks run only on a 2xx.

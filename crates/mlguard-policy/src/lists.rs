@@ -103,6 +103,14 @@ impl ListKind {
                 }),
                 listed_unless_denied: false,
             },
+            ListKind::McpServers => ListShape {
+                items: "mcp_servers",
+                default_max: 100,
+                about: About::Id(&["/name"], |name| {
+                    OpaqueId::parse(name).ok().map(Resource::McpServer)
+                }),
+                listed_unless_denied: false,
+            },
             ListKind::GatewayEndpointBindings => ListShape {
                 items: "bindings",
                 default_max: u64::MAX,

@@ -263,6 +263,18 @@ pub async fn resolve(
                 _ => Resolved::Missing,
             }
         }
+        Target::McpServer { namespace, slug } => match (
+            one(request.values(namespace, false)?),
+            one(request.values(slug, false)?),
+        ) {
+            (Some(namespace), Some(slug)) if !namespace.contains('/') && !slug.contains('/') => {
+                Resolved::Resources(vec![Resource::McpServer(OpaqueId::parse(&format!(
+                    "{namespace}/{slug}"
+                ))?)])
+            }
+            (Some(_), Some(_)) => return Err(invalid("MCP server name")),
+            _ => Resolved::Missing,
+        },
         Target::GatewaySecret(source) => opaque(request, source, Resource::GatewaySecret)?,
         Target::GatewayEndpoint(source) => opaque(request, source, Resource::GatewayEndpoint)?,
         Target::GatewayModelDefinition(source) => {

@@ -455,6 +455,14 @@ const ISSUE_UPDATE: Access = Access::Checks(&[Check::required(
     Target::ChildOfExperiment(ExperimentChild::Issue, Source::Path("issue_id")),
     Update,
 )]);
+/// An MCP server, by the `<namespace>/<slug>` of its path.
+const MCP_SERVER: Target = Target::McpServer {
+    namespace: Source::Path("namespace"),
+    slug: Source::Path("slug"),
+};
+const MCP_SERVER_READ: Access = Access::Checks(&[Check::required(MCP_SERVER, Read)]);
+const MCP_SERVER_UPDATE: Access = Access::Checks(&[Check::required(MCP_SERVER, Update)]);
+const MCP_SERVER_DELETE: Access = Access::Checks(&[Check::required(MCP_SERVER, Delete)]);
 /// Issue detection runs a judge over the experiment's traces, with the caller's
 /// gateway secret when one is named.
 const ISSUE_INVOKE: Access = Access::Checks(&[
@@ -483,6 +491,9 @@ const FILTER_GATEWAY_SECRETS: AfterHook = AfterHook::FilterList(ListKind::Gatewa
 const FILTER_GATEWAY_ENDPOINTS: AfterHook = AfterHook::FilterList(ListKind::GatewayEndpoints);
 const FILTER_GATEWAY_MODEL_DEFINITIONS: AfterHook =
     AfterHook::FilterList(ListKind::GatewayModelDefinitions);
+const FILTER_MCP_SERVERS: AfterHook = AfterHook::FilterList(ListKind::McpServers);
+const GRANT_CREATOR_MCP_SERVER: AfterHook = AfterHook::GrantCreator(CreatedKind::McpServer);
+const DELETE_MCP_SERVER_GRANTS: AfterHook = AfterHook::DeleteGrants(MCP_SERVER);
 const FILTER_GATEWAY_BINDINGS: AfterHook = AfterHook::FilterList(ListKind::GatewayEndpointBindings);
 const FILTER_DATASETS: AfterHook = AfterHook::FilterList(ListKind::Datasets);
 /// A scorer may be denied on its own, below its experiment's permission.
@@ -919,33 +930,38 @@ pub static RULES: &[RouteRule] = &[
     // Jobs: admin only, as the other job routes.
     route(GET, &["/ajax-api/3.0/mlflow/jobs/{job_id}"], ADMIN, NONE),
     route(PATCH, &["/ajax-api/3.0/mlflow/jobs/cancel/{job_id}"], ADMIN, NONE),
-    // MCP servers (3.17) and skills (3.18) are resources of their own, not yet
-    // grantable in mlguard: admin only. An MCP server's name is `namespace/slug`
-    // (two segments); a path that names it otherwise matches no row, so it is
-    // admin only too.
-    route(GET, &["/api/3.0/mlflow/mcp-servers", "/ajax-api/3.0/mlflow/mcp-servers"], ADMIN, NONE),
-    route(POST, &["/api/3.0/mlflow/mcp-servers", "/ajax-api/3.0/mlflow/mcp-servers"], ADMIN, NONE),
+    // MCP servers (3.17): each is decided by its own grants, on its name
+    // `namespace/slug` (two segments; a path that names it otherwise matches no row,
+    // so it is admin only). Creating one makes the creator its manager; the search
+    // lists the readable ones. The search of every access endpoint stays admin-only:
+    // its items name servers by a field not filtered yet. Versions, aliases,
+    // endpoints and tags are the server's, as 3.17 decides them without a
+    // `mcp_server_version` row.
+    route(GET, &["/api/3.0/mlflow/mcp-servers", "/ajax-api/3.0/mlflow/mcp-servers"], AUTHENTICATED, FILTER_MCP_SERVERS),
+    route(POST, &["/api/3.0/mlflow/mcp-servers", "/ajax-api/3.0/mlflow/mcp-servers"], AUTHENTICATED, GRANT_CREATOR_MCP_SERVER),
     route(GET, &["/api/3.0/mlflow/mcp-servers/endpoints", "/ajax-api/3.0/mlflow/mcp-servers/endpoints"], ADMIN, NONE),
-    route(GET, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}"], ADMIN, NONE),
-    route(PATCH, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}"], ADMIN, NONE),
-    route(DELETE, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}"], ADMIN, NONE),
-    route(POST, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/aliases", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/aliases"], ADMIN, NONE),
-    route(GET, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/aliases/{alias}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/aliases/{alias}"], ADMIN, NONE),
-    route(DELETE, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/aliases/{alias}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/aliases/{alias}"], ADMIN, NONE),
-    route(GET, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/endpoints", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/endpoints"], ADMIN, NONE),
-    route(POST, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/endpoints", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/endpoints"], ADMIN, NONE),
-    route(GET, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/endpoints/{endpoint_id}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/endpoints/{endpoint_id}"], ADMIN, NONE),
-    route(PATCH, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/endpoints/{endpoint_id}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/endpoints/{endpoint_id}"], ADMIN, NONE),
-    route(DELETE, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/endpoints/{endpoint_id}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/endpoints/{endpoint_id}"], ADMIN, NONE),
-    route(POST, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/tags", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/tags"], ADMIN, NONE),
-    route(DELETE, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/tags/{*key}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/tags/{*key}"], ADMIN, NONE),
-    route(GET, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions"], ADMIN, NONE),
-    route(POST, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions"], ADMIN, NONE),
-    route(GET, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions/{version}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions/{version}"], ADMIN, NONE),
-    route(PATCH, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions/{version}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions/{version}"], ADMIN, NONE),
-    route(DELETE, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions/{version}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions/{version}"], ADMIN, NONE),
-    route(POST, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions/{version}/tags", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions/{version}/tags"], ADMIN, NONE),
-    route(DELETE, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions/{version}/tags/{*key}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions/{version}/tags/{*key}"], ADMIN, NONE),
+    route(GET, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}"], MCP_SERVER_READ, NONE),
+    route(PATCH, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}"], MCP_SERVER_UPDATE, NONE),
+    route(DELETE, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}"], MCP_SERVER_DELETE, DELETE_MCP_SERVER_GRANTS),
+    route(POST, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/aliases", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/aliases"], MCP_SERVER_UPDATE, NONE),
+    route(GET, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/aliases/{alias}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/aliases/{alias}"], MCP_SERVER_READ, NONE),
+    route(DELETE, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/aliases/{alias}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/aliases/{alias}"], MCP_SERVER_DELETE, NONE),
+    route(GET, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/endpoints", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/endpoints"], MCP_SERVER_READ, NONE),
+    route(POST, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/endpoints", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/endpoints"], MCP_SERVER_UPDATE, NONE),
+    route(GET, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/endpoints/{endpoint_id}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/endpoints/{endpoint_id}"], MCP_SERVER_READ, NONE),
+    route(PATCH, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/endpoints/{endpoint_id}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/endpoints/{endpoint_id}"], MCP_SERVER_UPDATE, NONE),
+    route(DELETE, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/endpoints/{endpoint_id}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/endpoints/{endpoint_id}"], MCP_SERVER_DELETE, NONE),
+    route(POST, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/tags", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/tags"], MCP_SERVER_UPDATE, NONE),
+    route(DELETE, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/tags/{*key}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/tags/{*key}"], MCP_SERVER_DELETE, NONE),
+    route(GET, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions"], MCP_SERVER_READ, NONE),
+    route(POST, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions"], MCP_SERVER_UPDATE, NONE),
+    route(GET, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions/{version}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions/{version}"], MCP_SERVER_READ, NONE),
+    route(PATCH, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions/{version}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions/{version}"], MCP_SERVER_UPDATE, NONE),
+    route(DELETE, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions/{version}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions/{version}"], MCP_SERVER_DELETE, NONE),
+    route(POST, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions/{version}/tags", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions/{version}/tags"], MCP_SERVER_UPDATE, NONE),
+    route(DELETE, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions/{version}/tags/{*key}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions/{version}/tags/{*key}"], MCP_SERVER_DELETE, NONE),
+    // Skills (3.18) are resources of their own, not yet decided by grants in
+    // mlguard: admin only.
     route(GET, &["/api/3.0/mlflow/skills", "/ajax-api/3.0/mlflow/skills"], ADMIN, NONE),
     route(POST, &["/api/3.0/mlflow/skills", "/ajax-api/3.0/mlflow/skills"], ADMIN, NONE),
     route(GET, &["/api/3.0/mlflow/skills/@{organization}/{name}", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}"], ADMIN, NONE),

@@ -495,7 +495,14 @@ fn reference_model() -> Vec<(&'static str, &'static str, Vec<Expect>)> {
         ("DELETE", "/api/3.0/mlflow/gateway/guardrails/remove-from-endpoint", vec![Needs("gateway_endpoint", Update)]),
         ("POST", "/gateway/proxy/my-endpoint/v1/chat", vec![Needs("gateway_endpoint_by_name", Use)]),
         ("POST", "/gateway/typesafe/v1/systemone", vec![Needs("gateway_endpoint_by_name", Use)]),
-        ("GET", "/api/3.0/mlflow/mcp-servers/team/search/versions", vec![Admin]),
+        // MCP servers by their own grants, on `<namespace>/<slug>`.
+        ("GET", "/api/3.0/mlflow/mcp-servers/team/search/versions", vec![Needs("mcp_server", Read)]),
+        ("POST", "/api/3.0/mlflow/mcp-servers/team/search/versions", vec![Needs("mcp_server", Update)]),
+        ("DELETE", "/api/3.0/mlflow/mcp-servers/team/search", vec![Needs("mcp_server", Delete)]),
+        ("DELETE", "/ajax-api/3.0/mlflow/mcp-servers/team/search/tags/a/b", vec![Needs("mcp_server", Delete)]),
+        ("GET", "/api/3.0/mlflow/mcp-servers", vec![Authenticated]),
+        ("POST", "/api/3.0/mlflow/mcp-servers", vec![Authenticated]),
+        ("GET", "/api/3.0/mlflow/mcp-servers/endpoints", vec![Admin]),
         ("GET", "/api/3.0/mlflow/skills/@acme/lint", vec![Admin]),
         ("POST", "/api/3.0/mlflow/gateway/endpoints/update", vec![Needs("gateway_endpoint", Update)]),
         ("POST", "/api/3.0/mlflow/gateway/endpoints/models/attach", vec![Needs("gateway_endpoint", Update), Needs("gateway_model_definition", Use)]),
@@ -558,6 +565,7 @@ fn target_kind(target: &Target) -> &'static str {
         Target::Unset(_) => "unset",
         Target::ChildOfExperiment(ExperimentChild::LabelSchema, _) => "label_schema",
         Target::ChildOfExperiment(ExperimentChild::Issue, _) => "issue",
+        Target::McpServer { .. } => "mcp_server",
     }
 }
 
@@ -749,6 +757,19 @@ fn creators_get_manage_and_deletions_drop_grants() {
         "POST",
         "/api/3.0/mlflow/gateway/model-definitions/create",
         AfterHook::GrantCreator(CreatedKind::GatewayModelDefinition),
+    );
+    expect_after(
+        "POST",
+        "/api/3.0/mlflow/mcp-servers",
+        AfterHook::GrantCreator(CreatedKind::McpServer),
+    );
+    expect_after(
+        "DELETE",
+        "/ajax-api/3.0/mlflow/mcp-servers/team/search",
+        AfterHook::DeleteGrants(Target::McpServer {
+            namespace: Source::Path("namespace"),
+            slug: Source::Path("slug"),
+        }),
     );
     expect_after(
         "DELETE",

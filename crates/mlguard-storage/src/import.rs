@@ -97,6 +97,7 @@ impl ImportedKind {
             ImportedKind::Grant(ResourceKind::GatewayModelDefinition) => {
                 "gateway-model-definition grants"
             }
+            ImportedKind::Grant(ResourceKind::McpServer) => "MCP-server grants",
             ImportedKind::WorkspaceGrant => "workspace grants",
             ImportedKind::Role => "roles",
             ImportedKind::RoleGrant => "role grants",
@@ -569,6 +570,7 @@ fn grant_subject(resource: &Resource, username: &Username) -> String {
         Resource::GatewayModelDefinition(id) => {
             format!("gateway model definition {:?}", id.as_str())
         }
+        Resource::McpServer(name) => format!("MCP server {:?}", name.as_str()),
     };
     format!("{what} for {:?}", username.as_str())
 }

@@ -306,6 +306,18 @@ impl TrackingLookup for TrackingLookups {
                         ),
                         "/model_definition/model_definition_id",
                     ),
+                    // `<namespace>/<slug>`: each segment encoded, the slash kept.
+                    Resource::McpServer(name) => (
+                        format!(
+                            "/api/3.0/mlflow/mcp-servers/{}",
+                            name.as_str()
+                                .split('/')
+                                .map(encode)
+                                .collect::<Vec<_>>()
+                                .join("/")
+                        ),
+                        "/name",
+                    ),
                 };
             Ok(self
                 .fetch(&path)
