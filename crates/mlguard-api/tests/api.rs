@@ -46,6 +46,7 @@ fn missing_samples() -> Vec<Resource> {
         Resource::GatewaySecret(opaque("missing-secret")),
         Resource::GatewayEndpoint(opaque("missing-endpoint")),
         Resource::GatewayModelDefinition(opaque("missing-definition")),
+        Resource::McpServer(opaque("team/missing")),
     ]
 }
 

@@ -1216,9 +1216,18 @@ async fn a_user_cannot_claim_an_id_before_it_exists() {
             .status,
         StatusCode::OK
     );
-    // A type mlguard cannot look up is not a non-admin's to grant on by id.
-    let server = app
-        .grant(ALICE, "bob", "mcp_server", "team/search", "READ")
+    // An MCP server is looked up like the rest (this one exists)...
+    assert_eq!(
+        app.grant(ALICE, "bob", "mcp_server", "team/search", "READ")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let missing = app
+        .grant(ALICE, "bob", "mcp_server", "team/missing", "READ")
         .await;
-    assert_error(&server, StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE");
+    assert_error(&missing, StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST");
+    // ... but a type mlguard cannot look up is not a non-admin's to grant on by id.
+    let skill = app.grant(ALICE, "bob", "skill", "acme/lint", "READ").await;
+    assert_error(&skill, StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE");
 }
