@@ -85,13 +85,16 @@ run_e2e "$venv" "$venv/bin/mlflow" "client 3.10.1 and upstream 3.10.1, both from
 
 # The version matrix: a plain user's documented workflows (tests/e2e/test_workflows.py)
 # with each supported client against each newer upstream, the UI walk in MLflow
-# 3.17.2's UI, and the 3.17.2 client's suite (tests/e2e317: AuthServiceClient,
-# prompts as their own type, the import; in front of MLflow 3.17.2 from its venv).
+# 3.17.2's UI, the 3.17.2 client's suite (tests/e2e317: AuthServiceClient, prompts
+# as their own type, MCP servers, the import; in front of MLflow 3.17.2 from its
+# venv), and 3.18.0's Skill Registry (tests/e2e318).
 workflows=(tests/e2e/test_workflows.py)
 run_e2e "$venv" "$(scripts/mlflow-venv.sh 3.17.2)/bin/mlflow" \
     "client 3.10.1, upstream 3.17.2 and its UI" "${workflows[@]}" tests/e2e/test_ui_walk.py
 run_e2e "$venv" "$(scripts/mlflow-venv.sh 3.18.0)/bin/mlflow" \
     "client 3.10.1, upstream 3.18.0" "${workflows[@]}"
+run_e2e "$venv" "$(scripts/mlflow-venv.sh 3.18.0)/bin/mlflow" \
+    "upstream 3.18.0: the Skill Registry" tests/e2e318
 client_317="$(scripts/mlflow-venv.sh 3.17.2 --client)"
 run_e2e "$client_317" "$client_317/bin/mlflow" \
     "client 3.17.2, upstream 3.17.2" "${workflows[@]}"

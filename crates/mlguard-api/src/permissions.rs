@@ -72,6 +72,7 @@ fn describe(resource: &Resource, username: &Username, existing: bool) -> String 
             format!("model_definition_id={id}"),
         ),
         Resource::McpServer(name) => ("MCP server", format!("name={name}")),
+        Resource::Skill(name) => ("Skill", format!("name={name}")),
     };
     if existing {
         let fields = fields.trim_end_matches(',');
@@ -171,6 +172,7 @@ fn missing(resource: &Resource) -> String {
             format!("Gateway model definition with model_definition_id={id} not found")
         }
         Resource::McpServer(name) => format!("MCP server '{name}' not found"),
+        Resource::Skill(name) => format!("Skill '{name}' not found"),
     }
 }
 

@@ -212,7 +212,8 @@ impl UserJson {
                 Resource::GatewaySecret(_)
                 | Resource::GatewayEndpoint(_)
                 | Resource::GatewayModelDefinition(_)
-                | Resource::McpServer(_) => {}
+                | Resource::McpServer(_)
+                | Resource::Skill(_) => {}
             }
         }
         json

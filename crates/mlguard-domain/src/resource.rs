@@ -15,10 +15,11 @@ pub enum ResourceKind {
     GatewayEndpoint,
     GatewayModelDefinition,
     McpServer,
+    Skill,
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 8] = [
+    pub const ALL: [ResourceKind; 9] = [
         ResourceKind::Experiment,
         ResourceKind::RegisteredModel,
         ResourceKind::Prompt,
@@ -27,6 +28,7 @@ impl ResourceKind {
         ResourceKind::GatewayEndpoint,
         ResourceKind::GatewayModelDefinition,
         ResourceKind::McpServer,
+        ResourceKind::Skill,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -39,6 +41,7 @@ impl ResourceKind {
             ResourceKind::GatewayEndpoint => "gateway_endpoint",
             ResourceKind::GatewayModelDefinition => "gateway_model_definition",
             ResourceKind::McpServer => "mcp_server",
+            ResourceKind::Skill => "skill",
         }
     }
 
@@ -56,6 +59,7 @@ impl ResourceKind {
             ResourceKind::GatewayEndpoint => ResourceType::GatewayEndpoint,
             ResourceKind::GatewayModelDefinition => ResourceType::GatewayModelDefinition,
             ResourceKind::McpServer => ResourceType::McpServer,
+            ResourceKind::Skill => ResourceType::Skill,
         }
     }
 }
@@ -84,6 +88,8 @@ pub enum Resource {
     GatewayModelDefinition(OpaqueId),
     /// An MCP server (MLflow 3.17), named `<namespace>/<slug>`.
     McpServer(OpaqueId),
+    /// A skill (MLflow 3.18), `<organization>/<name>`, or `<name>` without one.
+    Skill(OpaqueId),
 }
 
 impl Resource {
@@ -97,6 +103,7 @@ impl Resource {
             Resource::GatewayEndpoint(_) => ResourceKind::GatewayEndpoint,
             Resource::GatewayModelDefinition(_) => ResourceKind::GatewayModelDefinition,
             Resource::McpServer(_) => ResourceKind::McpServer,
+            Resource::Skill(_) => ResourceKind::Skill,
         }
     }
 
@@ -113,7 +120,8 @@ impl Resource {
             Resource::GatewaySecret(id)
             | Resource::GatewayEndpoint(id)
             | Resource::GatewayModelDefinition(id)
-            | Resource::McpServer(id) => id.as_str().into(),
+            | Resource::McpServer(id)
+            | Resource::Skill(id) => id.as_str().into(),
         }
     }
 
@@ -161,6 +169,7 @@ impl Resource {
                 Resource::GatewayModelDefinition(OpaqueId::parse(pattern).ok()?)
             }
             ResourceKind::McpServer => Resource::McpServer(OpaqueId::parse(pattern).ok()?),
+            ResourceKind::Skill => Resource::Skill(OpaqueId::parse(pattern).ok()?),
         };
         (resource.grant_key().id.as_str() == pattern).then_some(resource)
     }
@@ -242,6 +251,8 @@ mod tests {
             Resource::GatewayEndpoint(id("e-1")),
             Resource::GatewayModelDefinition(id("d-1")),
             Resource::McpServer(id("team/search")),
+            Resource::Skill(id("acme/lint")),
+            Resource::Skill(id("lint")),
         ];
         for resource in resources {
             let key = resource.grant_key();

@@ -232,6 +232,8 @@ fn setup() -> Setup {
         Resource::GatewayEndpoint(opaque("e-1")),
         Resource::GatewayModelDefinition(opaque("md-1")),
         Resource::McpServer(opaque("team/search")),
+        Resource::Skill(opaque("acme/lint")),
+        Resource::Skill(opaque("lint")),
     ] {
         store
             .create_grant(&everybody, &resource, Permission::Manage)
@@ -268,6 +270,8 @@ fn path_value(name: &str) -> &'static str {
         "issue_id" => "is-1",
         "namespace" => "team",
         "slug" => "search",
+        "organization" => "acme",
+        "name" => "lint",
         "endpoint_name" => "ep",
         "endpoint_name_and_verb" => "ep:generateContent",
         _ => "x1",
@@ -277,10 +281,11 @@ fn path_value(name: &str) -> &'static str {
 fn fill(pattern: &str) -> String {
     pattern
         .split('/')
-        .map(|segment| match segment.strip_prefix('{') {
-            Some(inner) => {
+        // A parameter may follow a literal prefix, as in `@{organization}`.
+        .map(|segment| match segment.split_once('{') {
+            Some((prefix, inner)) => {
                 let name = inner.trim_start_matches('*').trim_end_matches('}');
-                path_value(name).to_owned()
+                format!("{prefix}{}", path_value(name))
             }
             None => segment.to_owned(),
         })

@@ -103,7 +103,7 @@ impl CreatedKind {
             CreatedKind::GatewaySecret => Some("/secret/secret_id"),
             CreatedKind::GatewayEndpoint => Some("/endpoint/endpoint_id"),
             CreatedKind::GatewayModelDefinition => Some("/model_definition/model_definition_id"),
-            CreatedKind::McpServer => Some("/name"),
+            CreatedKind::McpServer | CreatedKind::Skill => Some("/name"),
             CreatedKind::Scorer => None,
         }
     }
@@ -127,6 +127,7 @@ impl CreatedKind {
             CreatedKind::McpServer => (id.split('/').count() == 2)
                 .then(|| OpaqueId::parse(id).ok().map(Resource::McpServer))
                 .flatten(),
+            CreatedKind::Skill => crate::lists::skill_of(answer),
             CreatedKind::Scorer => None,
         }
     }

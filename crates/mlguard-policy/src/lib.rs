@@ -173,6 +173,11 @@ pub enum Target {
         namespace: Source,
         slug: Source,
     },
+    /// A skill by its name, within its organization when it has one.
+    Skill {
+        organization: Option<Source>,
+        name: Source,
+    },
     /// Every `model_definition_id` in a JSON array of objects, e.g.
     /// `/model_configs` with `model_definition_id` in each element.
     GatewayModelDefinitions(BodyPointer),
@@ -218,6 +223,9 @@ impl Target {
             }
             Target::Scorer { experiment, name } => vec![experiment, name],
             Target::McpServer { namespace, slug } => vec![namespace, slug],
+            Target::Skill { organization, name } => {
+                organization.into_iter().chain([name]).collect()
+            }
             Target::VersionSourceUri { source, tags } => vec![source, Source::Body(tags.0)],
             Target::WithoutTag { tags, .. } => vec![tags],
             Target::ModelVersionFiles { name, version } => vec![name, version],
@@ -349,6 +357,8 @@ pub enum ListKind {
     GatewayModelDefinitions,
     /// MCP servers, each by its `name`.
     McpServers,
+    /// Skills, each by its `organization` and `name`.
+    Skills,
     /// Endpoint bindings, each by the endpoint it binds.
     GatewayEndpointBindings,
     /// Evaluation datasets, each readable when all its experiments are.
@@ -372,6 +382,8 @@ pub enum CreatedKind {
     GatewayModelDefinition,
     /// An MCP server, named `<namespace>/<slug>` in MLflow's answer.
     McpServer,
+    /// A skill, by the `organization` and `name` of MLflow's answer.
+    Skill,
 }
 
 /// What happens after the upstream answered. Hooks run only on a 2xx.

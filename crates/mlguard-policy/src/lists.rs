@@ -111,6 +111,12 @@ impl ListKind {
                 }),
                 listed_unless_denied: false,
             },
+            ListKind::Skills => ListShape {
+                items: "skills",
+                default_max: 100,
+                about: About::Item(skill_of),
+                listed_unless_denied: false,
+            },
             ListKind::GatewayEndpointBindings => ListShape {
                 items: "bindings",
                 default_max: u64::MAX,
@@ -186,6 +192,31 @@ pub async fn item_resources(
                 .collect(),
         },
     })
+}
+
+/// The skill MLflow names by `organization` (empty for none) and `name`.
+pub(crate) fn skill_of(item: &Value) -> Option<Resource> {
+    let organization = match item.get("organization") {
+        None | Some(Value::Null) => None,
+        Some(value) => Some(value.as_str()?).filter(|o| !o.is_empty()),
+    };
+    skill_id(organization, item.get("name")?.as_str()?)
+}
+
+/// A skill's grant id: `<organization>/<name>`, or `<name>` without an organization.
+/// Neither part may hold a `/`, so no two skills share an id.
+pub(crate) fn skill_id(organization: Option<&str>, name: &str) -> Option<Resource> {
+    if name.is_empty() || name.contains('/') {
+        return None;
+    }
+    let id = match organization {
+        Some(organization) if organization.is_empty() || organization.contains('/') => {
+            return None;
+        }
+        Some(organization) => format!("{organization}/{name}"),
+        None => name.to_owned(),
+    };
+    OpaqueId::parse(&id).ok().map(Resource::Skill)
 }
 
 /// A registered model list item, a prompt when its tags say so.

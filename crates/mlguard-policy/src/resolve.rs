@@ -275,6 +275,22 @@ pub async fn resolve(
             (Some(_), Some(_)) => return Err(invalid("MCP server name")),
             _ => Resolved::Missing,
         },
+        Target::Skill { organization, name } => {
+            let organization = match organization {
+                Some(source) => match one(request.values(source, false)?) {
+                    Some(organization) => Some(organization),
+                    None => return Ok(Resolved::Missing),
+                },
+                None => None,
+            };
+            match one(request.values(name, false)?) {
+                None => Resolved::Missing,
+                Some(name) => match crate::lists::skill_id(organization.as_deref(), &name) {
+                    Some(skill) => Resolved::Resources(vec![skill]),
+                    None => return Err(invalid("skill name")),
+                },
+            }
+        }
         Target::GatewaySecret(source) => opaque(request, source, Resource::GatewaySecret)?,
         Target::GatewayEndpoint(source) => opaque(request, source, Resource::GatewayEndpoint)?,
         Target::GatewayModelDefinition(source) => {

@@ -463,6 +463,21 @@ const MCP_SERVER: Target = Target::McpServer {
 const MCP_SERVER_READ: Access = Access::Checks(&[Check::required(MCP_SERVER, Read)]);
 const MCP_SERVER_UPDATE: Access = Access::Checks(&[Check::required(MCP_SERVER, Update)]);
 const MCP_SERVER_DELETE: Access = Access::Checks(&[Check::required(MCP_SERVER, Delete)]);
+/// A skill, by its name, or its organization and name (`/skills/@<org>/<name>`).
+const SKILL: Target = Target::Skill {
+    organization: None,
+    name: Source::Path("name"),
+};
+const ORG_SKILL: Target = Target::Skill {
+    organization: Some(Source::Path("organization")),
+    name: Source::Path("name"),
+};
+const SKILL_READ: Access = Access::Checks(&[Check::required(SKILL, Read)]);
+const SKILL_UPDATE: Access = Access::Checks(&[Check::required(SKILL, Update)]);
+const SKILL_DELETE: Access = Access::Checks(&[Check::required(SKILL, Delete)]);
+const ORG_SKILL_READ: Access = Access::Checks(&[Check::required(ORG_SKILL, Read)]);
+const ORG_SKILL_UPDATE: Access = Access::Checks(&[Check::required(ORG_SKILL, Update)]);
+const ORG_SKILL_DELETE: Access = Access::Checks(&[Check::required(ORG_SKILL, Delete)]);
 /// Issue detection runs a judge over the experiment's traces, with the caller's
 /// gateway secret when one is named.
 const ISSUE_INVOKE: Access = Access::Checks(&[
@@ -494,6 +509,10 @@ const FILTER_GATEWAY_MODEL_DEFINITIONS: AfterHook =
 const FILTER_MCP_SERVERS: AfterHook = AfterHook::FilterList(ListKind::McpServers);
 const GRANT_CREATOR_MCP_SERVER: AfterHook = AfterHook::GrantCreator(CreatedKind::McpServer);
 const DELETE_MCP_SERVER_GRANTS: AfterHook = AfterHook::DeleteGrants(MCP_SERVER);
+const FILTER_SKILLS: AfterHook = AfterHook::FilterList(ListKind::Skills);
+const GRANT_CREATOR_SKILL: AfterHook = AfterHook::GrantCreator(CreatedKind::Skill);
+const DELETE_SKILL_GRANTS: AfterHook = AfterHook::DeleteGrants(SKILL);
+const DELETE_ORG_SKILL_GRANTS: AfterHook = AfterHook::DeleteGrants(ORG_SKILL);
 const FILTER_GATEWAY_BINDINGS: AfterHook = AfterHook::FilterList(ListKind::GatewayEndpointBindings);
 const FILTER_DATASETS: AfterHook = AfterHook::FilterList(ListKind::Datasets);
 /// A scorer may be denied on its own, below its experiment's permission.
@@ -960,41 +979,42 @@ pub static RULES: &[RouteRule] = &[
     route(DELETE, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions/{version}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions/{version}"], MCP_SERVER_DELETE, NONE),
     route(POST, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions/{version}/tags", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions/{version}/tags"], MCP_SERVER_UPDATE, NONE),
     route(DELETE, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions/{version}/tags/{*key}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions/{version}/tags/{*key}"], MCP_SERVER_DELETE, NONE),
-    // Skills (3.18) are resources of their own, not yet decided by grants in
-    // mlguard: admin only.
-    route(GET, &["/api/3.0/mlflow/skills", "/ajax-api/3.0/mlflow/skills"], ADMIN, NONE),
-    route(POST, &["/api/3.0/mlflow/skills", "/ajax-api/3.0/mlflow/skills"], ADMIN, NONE),
-    route(GET, &["/api/3.0/mlflow/skills/@{organization}/{name}", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}"], ADMIN, NONE),
-    route(PATCH, &["/api/3.0/mlflow/skills/@{organization}/{name}", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}"], ADMIN, NONE),
-    route(DELETE, &["/api/3.0/mlflow/skills/@{organization}/{name}", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}"], ADMIN, NONE),
-    route(POST, &["/api/3.0/mlflow/skills/@{organization}/{name}/aliases", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/aliases"], ADMIN, NONE),
-    route(GET, &["/api/3.0/mlflow/skills/@{organization}/{name}/aliases/{alias}", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/aliases/{alias}"], ADMIN, NONE),
-    route(DELETE, &["/api/3.0/mlflow/skills/@{organization}/{name}/aliases/{alias}", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/aliases/{alias}"], ADMIN, NONE),
-    route(POST, &["/api/3.0/mlflow/skills/@{organization}/{name}/tags", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/tags"], ADMIN, NONE),
-    route(DELETE, &["/api/3.0/mlflow/skills/@{organization}/{name}/tags/{*key}", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/tags/{*key}"], ADMIN, NONE),
-    route(GET, &["/api/3.0/mlflow/skills/@{organization}/{name}/versions", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/versions"], ADMIN, NONE),
-    route(POST, &["/api/3.0/mlflow/skills/@{organization}/{name}/versions", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/versions"], ADMIN, NONE),
-    route(GET, &["/api/3.0/mlflow/skills/@{organization}/{name}/versions/{version}", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/versions/{version}"], ADMIN, NONE),
-    route(PATCH, &["/api/3.0/mlflow/skills/@{organization}/{name}/versions/{version}", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/versions/{version}"], ADMIN, NONE),
-    route(DELETE, &["/api/3.0/mlflow/skills/@{organization}/{name}/versions/{version}", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/versions/{version}"], ADMIN, NONE),
-    route(POST, &["/api/3.0/mlflow/skills/@{organization}/{name}/versions/{version}/tags", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/versions/{version}/tags"], ADMIN, NONE),
-    route(DELETE, &["/api/3.0/mlflow/skills/@{organization}/{name}/versions/{version}/tags/{*key}", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/versions/{version}/tags/{*key}"], ADMIN, NONE),
+    // Skills (3.18): each is decided by its own `skill` grants, on
+    // `<organization>/<name>` or `<name>`, as MCP servers are. Bulk registration
+    // stays admin-only: it names many skills in a body not read yet.
+    route(GET, &["/api/3.0/mlflow/skills", "/ajax-api/3.0/mlflow/skills"], AUTHENTICATED, FILTER_SKILLS),
+    route(POST, &["/api/3.0/mlflow/skills", "/ajax-api/3.0/mlflow/skills"], AUTHENTICATED, GRANT_CREATOR_SKILL),
+    route(GET, &["/api/3.0/mlflow/skills/@{organization}/{name}", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}"], ORG_SKILL_READ, NONE),
+    route(PATCH, &["/api/3.0/mlflow/skills/@{organization}/{name}", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}"], ORG_SKILL_UPDATE, NONE),
+    route(DELETE, &["/api/3.0/mlflow/skills/@{organization}/{name}", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}"], ORG_SKILL_DELETE, DELETE_ORG_SKILL_GRANTS),
+    route(POST, &["/api/3.0/mlflow/skills/@{organization}/{name}/aliases", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/aliases"], ORG_SKILL_UPDATE, NONE),
+    route(GET, &["/api/3.0/mlflow/skills/@{organization}/{name}/aliases/{alias}", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/aliases/{alias}"], ORG_SKILL_READ, NONE),
+    route(DELETE, &["/api/3.0/mlflow/skills/@{organization}/{name}/aliases/{alias}", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/aliases/{alias}"], ORG_SKILL_DELETE, NONE),
+    route(POST, &["/api/3.0/mlflow/skills/@{organization}/{name}/tags", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/tags"], ORG_SKILL_UPDATE, NONE),
+    route(DELETE, &["/api/3.0/mlflow/skills/@{organization}/{name}/tags/{*key}", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/tags/{*key}"], ORG_SKILL_DELETE, NONE),
+    route(GET, &["/api/3.0/mlflow/skills/@{organization}/{name}/versions", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/versions"], ORG_SKILL_READ, NONE),
+    route(POST, &["/api/3.0/mlflow/skills/@{organization}/{name}/versions", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/versions"], ORG_SKILL_UPDATE, NONE),
+    route(GET, &["/api/3.0/mlflow/skills/@{organization}/{name}/versions/{version}", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/versions/{version}"], ORG_SKILL_READ, NONE),
+    route(PATCH, &["/api/3.0/mlflow/skills/@{organization}/{name}/versions/{version}", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/versions/{version}"], ORG_SKILL_UPDATE, NONE),
+    route(DELETE, &["/api/3.0/mlflow/skills/@{organization}/{name}/versions/{version}", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/versions/{version}"], ORG_SKILL_DELETE, NONE),
+    route(POST, &["/api/3.0/mlflow/skills/@{organization}/{name}/versions/{version}/tags", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/versions/{version}/tags"], ORG_SKILL_UPDATE, NONE),
+    route(DELETE, &["/api/3.0/mlflow/skills/@{organization}/{name}/versions/{version}/tags/{*key}", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/versions/{version}/tags/{*key}"], ORG_SKILL_DELETE, NONE),
     route(POST, &["/api/3.0/mlflow/skills/bulk-register", "/ajax-api/3.0/mlflow/skills/bulk-register"], ADMIN, NONE),
-    route(GET, &["/api/3.0/mlflow/skills/{name}", "/ajax-api/3.0/mlflow/skills/{name}"], ADMIN, NONE),
-    route(PATCH, &["/api/3.0/mlflow/skills/{name}", "/ajax-api/3.0/mlflow/skills/{name}"], ADMIN, NONE),
-    route(DELETE, &["/api/3.0/mlflow/skills/{name}", "/ajax-api/3.0/mlflow/skills/{name}"], ADMIN, NONE),
-    route(POST, &["/api/3.0/mlflow/skills/{name}/aliases", "/ajax-api/3.0/mlflow/skills/{name}/aliases"], ADMIN, NONE),
-    route(GET, &["/api/3.0/mlflow/skills/{name}/aliases/{alias}", "/ajax-api/3.0/mlflow/skills/{name}/aliases/{alias}"], ADMIN, NONE),
-    route(DELETE, &["/api/3.0/mlflow/skills/{name}/aliases/{alias}", "/ajax-api/3.0/mlflow/skills/{name}/aliases/{alias}"], ADMIN, NONE),
-    route(POST, &["/api/3.0/mlflow/skills/{name}/tags", "/ajax-api/3.0/mlflow/skills/{name}/tags"], ADMIN, NONE),
-    route(DELETE, &["/api/3.0/mlflow/skills/{name}/tags/{*key}", "/ajax-api/3.0/mlflow/skills/{name}/tags/{*key}"], ADMIN, NONE),
-    route(GET, &["/api/3.0/mlflow/skills/{name}/versions", "/ajax-api/3.0/mlflow/skills/{name}/versions"], ADMIN, NONE),
-    route(POST, &["/api/3.0/mlflow/skills/{name}/versions", "/ajax-api/3.0/mlflow/skills/{name}/versions"], ADMIN, NONE),
-    route(GET, &["/api/3.0/mlflow/skills/{name}/versions/{version}", "/ajax-api/3.0/mlflow/skills/{name}/versions/{version}"], ADMIN, NONE),
-    route(PATCH, &["/api/3.0/mlflow/skills/{name}/versions/{version}", "/ajax-api/3.0/mlflow/skills/{name}/versions/{version}"], ADMIN, NONE),
-    route(DELETE, &["/api/3.0/mlflow/skills/{name}/versions/{version}", "/ajax-api/3.0/mlflow/skills/{name}/versions/{version}"], ADMIN, NONE),
-    route(POST, &["/api/3.0/mlflow/skills/{name}/versions/{version}/tags", "/ajax-api/3.0/mlflow/skills/{name}/versions/{version}/tags"], ADMIN, NONE),
-    route(DELETE, &["/api/3.0/mlflow/skills/{name}/versions/{version}/tags/{*key}", "/ajax-api/3.0/mlflow/skills/{name}/versions/{version}/tags/{*key}"], ADMIN, NONE),
+    route(GET, &["/api/3.0/mlflow/skills/{name}", "/ajax-api/3.0/mlflow/skills/{name}"], SKILL_READ, NONE),
+    route(PATCH, &["/api/3.0/mlflow/skills/{name}", "/ajax-api/3.0/mlflow/skills/{name}"], SKILL_UPDATE, NONE),
+    route(DELETE, &["/api/3.0/mlflow/skills/{name}", "/ajax-api/3.0/mlflow/skills/{name}"], SKILL_DELETE, DELETE_SKILL_GRANTS),
+    route(POST, &["/api/3.0/mlflow/skills/{name}/aliases", "/ajax-api/3.0/mlflow/skills/{name}/aliases"], SKILL_UPDATE, NONE),
+    route(GET, &["/api/3.0/mlflow/skills/{name}/aliases/{alias}", "/ajax-api/3.0/mlflow/skills/{name}/aliases/{alias}"], SKILL_READ, NONE),
+    route(DELETE, &["/api/3.0/mlflow/skills/{name}/aliases/{alias}", "/ajax-api/3.0/mlflow/skills/{name}/aliases/{alias}"], SKILL_DELETE, NONE),
+    route(POST, &["/api/3.0/mlflow/skills/{name}/tags", "/ajax-api/3.0/mlflow/skills/{name}/tags"], SKILL_UPDATE, NONE),
+    route(DELETE, &["/api/3.0/mlflow/skills/{name}/tags/{*key}", "/ajax-api/3.0/mlflow/skills/{name}/tags/{*key}"], SKILL_DELETE, NONE),
+    route(GET, &["/api/3.0/mlflow/skills/{name}/versions", "/ajax-api/3.0/mlflow/skills/{name}/versions"], SKILL_READ, NONE),
+    route(POST, &["/api/3.0/mlflow/skills/{name}/versions", "/ajax-api/3.0/mlflow/skills/{name}/versions"], SKILL_UPDATE, NONE),
+    route(GET, &["/api/3.0/mlflow/skills/{name}/versions/{version}", "/ajax-api/3.0/mlflow/skills/{name}/versions/{version}"], SKILL_READ, NONE),
+    route(PATCH, &["/api/3.0/mlflow/skills/{name}/versions/{version}", "/ajax-api/3.0/mlflow/skills/{name}/versions/{version}"], SKILL_UPDATE, NONE),
+    route(DELETE, &["/api/3.0/mlflow/skills/{name}/versions/{version}", "/ajax-api/3.0/mlflow/skills/{name}/versions/{version}"], SKILL_DELETE, NONE),
+    route(POST, &["/api/3.0/mlflow/skills/{name}/versions/{version}/tags", "/ajax-api/3.0/mlflow/skills/{name}/versions/{version}/tags"], SKILL_UPDATE, NONE),
+    route(DELETE, &["/api/3.0/mlflow/skills/{name}/versions/{version}/tags/{*key}", "/ajax-api/3.0/mlflow/skills/{name}/versions/{version}/tags/{*key}"], SKILL_DELETE, NONE),
     // `* /*`, FastAPI's mount of the Flask app, has no rule: whatever matches no rule
     // is admin-only.
     // Server-wide metrics. MLflow: any user.

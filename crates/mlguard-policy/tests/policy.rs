@@ -503,7 +503,13 @@ fn reference_model() -> Vec<(&'static str, &'static str, Vec<Expect>)> {
         ("GET", "/api/3.0/mlflow/mcp-servers", vec![Authenticated]),
         ("POST", "/api/3.0/mlflow/mcp-servers", vec![Authenticated]),
         ("GET", "/api/3.0/mlflow/mcp-servers/endpoints", vec![Admin]),
-        ("GET", "/api/3.0/mlflow/skills/@acme/lint", vec![Admin]),
+        // Skills by their own grants, with or without an organization.
+        ("GET", "/api/3.0/mlflow/skills/@acme/lint", vec![Needs("skill", Read)]),
+        ("PATCH", "/ajax-api/3.0/mlflow/skills/lint", vec![Needs("skill", Update)]),
+        ("POST", "/api/3.0/mlflow/skills/lint/versions", vec![Needs("skill", Update)]),
+        ("DELETE", "/api/3.0/mlflow/skills/@acme/lint", vec![Needs("skill", Delete)]),
+        ("GET", "/api/3.0/mlflow/skills", vec![Authenticated]),
+        ("POST", "/api/3.0/mlflow/skills/bulk-register", vec![Admin]),
         ("POST", "/api/3.0/mlflow/gateway/endpoints/update", vec![Needs("gateway_endpoint", Update)]),
         ("POST", "/api/3.0/mlflow/gateway/endpoints/models/attach", vec![Needs("gateway_endpoint", Update), Needs("gateway_model_definition", Use)]),
         ("POST", "/api/3.0/mlflow/gateway/model-definitions/create", vec![Needs("gateway_secret", Use)]),
@@ -566,6 +572,7 @@ fn target_kind(target: &Target) -> &'static str {
         Target::ChildOfExperiment(ExperimentChild::LabelSchema, _) => "label_schema",
         Target::ChildOfExperiment(ExperimentChild::Issue, _) => "issue",
         Target::McpServer { .. } => "mcp_server",
+        Target::Skill { .. } => "skill",
     }
 }
 

@@ -202,7 +202,10 @@ impl GrantStore for Store {
             .and(role_permissions::resource_pattern.eq(key.id.as_str()));
         let deleted = if matches!(
             resource.kind(),
-            ResourceKind::RegisteredModel | ResourceKind::Prompt | ResourceKind::McpServer
+            ResourceKind::RegisteredModel
+                | ResourceKind::Prompt
+                | ResourceKind::McpServer
+                | ResourceKind::Skill
         ) {
             diesel::delete(role_permissions::table.filter(matching.and(
                 role_permissions::role_id.eq_any(synthetic.filter(roles::workspace.eq(DEFAULT))),

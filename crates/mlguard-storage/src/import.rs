@@ -98,6 +98,7 @@ impl ImportedKind {
                 "gateway-model-definition grants"
             }
             ImportedKind::Grant(ResourceKind::McpServer) => "MCP-server grants",
+            ImportedKind::Grant(ResourceKind::Skill) => "skill grants",
             ImportedKind::WorkspaceGrant => "workspace grants",
             ImportedKind::Role => "roles",
             ImportedKind::RoleGrant => "role grants",
@@ -571,6 +572,7 @@ fn grant_subject(resource: &Resource, username: &Username) -> String {
             format!("gateway model definition {:?}", id.as_str())
         }
         Resource::McpServer(name) => format!("MCP server {:?}", name.as_str()),
+        Resource::Skill(name) => format!("skill {:?}", name.as_str()),
     };
     format!("{what} for {:?}", username.as_str())
 }

@@ -318,6 +318,18 @@ impl TrackingLookup for TrackingLookups {
                         ),
                         "/name",
                     ),
+                    // `<organization>/<name>` is served at `/skills/@<org>/<name>`.
+                    Resource::Skill(id) => (
+                        match id.as_str().split_once('/') {
+                            Some((organization, name)) => format!(
+                                "/api/3.0/mlflow/skills/@{}/{}",
+                                encode(organization),
+                                encode(name)
+                            ),
+                            None => format!("/api/3.0/mlflow/skills/{}", encode(id.as_str())),
+                        },
+                        "/name",
+                    ),
                 };
             Ok(self
                 .fetch(&path)
