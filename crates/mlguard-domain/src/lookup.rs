@@ -70,7 +70,8 @@ pub trait TrackingLookup: Send + Sync {
         name: &'a str,
     ) -> BoxFuture<'a, Result<bool, LookupError>>;
 
-    /// The experiment a label schema or an issue (MLflow 3.17) belongs to; `None`
+    /// The experiment a label schema, an issue or a review queue (MLflow 3.17)
+    /// belongs to; `None`
     /// when it does not exist. An adapter that cannot ask refuses: callers deny.
     fn experiment_of_child<'a>(
         &'a self,
@@ -142,6 +143,7 @@ pub trait TrackingLookup: Send + Sync {
 pub enum ExperimentChild {
     LabelSchema,
     Issue,
+    ReviewQueue,
 }
 
 /// What a stored registered model is: MLflow keeps prompts as registered models

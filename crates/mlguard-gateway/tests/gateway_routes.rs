@@ -114,7 +114,7 @@ impl TrackingLookup for FixedLookup {
     ) -> BoxFuture<'a, Result<Option<ExperimentId>, LookupError>> {
         Box::pin(async move { Ok((id == "tr-1").then(one)) })
     }
-    /// Label schema ls-1 and issue is-1 are experiment 1's.
+    /// Label schema ls-1, issue is-1 and review queue rq-1 are experiment 1's.
     fn experiment_of_child<'a>(
         &'a self,
         kind: ExperimentChild,
@@ -124,6 +124,7 @@ impl TrackingLookup for FixedLookup {
             Ok(match kind {
                 ExperimentChild::LabelSchema => id == "ls-1",
                 ExperimentChild::Issue => id == "is-1",
+                ExperimentChild::ReviewQueue => id == "rq-1",
             }
             .then(one))
         })
@@ -297,7 +298,7 @@ fn fill(pattern: &str) -> String {
 const QUERY: &str = "experiment_id=1&experiment_ids=1&run_id=r1&run_ids=r1&name=model1\
 &path=1/abc&experiment_name=exp1&model_id=m-1&trace_id=tr-1&request_id=tr-1&trace_ids=tr-1\
 &secret_id=s-1&endpoint_id=e-1&model_definition_id=md-1&scorer_name=model1&dataset_id=d-1\
-&run_uuid=r1&version=1&key=note&schema_id=ls-1";
+&run_uuid=r1&version=1&key=note&schema_id=ls-1&queue_id=rq-1";
 
 fn body() -> serde_json::Value {
     json!({
@@ -307,7 +308,7 @@ fn body() -> serde_json::Value {
         "secret_id": "s-1", "endpoint_id": "e-1", "model_definition_id": "md-1",
         "scorer_name": "model1", "dataset_id": "d-1", "source": "runs:/r1/model",
         "source_run_id": "r1", "model": "ep", "version": "1", "key": "note",
-        "source_prompt_uri": "prompts:/model1/1", "schema_id": "ls-1",
+        "source_prompt_uri": "prompts:/model1/1", "schema_id": "ls-1", "queue_id": "rq-1",
         "model_configs": [{"model_definition_id": "md-1"}],
         "model_config": {"model_definition_id": "md-1"}, "run_uuid": "r1",
         "trace": {"trace_info": {"trace_id": "tr-1",

@@ -455,6 +455,18 @@ const ISSUE_UPDATE: Access = Access::Checks(&[Check::required(
     Target::ChildOfExperiment(ExperimentChild::Issue, Source::Path("issue_id")),
     Update,
 )]);
+/// A review queue by id, decided as its experiment. mlguard does not read a queue's
+/// members or creator, so what MLflow 3.17 also opens to them is kept to the
+/// experiment's editors (reading, adding items) and managers (changing the queue,
+/// removing items, setting an item's status).
+const REVIEW_QUEUE_IN_QUERY: Target =
+    Target::ChildOfExperiment(ExperimentChild::ReviewQueue, Source::Query("queue_id"));
+const REVIEW_QUEUE_IN_BODY: Target =
+    Target::ChildOfExperiment(ExperimentChild::ReviewQueue, Source::Param("queue_id"));
+const REVIEW_QUEUE_READ: Access = Access::Checks(&[Check::required(REVIEW_QUEUE_IN_QUERY, Update)]);
+const REVIEW_QUEUE_ADD: Access = Access::Checks(&[Check::required(REVIEW_QUEUE_IN_BODY, Update)]);
+const REVIEW_QUEUE_MANAGE: Access =
+    Access::Checks(&[Check::required(REVIEW_QUEUE_IN_BODY, Manage)]);
 /// An MCP server, by the `<namespace>/<slug>` of its path.
 const MCP_SERVER: Target = Target::McpServer {
     namespace: Source::Path("namespace"),
@@ -903,19 +915,20 @@ pub static RULES: &[RouteRule] = &[
     route(GET, &["/api/3.0/mlflow/issues/{issue_id}", "/ajax-api/3.0/mlflow/issues/{issue_id}"], ISSUE_READ, NONE),
     route(PATCH, &["/api/3.0/mlflow/issues/{issue_id}", "/ajax-api/3.0/mlflow/issues/{issue_id}"], ISSUE_UPDATE, NONE),
     route(POST, &["/ajax-api/3.0/mlflow/issues/schedule/state"], ADMIN, NONE),
-    // Review queues: who may see a queue depends on its members and owner, which
-    // mlguard does not track yet: admin only.
-    route(POST, &["/api/3.0/mlflow/review-queues/create", "/ajax-api/3.0/mlflow/review-queues/create"], ADMIN, NONE),
-    route(POST, &["/api/3.0/mlflow/review-queues/get-or-create-user", "/ajax-api/3.0/mlflow/review-queues/get-or-create-user"], ADMIN, NONE),
-    route(GET, &["/api/3.0/mlflow/review-queues/get", "/ajax-api/3.0/mlflow/review-queues/get"], ADMIN, NONE),
-    route(GET, &["/api/3.0/mlflow/review-queues/get-by-name", "/ajax-api/3.0/mlflow/review-queues/get-by-name"], ADMIN, NONE),
-    route(GET, &["/api/3.0/mlflow/review-queues/list", "/ajax-api/3.0/mlflow/review-queues/list"], ADMIN, NONE),
-    route(POST, &["/api/3.0/mlflow/review-queues/update", "/ajax-api/3.0/mlflow/review-queues/update"], ADMIN, NONE),
-    route(POST, &["/api/3.0/mlflow/review-queues/delete", "/ajax-api/3.0/mlflow/review-queues/delete"], ADMIN, NONE),
-    route(POST, &["/api/3.0/mlflow/review-queues/items/add", "/ajax-api/3.0/mlflow/review-queues/items/add"], ADMIN, NONE),
-    route(POST, &["/api/3.0/mlflow/review-queues/items/remove", "/ajax-api/3.0/mlflow/review-queues/items/remove"], ADMIN, NONE),
-    route(GET, &["/api/3.0/mlflow/review-queues/items/list", "/ajax-api/3.0/mlflow/review-queues/items/list"], ADMIN, NONE),
-    route(POST, &["/api/3.0/mlflow/review-queues/items/set-status", "/ajax-api/3.0/mlflow/review-queues/items/set-status"], ADMIN, NONE),
+    // Review queues, by their experiment (see REVIEW_QUEUE_READ): reading one, or
+    // the experiment's list of them, needs update, as MLflow 3.17 shows every queue
+    // to the experiment's editors and only their own to members.
+    route(POST, &["/api/3.0/mlflow/review-queues/create", "/ajax-api/3.0/mlflow/review-queues/create"], EXPERIMENT_UPDATE, NONE),
+    route(POST, &["/api/3.0/mlflow/review-queues/get-or-create-user", "/ajax-api/3.0/mlflow/review-queues/get-or-create-user"], EXPERIMENT_UPDATE, NONE),
+    route(GET, &["/api/3.0/mlflow/review-queues/get", "/ajax-api/3.0/mlflow/review-queues/get"], REVIEW_QUEUE_READ, NONE),
+    route(GET, &["/api/3.0/mlflow/review-queues/get-by-name", "/ajax-api/3.0/mlflow/review-queues/get-by-name"], EXPERIMENT_UPDATE, NONE),
+    route(GET, &["/api/3.0/mlflow/review-queues/list", "/ajax-api/3.0/mlflow/review-queues/list"], EXPERIMENT_UPDATE, NONE),
+    route(POST, &["/api/3.0/mlflow/review-queues/update", "/ajax-api/3.0/mlflow/review-queues/update"], REVIEW_QUEUE_MANAGE, NONE),
+    route(POST, &["/api/3.0/mlflow/review-queues/delete", "/ajax-api/3.0/mlflow/review-queues/delete"], REVIEW_QUEUE_MANAGE, NONE),
+    route(POST, &["/api/3.0/mlflow/review-queues/items/add", "/ajax-api/3.0/mlflow/review-queues/items/add"], REVIEW_QUEUE_ADD, NONE),
+    route(POST, &["/api/3.0/mlflow/review-queues/items/remove", "/ajax-api/3.0/mlflow/review-queues/items/remove"], REVIEW_QUEUE_MANAGE, NONE),
+    route(GET, &["/api/3.0/mlflow/review-queues/items/list", "/ajax-api/3.0/mlflow/review-queues/items/list"], REVIEW_QUEUE_READ, NONE),
+    route(POST, &["/api/3.0/mlflow/review-queues/items/set-status", "/ajax-api/3.0/mlflow/review-queues/items/set-status"], REVIEW_QUEUE_MANAGE, NONE),
     // Gateway budgets and guardrails are server-wide policy: admin only (MLflow lets
     // any user read budgets, which can name who is limited). A guardrail runs a
     // scorer, which must not be denied to whoever attaches it; that needs the

@@ -21,10 +21,9 @@ pub fn check(listen: SocketAddr, timeout: Duration) -> Result<(), CliError> {
         .map_err(|e| format!("healthcheck: cannot connect to {target}: {e}"))?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
-    write!(
-        stream,
-        "GET /health HTTP/1.1\r\nHost: {target}\r\nConnection: close\r\n\r\n"
-    )?;
+    // One write: `write!` would send the request in pieces.
+    let request = format!("GET /health HTTP/1.1\r\nHost: {target}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes())?;
     let mut status_line = String::new();
     BufReader::new(stream)
         .read_line(&mut status_line)
@@ -63,12 +62,18 @@ mod tests {
         let addr = listener.local_addr().expect("addr");
         std::thread::spawn(move || {
             let (mut conn, _) = listener.accept().expect("accept");
-            let mut request = [0_u8; 1024];
-            let read = conn.read(&mut request).expect("read request");
+            // The request may arrive in several segments: read up to its blank line.
+            let mut request = Vec::new();
+            let mut chunk = [0_u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                let read = conn.read(&mut chunk).expect("read request");
+                assert!(read > 0, "connection closed mid-request");
+                request.extend_from_slice(&chunk[..read]);
+            }
             assert!(
-                request[..read].starts_with(b"GET /health HTTP/1.1\r\n"),
+                request.starts_with(b"GET /health HTTP/1.1\r\n"),
                 "unexpected request {:?}",
-                String::from_utf8_lossy(&request[..read])
+                String::from_utf8_lossy(&request)
             );
             conn.write_all(response.as_bytes()).expect("answer");
         });

@@ -129,7 +129,8 @@ impl TrackingLookup for TrackingLookups {
         ))
     }
 
-    /// A label schema or an issue never moves to another experiment: cached.
+    /// A label schema, an issue or a review queue never moves to another
+    /// experiment: cached.
     fn experiment_of_child<'a>(
         &'a self,
         kind: ExperimentChild,
@@ -145,6 +146,11 @@ impl TrackingLookup for TrackingLookups {
                 "issue",
                 format!("/api/3.0/mlflow/issues/{}", encode(id)),
                 "/issue/experiment_id",
+            ),
+            ExperimentChild::ReviewQueue => (
+                "review_queue",
+                format!("/api/3.0/mlflow/review-queues/get?queue_id={}", encode(id)),
+                "/review_queue/experiment_id",
             ),
         };
         Box::pin(self.cached_experiment(cache_kind, id, path, pointer))

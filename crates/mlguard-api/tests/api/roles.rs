@@ -1227,7 +1227,14 @@ async fn a_user_cannot_claim_an_id_before_it_exists() {
         .grant(ALICE, "bob", "mcp_server", "team/missing", "READ")
         .await;
     assert_error(&missing, StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST");
-    // ... but a type mlguard cannot look up is not a non-admin's to grant on by id.
-    let skill = app.grant(ALICE, "bob", "skill", "acme/lint", "READ").await;
-    assert_error(&skill, StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE");
+    // ... and so is a skill; but an id mlguard cannot look up (not in canonical
+    // form) is not a non-admin's to grant on.
+    assert_eq!(
+        app.grant(ALICE, "bob", "skill", "acme/lint", "READ")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let odd = app.grant(ALICE, "bob", "experiment", "01", "READ").await;
+    assert_error(&odd, StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE");
 }
