@@ -9,7 +9,7 @@ use axum::http::{HeaderValue, Method, Request, Response, header};
 use http_body_util::BodyExt;
 use mlguard_domain::{Principal, Resource};
 use mlguard_http::ApiError;
-use mlguard_policy::{ListKind, ListShape, item_resources};
+use mlguard_policy::{ListKind, ListShape, PageLookups, item_resources};
 use serde_json::Value;
 
 use crate::GatewayState;
@@ -198,9 +198,10 @@ async fn readable_items(
     items: &[Value],
 ) -> Result<Vec<bool>, ApiError> {
     let mut per_item = Vec::with_capacity(items.len());
+    let mut page = PageLookups::default();
     for item in items {
         per_item.push(
-            item_resources(shape, item, gateway.lookup.as_ref())
+            item_resources(shape, item, gateway.lookup.as_ref(), &mut page)
                 .await
                 .map_err(|e| filtering_failed(&e))?,
         );

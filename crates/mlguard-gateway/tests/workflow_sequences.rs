@@ -177,6 +177,8 @@ struct Seen {
 struct World {
     state: Mutex<State>,
     seen: Mutex<Vec<Seen>>,
+    /// How often mlguard asked what a registered model is.
+    kind_lookups: std::sync::atomic::AtomicUsize,
 }
 
 impl World {
@@ -666,6 +668,9 @@ impl TrackingLookup for Lookup {
         name: &'a str,
     ) -> BoxFuture<'a, Result<Option<ModelKind>, LookupError>> {
         Box::pin(async move {
+            self.0
+                .kind_lookups
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let state = self.0.state();
             Ok(state.registered_models.iter().any(|m| m == name).then(|| {
                 match state.prompts.iter().any(|p| p == name) {
@@ -795,6 +800,7 @@ fn setup(default: Permission) -> Setup {
     let world = Arc::new(World {
         state: Mutex::new(State::new()),
         seen: Mutex::new(Vec::new()),
+        kind_lookups: std::sync::atomic::AtomicUsize::new(0),
     });
     let gateway = Gateway::new(
         tower::service_fn({
@@ -1538,6 +1544,28 @@ fn prompts_have_their_own_type(default: Permission) -> Vec<Turn> {
         turn(READER, load, Outcome::Denied),
         turn(READER, classifier, ok()),
     ]
+}
+
+/// A page of model versions is judged with one question per model, not per version.
+#[tokio::test]
+async fn a_page_of_versions_asks_about_each_model_once() {
+    let setup = setup(Permission::NoPermissions);
+    let versions = "/api/2.0/mlflow/model-versions/search?max_results=10000";
+    let sent = send(&setup, READER, &Method::GET, versions, None).await;
+    assert_eq!(sent.status, StatusCode::OK);
+    let listed = as_json(&sent.body)["model_versions"]
+        .as_array()
+        .expect("versions")
+        .len();
+    assert_eq!(listed, 4, "both models' versions are the reader's");
+    assert_eq!(
+        setup
+            .world
+            .kind_lookups
+            .load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "classifier and greeting, once each"
+    );
 }
 
 #[tokio::test]

@@ -25,7 +25,7 @@ pub use graphql::{
     FieldNeed, GRAPHQL_FIELDS, GraphQlField, GraphQlRoot, Requirement, graphql_field,
 };
 pub use hooks::HookPlan;
-pub use lists::{About, ListShape, item_resources};
+pub use lists::{About, ListShape, PageLookups, item_resources};
 pub use request::{Found, Headers, InputError, RequestView, narrowable_fields, run_id_or_uuid};
 pub use resolve::{Resolved, artifact_experiment, resolve};
 pub use table::RULES;

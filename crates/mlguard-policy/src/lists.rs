@@ -157,12 +157,20 @@ impl ListKind {
     }
 }
 
+/// What the tracking server said while one page was judged: a page of model
+/// versions names the same model again and again, and it is asked about once.
+#[derive(Debug, Default)]
+pub struct PageLookups {
+    model_kinds: std::collections::HashMap<String, Option<ModelKind>>,
+}
+
 /// What each item is about: one resource, or (datasets) every experiment it is
 /// linked to. An item about nothing is never readable.
 pub async fn item_resources(
     shape: &ListShape,
     item: &Value,
     lookup: &dyn TrackingLookup,
+    page: &mut PageLookups,
 ) -> Result<Vec<Resource>, LookupError> {
     let text_at = |pointer: &str| item.pointer(pointer).and_then(Value::as_str);
     Ok(match shape.about {
@@ -174,11 +182,21 @@ pub async fn item_resources(
             .collect(),
         About::Item(resource) => resource(item).into_iter().collect(),
         About::ModelByName(pointer) => match text_at(pointer).map(ModelName::parse) {
-            Some(Ok(name)) => match lookup.registered_model_kind(name.as_str()).await? {
-                Some(kind) => vec![kind.resource(name)],
-                // Gone since MLflow answered: nothing left to show.
-                None => Vec::new(),
-            },
+            Some(Ok(name)) => {
+                let kind = match page.model_kinds.get(name.as_str()) {
+                    Some(kind) => *kind,
+                    None => {
+                        let kind = lookup.registered_model_kind(name.as_str()).await?;
+                        page.model_kinds.insert(name.as_str().to_owned(), kind);
+                        kind
+                    }
+                };
+                match kind {
+                    Some(kind) => vec![kind.resource(name)],
+                    // Gone since MLflow answered: nothing left to show.
+                    None => Vec::new(),
+                }
+            }
             _ => Vec::new(),
         },
         About::DatasetExperiments(pointer) => match text_at(pointer) {
