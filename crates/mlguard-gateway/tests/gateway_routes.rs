@@ -1074,3 +1074,51 @@ async fn requests_bound_for_llm_providers_carry_no_credentials_or_client_details
     );
     assert!(!provider_bound && client);
 }
+
+/// An MCP server is `<namespace>/<slug>` and a skill `<organization>/<name>`: a
+/// segment that smuggles a slash in (`%2F`, any case, or doubly encoded) must not
+/// name the server or skill the caller holds a grant on, nor reach MLflow, whose
+/// `{name:path}` would read it as another name. Under every prefix, and by HEAD.
+#[tokio::test]
+async fn a_smuggled_slash_names_no_mcp_server_or_skill() {
+    let setup = setup();
+    for prefix in ["/api/3.0/mlflow", "/ajax-api/3.0/mlflow"] {
+        // Controls: the plain spellings of what EVERYBODY holds grants on.
+        for path in [
+            "/mcp-servers/team/search",
+            "/skills/@acme/lint",
+            "/skills/lint",
+        ] {
+            let (status, forwarded) = raw(
+                &setup,
+                EVERYBODY,
+                Method::GET,
+                &format!("{prefix}{path}"),
+                None,
+                "",
+            )
+            .await;
+            assert!(forwarded, "{prefix}{path}: {status}, not forwarded");
+        }
+        for path in [
+            "/mcp-servers/team%2Fsearch/x",
+            "/mcp-servers/team%2fsearch/x",
+            "/mcp-servers/team/search%2Fx",
+            "/mcp-servers/team%252Fsearch/x",
+            "/skills/@acme%2Flint/x",
+            "/skills/acme%2Flint",
+            "/skills/@acme/lint%2Fx",
+        ] {
+            for method in [Method::GET, Method::HEAD, Method::DELETE] {
+                let uri = format!("{prefix}{path}");
+                let (status, forwarded) =
+                    raw(&setup, EVERYBODY, method.clone(), &uri, None, "").await;
+                assert!(!forwarded, "{method} {uri} reached MLflow with {status}");
+                assert!(
+                    status.is_client_error(),
+                    "{method} {uri}: {status}, not refused"
+                );
+            }
+        }
+    }
+}
