@@ -34,6 +34,17 @@ new_password = e2e.new_password
 unique = e2e.unique
 
 
+def grant(server, username: str, resource_type: str, resource_id: str, permission: str) -> None:
+    """The admin grants `username` a per-user permission through the 3.17 API."""
+    import requests
+
+    r = requests.post(f"{server.base_url}/api/3.0/mlflow/users/permissions/grant",
+                      auth=(ADMIN_USERNAME, server.admin_password), timeout=30,
+                      json={"username": username, "resource_type": resource_type,
+                            "resource_id": resource_id, "permission": permission})
+    assert r.status_code == 200, r.text
+
+
 def load_e2e(module: str):
     """One of the e2e suite's support modules (`tests/e2e/<module>.py`)."""
     return _load(f"e2e_{module}", E2E / f"{module}.py")

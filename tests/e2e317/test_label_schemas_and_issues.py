@@ -12,7 +12,7 @@ import requests
 from mlflow.exceptions import MlflowException
 from mlflow.server import get_app_client
 
-from conftest import ADMIN_USERNAME, e2e
+from conftest import ADMIN_USERNAME, e2e, grant
 
 
 def refused(call) -> None:
@@ -83,11 +83,7 @@ def test_issues_by_id_follow_their_experiment(server):
     assert created.status_code == 200, created.text
     issue = created.json()["issue"]["issue_id"]
 
-    granted = requests.post(f"{server.base_url}/api/3.0/mlflow/users/permissions/grant",
-                            auth=(ADMIN_USERNAME, server.admin_password), timeout=30,
-                            json={"username": bob, "resource_type": "experiment",
-                                  "resource_id": experiment, "permission": "READ"})
-    assert granted.status_code == 200, granted.text
+    grant(server, bob, "experiment", experiment, "READ")
 
     got = call(as_bob, "GET", f"/issues/{issue}")
     assert got.status_code == 200, got.text

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import requests
 
-from conftest import ADMIN_USERNAME, e2e
+from conftest import e2e, grant
 
 
 def test_review_queues_follow_their_experiment(server):
@@ -27,11 +27,7 @@ def test_review_queues_follow_their_experiment(server):
     assert made.status_code == 200, made.text
     experiment = made.json()["experiment_id"]
     for who, level in [(editor, "EDIT"), (reader, "READ")]:
-        r = requests.post(f"{server.base_url}/api/3.0/mlflow/users/permissions/grant",
-                          auth=(ADMIN_USERNAME, server.admin_password), timeout=30,
-                          json={"username": who, "resource_type": "experiment",
-                                "resource_id": experiment, "permission": level})
-        assert r.status_code == 200, r.text
+        grant(server, who, "experiment", experiment, level)
 
     created = requests.post(f"{api}/create", auth=as_alice, timeout=30, json={
         "experiment_id": experiment, "name": "tone check", "queue_type": "CUSTOM"})

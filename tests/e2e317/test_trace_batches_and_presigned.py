@@ -17,15 +17,7 @@ import pytest
 import requests
 from mlflow.exceptions import MlflowException
 
-from conftest import ADMIN_USERNAME, e2e
-
-
-def grant(server, username: str, experiment: str, permission: str) -> None:
-    r = requests.post(f"{server.base_url}/api/3.0/mlflow/users/permissions/grant",
-                      auth=(ADMIN_USERNAME, server.admin_password), timeout=30,
-                      json={"username": username, "resource_type": "experiment",
-                            "resource_id": experiment, "permission": permission})
-    assert r.status_code == 200, r.text
+from conftest import ADMIN_USERNAME, e2e, grant
 
 
 def traced_call(experiment: str) -> str:
@@ -68,7 +60,7 @@ def test_a_trace_batch_is_read_only_when_every_trace_is_readable(server, login):
     assert "PERMISSION_DENIED" in str(caught.value), caught.value
 
     # A reader of the experiment reads the batch; a stranger reads none of it.
-    grant(server, bob, mine, "READ")
+    grant(server, bob, "experiment", mine, "READ")
     login(bob, bob_password)
     assert len(mlflow.MlflowClient()._tracing_client.batch_get_traces([first, second])) == 2
     raw = requests.post(f"{server.base_url}/api/3.0/mlflow/traces/batchGetInfos",
@@ -88,7 +80,7 @@ def test_presigned_urls_need_the_grant_of_the_transfer(server, login):
     experiment = mlflow.create_experiment(e2e.unique("files"))
     with mlflow.start_run(experiment_id=experiment) as run:
         mlflow.log_text("secret numbers", "notes.txt")
-    grant(server, reader, experiment, "READ")
+    grant(server, reader, "experiment", experiment, "READ")
 
     def post(who, path: str, body: dict) -> requests.Response:
         return requests.post(f"{server.base_url}/api/2.0/mlflow/artifacts/{path}", auth=who,
@@ -134,11 +126,7 @@ def test_endpoint_bindings_are_listed_for_readable_endpoints_only(server):
                                 "resource_id": scorer}, timeout=30)
         assert r.status_code == 200, r.text
     bob, bob_password = server.create_user(e2e.unique("bob"))
-    r = requests.post(f"{server.base_url}/api/3.0/mlflow/users/permissions/grant",
-                      auth=(ADMIN_USERNAME, server.admin_password), timeout=30,
-                      json={"username": bob, "resource_type": "gateway_endpoint",
-                            "resource_id": shared, "permission": "READ"})
-    assert r.status_code == 200, r.text
+    grant(server, bob, "gateway_endpoint", shared, "READ")
 
     url = f"{server.base_url}/ajax-api/3.0/mlflow/gateway/endpoints/bindings/list"
     listed = requests.get(url, auth=(bob, bob_password), timeout=30)
