@@ -1,13 +1,14 @@
 use std::sync::Arc;
 
 use mlguard_domain::{
-    GrantStore, Permission, RoleStore, TokenCodec, TokenStore, TrackingLookup, UserStore,
+    GrantStore, JobOwnerStore, Permission, RoleStore, TokenCodec, TokenStore, TrackingLookup,
+    UserStore,
 };
 use mlguard_http::{ApiError, Grants};
 
 /// Everything the API needs from storage, as one object.
-pub trait AccessStore: UserStore + GrantStore + RoleStore + TokenStore {}
-impl<T: UserStore + GrantStore + RoleStore + TokenStore> AccessStore for T {}
+pub trait AccessStore: UserStore + GrantStore + RoleStore + TokenStore + JobOwnerStore {}
+impl<T: UserStore + GrantStore + RoleStore + TokenStore + JobOwnerStore> AccessStore for T {}
 
 /// Shared state of the handlers: ports only, never a concrete adapter.
 #[derive(Clone)]
@@ -48,7 +49,7 @@ impl std::fmt::Debug for AppState {
 impl AppState {
     pub fn new(store: Arc<dyn AccessStore>, default_permission: Permission) -> Self {
         Self {
-            grants: Grants::new(store.clone(), default_permission),
+            grants: Grants::new(store.clone(), store.clone(), default_permission),
             store,
             default_permission,
             gateway: None,

@@ -25,7 +25,9 @@ pub use lookup::{
 };
 pub use names::{ExperimentId, ModelName, NameError, OpaqueId, Password, Username};
 pub use permission::{Capability, Permission, UnknownPermission};
-pub use ports::{CredentialCheck, GrantStore, RoleError, RoleStore, StoreError, UserStore};
+pub use ports::{
+    CredentialCheck, GrantStore, JobOwnerStore, RoleError, RoleStore, StoreError, UserStore,
+};
 pub use resource::{Resource, ResourceKind};
 pub use role::{
     Assignment, PermissionRow, Role, RoleName, RoleNameError, RolePermission, Workspace,

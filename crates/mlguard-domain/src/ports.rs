@@ -5,7 +5,7 @@
 
 use crate::decision::Resolution;
 use crate::grant_key::{GrantKey, GrantRule, GrantRuleError, ResourcePattern, ResourceType};
-use crate::names::{Password, Username};
+use crate::names::{OpaqueId, Password, Username};
 use crate::permission::Permission;
 use crate::resource::Resource;
 use crate::role::{Assignment, PermissionRow, Role, RoleName, RolePermission, Workspace};
@@ -67,8 +67,8 @@ pub trait UserStore: Send + Sync {
     /// MUST return `UserNotFound` for an unknown name.
     fn set_admin(&self, username: &Username, is_admin: bool) -> Result<(), StoreError>;
 
-    /// Deletes the account, its role assignments and its synthetic roles (with
-    /// their grants), atomically.
+    /// Deletes the account, its role assignments, its synthetic roles (with their
+    /// grants) and its job records, atomically.
     /// MUST return `UserNotFound` for an unknown name.
     fn delete_user(&self, username: &Username) -> Result<(), StoreError>;
 
@@ -142,6 +142,19 @@ pub trait GrantStore: Send + Sync {
     /// roles carries `(workspace, *, MANAGE)`. Hot path: one key is one indexed
     /// query; many keys are few queries.
     fn resolve(&self, user_id: i64, keys: &[GrantKey]) -> Result<Resolution, StoreError>;
+}
+
+/// Who submitted each MLflow job, as mlguard saw it. MLflow 3.17 decides a job by its
+/// creator alone, and an upstream without auth records none, so mlguard keeps its own
+/// record from the answers of the routes that submit jobs.
+pub trait JobOwnerStore: Send + Sync {
+    /// Records `user_id` as the submitter of `job_id`. An id already recorded keeps
+    /// its owner: MLflow mints fresh ids, so a repeat is never a transfer.
+    fn record_job_owner(&self, job_id: &OpaqueId, user_id: i64) -> Result<(), StoreError>;
+
+    /// Which of `job_ids` were submitted by `user_id`, in order. A job without a
+    /// record is nobody's.
+    fn owns_jobs(&self, user_id: i64, job_ids: &[OpaqueId]) -> Result<Vec<bool>, StoreError>;
 }
 
 /// A refusal of the role store. Texts are MLflow 3.17.2's, minus the SQL it leaks.

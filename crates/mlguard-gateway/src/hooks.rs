@@ -2,10 +2,10 @@
 //! answered 2xx. What each hook is about was read before the request left
 //! ([`HookPlan`], from the policy).
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::http::Response;
 use http_body_util::BodyExt;
-use mlguard_domain::{Permission, Principal, Resource, StoreError};
+use mlguard_domain::{OpaqueId, Permission, Principal, Resource, StoreError};
 use mlguard_http::ApiError;
 use mlguard_policy::HookPlan;
 use serde_json::Value;
@@ -46,6 +46,42 @@ async fn grant_manage(
         .map_err(|e| hook_failed(&e))
 }
 
+/// The whole answer, within bounds.
+async fn answer_bytes(
+    response: Response<Body>,
+    what: &str,
+) -> Result<(axum::http::response::Parts, Bytes), ApiError> {
+    let (parts, body) = response.into_parts();
+    let bytes = http_body_util::Limited::new(body, MAX_HOOK_ANSWER_BYTES)
+        .collect()
+        .await
+        .map_err(|e| hook_failed(&format!("reading the answer to {what}: {e}")))?
+        .to_bytes();
+    Ok((parts, bytes))
+}
+
+/// The answer as JSON, to be changed. One that is not JSON is not passed on.
+async fn json_answer(
+    response: Response<Body>,
+    what: &str,
+) -> Result<(axum::http::response::Parts, Value), ApiError> {
+    let (parts, bytes) = answer_bytes(response, what).await?;
+    let json = serde_json::from_slice(&bytes)
+        .map_err(|e| hook_failed(&format!("an answer to {what} is not JSON: {e}")))?;
+    Ok((parts, json))
+}
+
+/// A changed JSON answer, with the headers that described the old bytes dropped.
+fn reencoded(
+    mut parts: axum::http::response::Parts,
+    json: &Value,
+) -> Result<Response<Body>, ApiError> {
+    let bytes = serde_json::to_vec(json).map_err(|e| hook_failed(&e))?;
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.remove(axum::http::header::CONTENT_ENCODING);
+    Ok(super::rebuilt(parts, bytes.into()))
+}
+
 pub(crate) async fn run(
     state: &GatewayState,
     caller: &Principal,
@@ -56,32 +92,54 @@ pub(crate) async fn run(
         HookPlan::Nothing => Ok(response),
         HookPlan::Redact(_) if caller.is_admin => Ok(response),
         HookPlan::Redact(fields) => {
-            let (mut parts, body) = response.into_parts();
-            let bytes = http_body_util::Limited::new(body, MAX_HOOK_ANSWER_BYTES)
-                .collect()
-                .await
-                .map_err(|e| hook_failed(&format!("reading an answer to redact: {e}")))?
-                .to_bytes();
-            // An answer that cannot be redacted is not passed on.
-            let mut json: Value = serde_json::from_slice(&bytes)
-                .map_err(|e| hook_failed(&format!("an answer to redact is not JSON: {e}")))?;
+            let (parts, mut json) = json_answer(response, "redact").await?;
             if let Some(object) = json.as_object_mut() {
                 for field in fields {
                     object.remove(*field);
                 }
             }
-            let bytes = serde_json::to_vec(&json).map_err(|e| hook_failed(&e))?;
-            parts.headers.remove(axum::http::header::CONTENT_LENGTH);
-            parts.headers.remove(axum::http::header::CONTENT_ENCODING);
-            Ok(super::rebuilt(parts, bytes.into()))
+            reencoded(parts, &json)
+        }
+        HookPlan::RecordJobOwner(submitted) => {
+            let (parts, bytes) = answer_bytes(response, "a job submission").await?;
+            let job_ids = serde_json::from_slice::<Value>(&bytes)
+                .map(|json| submitted.job_ids(&json))
+                .unwrap_or_default();
+            if job_ids.is_empty() {
+                // Without the record, the submitter could not follow their job.
+                return Err(hook_failed(
+                    &"a job was submitted, but its id is not in the answer",
+                ));
+            }
+            state.grants.record_job_owner(caller, job_ids).await?;
+            Ok(super::rebuilt(parts, bytes))
+        }
+        HookPlan::KeepOwnJobs if caller.is_admin => Ok(response),
+        HookPlan::KeepOwnJobs => {
+            let (parts, mut json) = json_answer(response, "filter").await?;
+            if let Some(Value::Array(jobs)) = json.get_mut("jobs") {
+                let ids: Vec<Option<OpaqueId>> = jobs
+                    .iter()
+                    .map(|job| {
+                        job.get("job_id")
+                            .and_then(Value::as_str)
+                            .and_then(|id| OpaqueId::parse(id).ok())
+                    })
+                    .collect();
+                let named: Vec<OpaqueId> = ids.iter().flatten().cloned().collect();
+                let mut owned = state.grants.own_jobs(caller, named).await?.into_iter();
+                // A job without a readable id is nobody's.
+                let keep: Vec<bool> = ids
+                    .iter()
+                    .map(|id| id.is_some() && owned.next().unwrap_or(false))
+                    .collect();
+                let mut keep = keep.into_iter();
+                jobs.retain(|_| keep.next().unwrap_or(false));
+            }
+            reencoded(parts, &json)
         }
         HookPlan::GrantCreator(kind, from_request) => {
-            let (parts, body) = response.into_parts();
-            let bytes = http_body_util::Limited::new(body, MAX_HOOK_ANSWER_BYTES)
-                .collect()
-                .await
-                .map_err(|e| hook_failed(&format!("reading a creation answer: {e}")))?
-                .to_bytes();
+            let (parts, bytes) = answer_bytes(response, "a creation").await?;
             let resource = match from_request {
                 Some(resource) => Some(resource),
                 None => serde_json::from_slice::<Value>(&bytes)

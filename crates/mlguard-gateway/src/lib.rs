@@ -19,12 +19,11 @@ use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use axum::response::IntoResponse;
-use mlguard_domain::Resource;
-use mlguard_domain::{Principal, TrackingLookup};
+use mlguard_domain::{OpaqueId, Principal, Resource, TrackingLookup};
 use mlguard_http::{ApiError, Caller, Grants};
 use mlguard_policy::{
     Absent, Access, AfterHook, BodyNeed, Check, InputError, Quantifier, RequestView, Resolved,
-    RouteMatch, Target, WITHHELD_FROM_PROVIDERS, match_route, narrowable_fields, resolve,
+    RouteMatch, Source, Target, WITHHELD_FROM_PROVIDERS, match_route, narrowable_fields, resolve,
 };
 use serde_json::Value;
 use tower::util::BoxCloneSyncService;
@@ -343,7 +342,9 @@ fn admit(access: Access, enforcement: Enforcement) -> Admission {
             Admission::Answer(json_ok(answer))
         }
         (Access::GraphQl, Enforcement::Policy) => Admission::GraphQl,
-        (Access::Authenticated | Access::Checks(_), Enforcement::Policy) => Admission::Proceed,
+        (Access::Authenticated | Access::Checks(_) | Access::OwnJob(_), Enforcement::Policy) => {
+            Admission::Proceed
+        }
     }
 }
 
@@ -500,9 +501,10 @@ fn narrow(
 /// the policy's callers only.
 fn after_hook(after: AfterHook, enforcement: Enforcement) -> AfterHook {
     match (after, enforcement) {
-        (AfterHook::FilterList(_) | AfterHook::RedactForNonAdmins(_), Enforcement::AdminBypass) => {
-            AfterHook::None
-        }
+        (
+            AfterHook::FilterList(_) | AfterHook::RedactForNonAdmins(_) | AfterHook::KeepOwnJobs,
+            Enforcement::AdminBypass,
+        ) => AfterHook::None,
         (after, _) => after,
     }
 }
@@ -582,6 +584,12 @@ async fn handle(
             let headers = HttpHeaders(&buffered.parts.headers);
             let view = buffered.view(&decoded, &route, &headers);
             authorize(state, &gateway, caller, checks, &view).await?
+        }
+        (Access::OwnJob(source), Enforcement::Policy) => {
+            let headers = HttpHeaders(&buffered.parts.headers);
+            let view = buffered.view(&decoded, &route, &headers);
+            require_own_job(state, caller, source, &view).await?;
+            Authorized::default()
         }
         _ => Authorized::default(),
     };
@@ -783,6 +791,37 @@ async fn evaluate(
         return Ok(Verdict::Absent);
     }
     Ok(Verdict::Denied)
+}
+
+/// Step 4 for a job: the caller submitted it. A missing or malformed id, or a job
+/// mlguard holds no record of, is refused as MLflow 3.17 refuses a job without a
+/// creator.
+async fn require_own_job(
+    state: &GatewayState,
+    caller: &Principal,
+    source: Source,
+    request: &RequestView<'_>,
+) -> Result<(), ApiError> {
+    let job_id = request
+        .one(source)
+        .map_err(refused)?
+        .and_then(|raw| OpaqueId::parse(&raw).ok());
+    let Some(job_id) = job_id else {
+        tracing::info!("denied: no job id");
+        return Err(denied());
+    };
+    match state
+        .grants
+        .own_jobs(caller, vec![job_id])
+        .await?
+        .as_slice()
+    {
+        [true] => Ok(()),
+        _ => {
+            tracing::info!("denied: not the job's submitter");
+            Err(denied())
+        }
+    }
 }
 
 /// A response rebuilt around bytes that were read.

@@ -82,6 +82,8 @@ struct State {
     /// (id, name, linked experiments).
     datasets: Vec<(String, String, Vec<String>)>,
     next_experiment: u32,
+    /// The jobs MLflow holds, in submission order; ids are `job-<n>`.
+    jobs: Vec<String>,
 }
 
 fn version(model: &str, number: &str, source: &str, run_id: Option<&str>, uri: &str) -> Version {
@@ -139,7 +141,14 @@ impl State {
                 dataset("d-none", "orphan", &[]),
             ],
             next_experiment: FIRST_CREATED_EXPERIMENT,
+            jobs: Vec::new(),
         }
+    }
+
+    fn submit_job(&mut self) -> String {
+        let id = format!("job-{}", self.jobs.len() + 1);
+        self.jobs.push(id.clone());
+        id
     }
 
     /// A registered model as MLflow answers it: a prompt carries its tag.
@@ -531,12 +540,47 @@ fn answer(state: &mut State, method: &Method, path: &str, query: &str, body: &[u
                 .collect();
             ok(json!({ "models": models }))
         }
+        ("POST", "/api/2.0/mlflow/genai/evaluate/invoke") => {
+            let job = state.submit_job();
+            ok(json!({"job_id": job, "run_id": "r-eval"}))
+        }
+        ("POST", "/api/2.0/mlflow/scorer/invoke") => {
+            let jobs: Vec<Value> = (0..2)
+                .map(|_| json!({"job_id": state.submit_job(), "trace_ids": ["t-1"]}))
+                .collect();
+            ok(json!({ "jobs": jobs }))
+        }
+        ("POST", "/api/2.0/jobs/search") => {
+            let jobs: Vec<Value> = state.jobs.iter().map(|id| job_json(id)).collect();
+            ok(json!({ "jobs": jobs }))
+        }
+        (_, job_route) if job_id_of(job_route).is_some() => {
+            let id = job_id_of(job_route).unwrap_or_default();
+            if state.jobs.iter().any(|job| job == id) {
+                ok(job_json(id))
+            } else {
+                not_found(format!("Job with ID {id}"))
+            }
+        }
         _ => mlflow_error(
             StatusCode::NOT_FOUND,
             "ENDPOINT_NOT_FOUND",
             format!("No route for {method} {path} in this fake MLflow"),
         ),
     }
+}
+
+fn job_json(id: &str) -> Value {
+    json!({"job_id": id, "status": "PENDING"})
+}
+
+/// The job a get or cancel route names, under either job API.
+fn job_id_of(route: &str) -> Option<&str> {
+    ["/api/2.0/jobs/cancel/", "/api/2.0/mlflow/jobs/cancel/"]
+        .iter()
+        .chain(&["/api/2.0/jobs/", "/api/2.0/mlflow/jobs/"])
+        .find_map(|prefix| route.strip_prefix(prefix))
+        .filter(|id| !id.is_empty() && !id.contains('/') && *id != "search")
 }
 
 /// The `Forward` port: answers as MLflow would and records every request.
@@ -845,6 +889,14 @@ fn post(uri: &str, body: Value) -> Step {
         method: Method::POST,
         uri: uri.to_owned(),
         body: Some(body),
+    }
+}
+
+fn patch(uri: &str) -> Step {
+    Step {
+        method: Method::PATCH,
+        uri: uri.to_owned(),
+        body: None,
     }
 }
 
@@ -1923,6 +1975,108 @@ fn online_configs(default: Permission) -> Vec<Turn> {
 #[tokio::test]
 async fn online_scoring_configs_are_filtered_to_readable_experiments() {
     assert_right(&play_everywhere(online_configs).await);
+}
+
+// --- jobs ------------------------------------------------------------------------------------
+
+fn jobs_page(ids: &[&str]) -> Value {
+    json!({ "jobs": ids.iter().map(|id| job_json(id)).collect::<Vec<_>>() })
+}
+
+/// "Run evaluation" in the UI, then polling and cancelling the job: a job is its
+/// submitter's (and the admins'), under both job APIs, whatever the default; the job
+/// search shows each caller their own. No grant on the experiment reaches a job.
+fn jobs(_default: Permission) -> Vec<Turn> {
+    let evaluate = || {
+        post(
+            "/ajax-api/3.0/mlflow/genai/evaluate/invoke",
+            json!({"experiment_id": "1", "trace_ids": ["t-1"], "serialized_scorers": ["{}"]}),
+        )
+    };
+    let search = || post("/ajax-api/3.0/jobs/search", json!({}));
+    let mut turns = vec![
+        // Submitting needs update on the experiment: the reader may not.
+        turn(READER, evaluate(), Outcome::Denied),
+        turn(OWNER, evaluate(), ok()),
+        turn(
+            ADMIN,
+            post("/ajax-api/3.0/mlflow/scorer/invoke", json!({})),
+            ok(),
+        ),
+        turn(
+            OWNER,
+            post("/ajax-api/3.0/mlflow/scorer/invoke", json!({})),
+            Outcome::Denied,
+        ),
+        // Submitting by job name is the admins'.
+        turn(
+            OWNER,
+            post(
+                "/ajax-api/3.0/jobs/",
+                json!({"job_name": "x", "params": {}}),
+            ),
+            Outcome::Denied,
+        ),
+        turn(OWNER, search(), Outcome::Filtered(jobs_page(&["job-1"]))),
+        turn(READER, search(), Outcome::Filtered(jobs_page(&[]))),
+        turn(
+            ADMIN,
+            search(),
+            Outcome::Filtered(jobs_page(&["job-1", "job-2", "job-3"])),
+        ),
+    ];
+    for uri in [
+        "/ajax-api/3.0/mlflow/jobs/job-1",
+        "/ajax-api/3.0/jobs/job-1",
+    ] {
+        turns.extend([
+            turn(OWNER, get(uri), ok()),
+            turn(ADMIN, get(uri), ok()),
+            turn(READER, get(uri), Outcome::Denied),
+            turn(STRANGER, get(uri), Outcome::Denied),
+        ]);
+    }
+    // The admin's jobs, a job nobody recorded, and odd spellings of the owner's.
+    for uri in [
+        "/ajax-api/3.0/mlflow/jobs/job-2",
+        "/ajax-api/3.0/jobs/job-3",
+        "/ajax-api/3.0/mlflow/jobs/job-99",
+        "/ajax-api/3.0/mlflow/jobs/JOB-1",
+        "/ajax-api/3.0/jobs/%2A",
+    ] {
+        turns.push(turn(OWNER, get(uri), Outcome::Denied));
+    }
+    // A path that walks out of its segment is refused before any decision.
+    turns.push(turn(
+        OWNER,
+        get("/ajax-api/3.0/mlflow/jobs/job-1%2F..%2Fjob-2"),
+        Outcome::Invalid,
+    ));
+    turns.push(turn(
+        ADMIN,
+        get("/ajax-api/3.0/mlflow/jobs/job-99"),
+        missing(),
+    ));
+    for uri in [
+        "/ajax-api/3.0/mlflow/jobs/cancel/job-1",
+        "/ajax-api/3.0/jobs/cancel/job-1",
+    ] {
+        turns.extend([
+            turn(READER, patch(uri), Outcome::Denied),
+            turn(OWNER, patch(uri), ok()),
+        ]);
+    }
+    turns.push(turn(
+        OWNER,
+        patch("/ajax-api/3.0/jobs/cancel/job-2"),
+        Outcome::Denied,
+    ));
+    turns
+}
+
+#[tokio::test]
+async fn jobs_are_their_submitters_under_both_job_apis() {
+    assert_right(&play_everywhere(jobs).await);
 }
 
 // --- searches narrowed to readable experiments ---------------------------------------------

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use mlguard_domain::{
-    Capability, Decision, GrantKey, GrantStore, KeyChain, Permission, Principal, Resolution,
-    decide, effective_permission,
+    Capability, Decision, GrantKey, GrantStore, JobOwnerStore, KeyChain, OpaqueId, Permission,
+    Principal, Resolution, decide, effective_permission,
 };
 
 use crate::ApiError;
@@ -28,6 +28,8 @@ where
 #[derive(Clone)]
 pub struct Grants {
     store: Arc<dyn GrantStore>,
+    /// Jobs are decided by who submitted them, not by grants.
+    jobs: Arc<dyn JobOwnerStore>,
     default_permission: Permission,
 }
 
@@ -49,11 +51,50 @@ enum Ungranted {
 }
 
 impl Grants {
-    pub fn new(store: Arc<dyn GrantStore>, default_permission: Permission) -> Self {
+    pub fn new(
+        store: Arc<dyn GrantStore>,
+        jobs: Arc<dyn JobOwnerStore>,
+        default_permission: Permission,
+    ) -> Self {
         Self {
             store,
+            jobs,
             default_permission,
         }
+    }
+
+    /// Records `caller` as the submitter of `job_ids`.
+    pub async fn record_job_owner(
+        &self,
+        caller: &Principal,
+        job_ids: Vec<OpaqueId>,
+    ) -> Result<(), ApiError> {
+        let jobs = Arc::clone(&self.jobs);
+        let user_id = caller.user_id;
+        blocking(move || {
+            job_ids
+                .iter()
+                .try_for_each(|job_id| jobs.record_job_owner(job_id, user_id))
+        })
+        .await?
+        .map_err(ApiError::from)
+    }
+
+    /// Which of `job_ids` `caller` may read and cancel: every one for an admin, else
+    /// those they submitted. Admins pass without a store read.
+    pub async fn own_jobs(
+        &self,
+        caller: &Principal,
+        job_ids: Vec<OpaqueId>,
+    ) -> Result<Vec<bool>, ApiError> {
+        if caller.is_admin {
+            return Ok(vec![true; job_ids.len()]);
+        }
+        let jobs = Arc::clone(&self.jobs);
+        let user_id = caller.user_id;
+        blocking(move || jobs.owns_jobs(user_id, &job_ids))
+            .await?
+            .map_err(ApiError::from)
     }
 
     pub fn default_permission(&self) -> Permission {

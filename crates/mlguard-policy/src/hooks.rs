@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::request::{InputError, RequestView};
 use crate::resolve::{Resolved, resolve};
-use crate::{AfterHook, CreatedKind, Source, Target};
+use crate::{AfterHook, CreatedKind, Source, SubmittedJobs, Target};
 
 /// A hook with everything it needs from the request already read.
 #[derive(Debug)]
@@ -24,6 +24,8 @@ pub enum HookPlan {
         to: ModelName,
     },
     Redact(&'static [&'static str]),
+    RecordJobOwner(SubmittedJobs),
+    KeepOwnJobs,
 }
 
 /// The one resource a target names, resolved as the checks resolve it.
@@ -51,7 +53,10 @@ impl AfterHook {
             AfterHook::DeleteGrants(target) => target.sources().iter().any(Source::reads_body),
             AfterHook::RenameRegisteredModel | AfterHook::FilterList(_) => true,
             AfterHook::GrantCreator(kind) => *kind == CreatedKind::Scorer,
-            AfterHook::None | AfterHook::RedactForNonAdmins(_) => false,
+            AfterHook::None
+            | AfterHook::RedactForNonAdmins(_)
+            | AfterHook::RecordJobOwner(_)
+            | AfterHook::KeepOwnJobs => false,
         }
     }
 
@@ -64,6 +69,8 @@ impl AfterHook {
         Ok(match self {
             AfterHook::None | AfterHook::FilterList(_) => HookPlan::Nothing,
             AfterHook::RedactForNonAdmins(fields) => HookPlan::Redact(fields),
+            AfterHook::RecordJobOwner(at) => HookPlan::RecordJobOwner(at),
+            AfterHook::KeepOwnJobs => HookPlan::KeepOwnJobs,
             AfterHook::GrantCreator(CreatedKind::Scorer) => HookPlan::GrantCreator(
                 CreatedKind::Scorer,
                 named(REGISTERED_SCORER, request, lookup).await?,
@@ -130,5 +137,64 @@ impl CreatedKind {
             CreatedKind::Skill => crate::lists::skill_of(answer),
             CreatedKind::Scorer => None,
         }
+    }
+}
+
+impl SubmittedJobs {
+    /// The job ids a submission answer names; one that is not an id MLflow could
+    /// have minted is left out.
+    pub fn job_ids(self, answer: &Value) -> Vec<OpaqueId> {
+        let id = |value: Option<&Value>| value?.as_str().and_then(|id| OpaqueId::parse(id).ok());
+        match self {
+            SubmittedJobs::One(pointer) => id(answer.pointer(pointer)).into_iter().collect(),
+            SubmittedJobs::Each(pointer) => answer
+                .pointer(pointer)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|item| id(item.get("job_id")))
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(found: Vec<OpaqueId>) -> Vec<String> {
+        found.iter().map(|id| id.as_str().to_owned()).collect()
+    }
+
+    #[test]
+    fn a_submission_answer_names_its_jobs() {
+        let one = serde_json::json!({"job_id": "j-1", "run_id": "r"});
+        assert_eq!(ids(SubmittedJobs::One("/job_id").job_ids(&one)), ["j-1"]);
+        let nested = serde_json::json!({"job": {"job_id": "j-2"}});
+        assert_eq!(
+            ids(SubmittedJobs::One("/job/job_id").job_ids(&nested)),
+            ["j-2"]
+        );
+        let batch = serde_json::json!({"jobs": [
+            {"job_id": "j-3", "trace_ids": ["t"]},
+            {"job_id": 4},
+            {"job_id": ""},
+            {"job_id": "j-5"},
+        ]});
+        assert_eq!(
+            ids(SubmittedJobs::Each("/jobs").job_ids(&batch)),
+            ["j-3", "j-5"]
+        );
+        // An answer without the id names nothing, and `*` is no id MLflow mints.
+        assert!(
+            SubmittedJobs::One("/job_id")
+                .job_ids(&serde_json::json!({}))
+                .is_empty()
+        );
+        assert!(
+            SubmittedJobs::One("/job_id")
+                .job_ids(&serde_json::json!({"job_id": "*"}))
+                .is_empty()
+        );
     }
 }

@@ -341,6 +341,19 @@ pub enum Access {
     /// Admins reach MLflow; anyone else gets this JSON body (200) from mlguard, for
     /// a UI probe of an admin-only feature that must not fail on every page.
     AdminElseAnswer(&'static str),
+    /// An MLflow job by its id: admins, and the user mlguard recorded as its
+    /// submitter (see [`AfterHook::RecordJobOwner`]). A job without a record is
+    /// admin-only, as MLflow 3.17 denies a job without a creator.
+    OwnJob(Source),
+}
+
+/// Where a job-submitting answer names what it submitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubmittedJobs {
+    /// One job id, at this JSON pointer.
+    One(&'static str),
+    /// A list at this JSON pointer, each item naming its job at `job_id`.
+    Each(&'static str),
 }
 
 /// Which list a search returns, for filtering its response.
@@ -401,6 +414,10 @@ pub enum AfterHook {
     /// Remove these top-level fields from the JSON answer for non-admins: server
     /// facts that are an admin's business.
     RedactForNonAdmins(&'static [&'static str]),
+    /// Record the caller as the submitter of the jobs the answer names.
+    RecordJobOwner(SubmittedJobs),
+    /// Keep only the caller's own jobs in the answer's `jobs` (non-admins).
+    KeepOwnJobs,
 }
 
 /// One row of the policy table: one MLflow route, under every prefix it is served at.
@@ -438,6 +455,7 @@ impl RouteRule {
                 .flat_map(|check| check.target.sources())
                 .collect(),
             Access::GraphQl => return BodyNeed::Json,
+            Access::OwnJob(source) => vec![source],
             Access::Authenticated | Access::Admin | Access::Native | Access::AdminElseAnswer(_) => {
                 Vec::new()
             }

@@ -23,7 +23,7 @@ use mlguard_domain::ExperimentChild;
 
 use super::{
     ARTIFACT_LOCATION_TAG, Access, AfterHook, BodyPointer, Check, CreatedKind, ListKind, RouteRule,
-    Source, Target,
+    Source, SubmittedJobs, Target,
 };
 
 const GET: &str = "GET";
@@ -498,6 +498,12 @@ const ISSUE_INVOKE: Access = Access::Checks(&[
 ]);
 
 const NONE: AfterHook = AfterHook::None;
+/// Jobs are their submitter's: each answer that names a new job records the caller.
+const RECORD_JOB: AfterHook = AfterHook::RecordJobOwner(SubmittedJobs::One("/job_id"));
+const RECORD_JOBS: AfterHook = AfterHook::RecordJobOwner(SubmittedJobs::Each("/jobs"));
+const RECORD_PROMPT_OPTIMIZATION_JOB: AfterHook =
+    AfterHook::RecordJobOwner(SubmittedJobs::One("/job/job_id"));
+const OWN_JOB: Access = Access::OwnJob(Source::Path("job_id"));
 const REDACT_KEK_STATE: AfterHook = AfterHook::RedactForNonAdmins(&["using_default_passphrase"]);
 const GRANT_CREATOR_EXPERIMENT: AfterHook = AfterHook::GrantCreator(CreatedKind::Experiment);
 const GRANT_CREATOR_REGISTERED_MODEL: AfterHook =
@@ -710,7 +716,7 @@ pub static RULES: &[RouteRule] = &[
     route(POST, &["/api/3.0/mlflow/gateway/endpoints/set-tag", "/ajax-api/3.0/mlflow/gateway/endpoints/set-tag"], GATEWAY_ENDPOINT_UPDATE, NONE),
     route(DELETE, &["/api/3.0/mlflow/gateway/endpoints/delete-tag", "/ajax-api/3.0/mlflow/gateway/endpoints/delete-tag"], GATEWAY_ENDPOINT_UPDATE, NONE),
     // Also READ on the source prompt and the dataset. MLflow: experiment UPDATE only.
-    route(POST, &["/api/3.0/mlflow/prompt-optimization/jobs", "/ajax-api/3.0/mlflow/prompt-optimization/jobs"], PROMPT_OPTIMIZATION_CREATE, NONE),
+    route(POST, &["/api/3.0/mlflow/prompt-optimization/jobs", "/ajax-api/3.0/mlflow/prompt-optimization/jobs"], PROMPT_OPTIMIZATION_CREATE, RECORD_PROMPT_OPTIMIZATION_JOB),
     // Admin only: job ids do not resolve to an experiment. MLflow: unprotected.
     route(GET, &["/api/3.0/mlflow/prompt-optimization/jobs/{job_id}", "/ajax-api/3.0/mlflow/prompt-optimization/jobs/{job_id}"], ADMIN, NONE),
     route(POST, &["/api/3.0/mlflow/prompt-optimization/jobs/search", "/ajax-api/3.0/mlflow/prompt-optimization/jobs/search"], EXPERIMENT_READ, NONE),
@@ -773,7 +779,7 @@ pub static RULES: &[RouteRule] = &[
     // UI's "secrets available" flag stays. MLflow: any user sees both.
     route(GET, &["/ajax-api/3.0/mlflow/gateway/secrets/config"], AUTHENTICATED, REDACT_KEK_STATE),
     // Runs server-side jobs over arbitrary trace ids. MLflow: always allowed.
-    route(POST, &["/ajax-api/3.0/mlflow/scorer/invoke"], ADMIN, NONE),
+    route(POST, &["/ajax-api/3.0/mlflow/scorer/invoke"], ADMIN, RECORD_JOBS),
     // Demo data (these two): admin only, server-wide side effects. MLflow: any user
     // (then HTTP 500).
     route(POST, &["/ajax-api/3.0/mlflow/demo/generate"], ADMIN, NONE),
@@ -866,11 +872,14 @@ pub static RULES: &[RouteRule] = &[
     route(DELETE, &["/api/3.0/mlflow/workspaces/{workspace_name}/permissions"], ADMIN, NONE),
     route(GET, &["/api/3.0/mlflow/workspace-permissions"], ADMIN, NONE),
     route(POST, &["/v1/traces"], OTLP_EXPORT, NONE),
-    // Jobs (these four): admin only, as jobs run server-side functions. MLflow: any user.
-    route(GET, &["/ajax-api/3.0/jobs/{job_id}"], ADMIN, NONE),
-    route(POST, &["/ajax-api/3.0/jobs/"], ADMIN, NONE),
-    route(PATCH, &["/ajax-api/3.0/jobs/cancel/{job_id}"], ADMIN, NONE),
-    route(POST, &["/ajax-api/3.0/jobs/search"], ADMIN, NONE),
+    // Jobs are their submitter's, as in MLflow 3.17: reading and cancelling one is
+    // for admins and the user mlguard saw submit it; the search lists only the
+    // caller's own. Submitting one by name stays admin-only: its params name
+    // experiments and traces that nothing checks. MLflow: any user submits.
+    route(GET, &["/ajax-api/3.0/jobs/{job_id}"], OWN_JOB, NONE),
+    route(POST, &["/ajax-api/3.0/jobs/"], ADMIN, RECORD_JOB),
+    route(PATCH, &["/ajax-api/3.0/jobs/cancel/{job_id}"], OWN_JOB, NONE),
+    route(POST, &["/ajax-api/3.0/jobs/search"], AUTHENTICATED, AfterHook::KeepOwnJobs),
     route(POST, &["/gateway/{endpoint_name}/mlflow/invocations"], GATEWAY_INVOKE_BY_PATH, NONE),
     route(POST, &["/gateway/mlflow/v1/chat/completions"], GATEWAY_INVOKE_BY_MODEL, NONE),
     route(POST, &["/gateway/openai/v1/chat/completions"], GATEWAY_INVOKE_BY_MODEL, NONE),
@@ -899,7 +908,7 @@ pub static RULES: &[RouteRule] = &[
     route(POST, &["/api/2.0/mlflow/artifacts/presigned-upload-url", "/ajax-api/2.0/mlflow/artifacts/presigned-upload-url"], PRESIGNED_UPLOAD_URL, NONE),
     // Every trace of the batch must be readable; an empty batch names nothing.
     route(POST, &["/api/3.0/mlflow/traces/batchGetInfos", "/ajax-api/3.0/mlflow/traces/batchGetInfos"], TRACES_READ, NONE),
-    route(POST, &["/ajax-api/3.0/mlflow/genai/evaluate/invoke"], EXPERIMENT_UPDATE, NONE),
+    route(POST, &["/ajax-api/3.0/mlflow/genai/evaluate/invoke"], EXPERIMENT_UPDATE, RECORD_JOB),
     // Label schemas, by their experiment; one named by schema id is looked up.
     route(POST, &["/api/3.0/mlflow/label-schemas/create", "/ajax-api/3.0/mlflow/label-schemas/create"], LABEL_SCHEMA_CREATE, NONE),
     route(GET, &["/api/3.0/mlflow/label-schemas/get-by-name", "/ajax-api/3.0/mlflow/label-schemas/get-by-name"], EXPERIMENT_READ, NONE),
@@ -911,7 +920,7 @@ pub static RULES: &[RouteRule] = &[
     // detection is server-wide.
     route(POST, &["/api/3.0/mlflow/issues", "/ajax-api/3.0/mlflow/issues"], EXPERIMENT_UPDATE, NONE),
     route(POST, &["/api/3.0/mlflow/issues/search", "/ajax-api/3.0/mlflow/issues/search"], EXPERIMENT_READ, NONE),
-    route(POST, &["/ajax-api/3.0/mlflow/issues/invoke"], ISSUE_INVOKE, NONE),
+    route(POST, &["/ajax-api/3.0/mlflow/issues/invoke"], ISSUE_INVOKE, RECORD_JOB),
     route(GET, &["/api/3.0/mlflow/issues/{issue_id}", "/ajax-api/3.0/mlflow/issues/{issue_id}"], ISSUE_READ, NONE),
     route(PATCH, &["/api/3.0/mlflow/issues/{issue_id}", "/ajax-api/3.0/mlflow/issues/{issue_id}"], ISSUE_UPDATE, NONE),
     route(POST, &["/ajax-api/3.0/mlflow/issues/schedule/state"], ADMIN, NONE),
@@ -959,9 +968,9 @@ pub static RULES: &[RouteRule] = &[
     route(GET, &["/ajax-api/3.0/mlflow/assistant/providers/{provider}/models"], ADMIN, NONE),
     route(POST, &["/ajax-api/3.0/mlflow/assistant/sessions/{session_id}/permission"], ADMIN, NONE),
     route(POST, &["/ajax-api/3.0/mlflow/assistant/sessions/{session_id}/tool-result"], ADMIN, NONE),
-    // Jobs: admin only, as the other job routes.
-    route(GET, &["/ajax-api/3.0/mlflow/jobs/{job_id}"], ADMIN, NONE),
-    route(PATCH, &["/ajax-api/3.0/mlflow/jobs/cancel/{job_id}"], ADMIN, NONE),
+    // Jobs, by their submitter, as the other job routes.
+    route(GET, &["/ajax-api/3.0/mlflow/jobs/{job_id}"], OWN_JOB, NONE),
+    route(PATCH, &["/ajax-api/3.0/mlflow/jobs/cancel/{job_id}"], OWN_JOB, NONE),
     // MCP servers (3.17): each is decided by its own grants, on its name
     // `namespace/slug` (two segments; a path that names it otherwise matches no row,
     // so it is admin only). Creating one makes the creator its manager; the search

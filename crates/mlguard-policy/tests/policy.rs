@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use mlguard_domain::Capability::{self, Delete, Manage, Read, Update, Use};
 use mlguard_domain::ExperimentChild;
 use mlguard_policy::{
-    Access, AfterHook, Check, CreatedKind, ListKind, Quantifier, RULES, RouteRule, Source, Target,
-    canonical_route_path, match_route, table_conflicts,
+    Access, AfterHook, Check, CreatedKind, ListKind, Quantifier, RULES, RouteRule, Source,
+    SubmittedJobs, Target, canonical_route_path, match_route, table_conflicts,
 };
 
 /// The route catalogues of every MLflow release mlguard supports, vendored as facts.
@@ -390,6 +390,8 @@ enum Expect {
     Native,
     GraphQl,
     AdminElseAnswer,
+    /// Admins and the job's recorded submitter.
+    OwnJob,
     /// A required check: target kind and capability.
     Needs(&'static str, Capability),
 }
@@ -399,7 +401,7 @@ enum Expect {
 /// handlers and mlguard's design, not the table.
 #[rustfmt::skip]
 fn reference_model() -> Vec<(&'static str, &'static str, Vec<Expect>)> {
-    use Expect::{Admin, AdminElseAnswer, Authenticated, GraphQl, Native, Needs};
+    use Expect::{Admin, AdminElseAnswer, Authenticated, GraphQl, Native, Needs, OwnJob};
     vec![
         ("GET", "/api/2.0/mlflow/experiments/get", vec![Needs("experiment", Read)]),
         ("GET", "/api/2.0/mlflow/experiments/get-by-name", vec![Needs("experiment_by_name", Read)]),
@@ -538,6 +540,13 @@ fn reference_model() -> Vec<(&'static str, &'static str, Vec<Expect>)> {
         ("POST", "/api/2.0/mlflow/webhooks", vec![Admin]),
         ("GET", "/metrics", vec![Admin]),
         ("POST", "/ajax-api/3.0/jobs/", vec![Admin]),
+        // Jobs are their submitter's, under both job APIs; the search is filtered.
+        ("GET", "/ajax-api/3.0/jobs/0b3c4e1a", vec![OwnJob]),
+        ("PATCH", "/ajax-api/3.0/jobs/cancel/0b3c4e1a", vec![OwnJob]),
+        ("GET", "/ajax-api/3.0/mlflow/jobs/0b3c4e1a", vec![OwnJob]),
+        ("PATCH", "/ajax-api/3.0/mlflow/jobs/cancel/0b3c4e1a", vec![OwnJob]),
+        ("POST", "/ajax-api/3.0/jobs/search", vec![Authenticated]),
+        ("POST", "/ajax-api/3.0/mlflow/genai/evaluate/invoke", vec![Needs("experiment", Update)]),
         ("GET", "/", vec![Authenticated]),
         ("GET", "/static-files/static/js/main.js", vec![Authenticated]),
         ("GET", "/health", vec![Authenticated]),
@@ -593,6 +602,7 @@ fn as_expectations(access: &Access) -> Vec<Expect> {
         Access::Native => vec![Expect::Native],
         Access::GraphQl => vec![Expect::GraphQl],
         Access::AdminElseAnswer(_) => vec![Expect::AdminElseAnswer],
+        Access::OwnJob(_) => vec![Expect::OwnJob],
         Access::Checks(checks) => checks
             .iter()
             .filter(|check| !check.optional)
@@ -731,7 +741,9 @@ fn open_routes_are_an_explicit_short_list() {
         }
         match rule.after {
             AfterHook::GrantCreator(_) => assert_eq!(rule.method, "POST", "{}", path),
-            AfterHook::FilterList(_) | AfterHook::RedactForNonAdmins(_) => {}
+            AfterHook::FilterList(_)
+            | AfterHook::RedactForNonAdmins(_)
+            | AfterHook::KeepOwnJobs => {}
             AfterHook::None => assert!(
                 OPEN.contains(&path),
                 "{} {} is open to everyone",
@@ -819,6 +831,34 @@ fn creators_get_manage_and_deletions_drop_grants() {
         "/api/2.0/mlflow/model-versions/search",
         AfterHook::FilterList(ListKind::ModelVersions),
     );
+    // Every route that submits a job records its submitter, where its answer names
+    // the job: alone, in a list, or inside the optimization job.
+    for (method, path, at) in [
+        ("POST", "/ajax-api/3.0/jobs/", SubmittedJobs::One("/job_id")),
+        (
+            "POST",
+            "/ajax-api/3.0/mlflow/genai/evaluate/invoke",
+            SubmittedJobs::One("/job_id"),
+        ),
+        (
+            "POST",
+            "/ajax-api/3.0/mlflow/issues/invoke",
+            SubmittedJobs::One("/job_id"),
+        ),
+        (
+            "POST",
+            "/ajax-api/3.0/mlflow/scorer/invoke",
+            SubmittedJobs::Each("/jobs"),
+        ),
+        (
+            "POST",
+            "/api/3.0/mlflow/prompt-optimization/jobs",
+            SubmittedJobs::One("/job/job_id"),
+        ),
+    ] {
+        expect_after(method, path, AfterHook::RecordJobOwner(at));
+    }
+    expect_after("POST", "/ajax-api/3.0/jobs/search", AfterHook::KeepOwnJobs);
     // A deleted scorer's grants go with it, keyed like its check.
     let rule = decide("DELETE", "/api/3.0/mlflow/scorers/delete").expect("rule");
     assert_eq!(

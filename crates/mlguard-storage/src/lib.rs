@@ -4,6 +4,7 @@ mod connection;
 mod error;
 mod grants;
 mod import;
+mod jobs;
 mod migrations;
 mod password;
 mod rbac;

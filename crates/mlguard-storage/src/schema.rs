@@ -74,3 +74,13 @@ diesel::table! {
         imported_at -> BigInt,
     }
 }
+
+diesel::table! {
+    /// Who submitted each MLflow job through mlguard.
+    job_owners (job_id) {
+        job_id -> Text,
+        user_id -> BigInt,
+        /// Milliseconds since the Unix epoch.
+        created_at -> BigInt,
+    }
+}

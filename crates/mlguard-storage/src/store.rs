@@ -13,7 +13,7 @@ use mlguard_domain::{
 use crate::connection::{DbConnection, DbPool, Manager, PoolOptions, open_pool};
 use crate::error::StorageError;
 use crate::password;
-use crate::schema::{role_permissions, roles, user_role_assignments, users};
+use crate::schema::{job_owners, role_permissions, roles, user_role_assignments, users};
 use crate::url::Target;
 
 /// The database engine behind a [`Store`].
@@ -272,6 +272,9 @@ impl UserStore for Store {
             )
             .execute(conn)?;
             diesel::delete(roles::table.filter(roles::name.eq(name.as_str()))).execute(conn)?;
+            // A later account of the same name must not inherit the jobs.
+            diesel::delete(job_owners::table.filter(job_owners::user_id.eq(user_id)))
+                .execute(conn)?;
             diesel::delete(users::table.find(user_id)).execute(conn)
         });
         match deleted {

@@ -1,5 +1,5 @@
-//! The storage contract (every MUST of `UserStore`, `GrantStore` and `RoleStore`),
-//! written once and run on SQLite and on PostgreSQL.
+//! The storage contract (every MUST of `UserStore`, `GrantStore`, `RoleStore` and
+//! `JobOwnerStore`), written once and run on SQLite and on PostgreSQL.
 //!
 //! PostgreSQL: `MLGUARD_TEST_POSTGRES_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/test`) must be reachable; each test creates
@@ -14,9 +14,9 @@ use diesel::prelude::*;
 use diesel::sql_types::Text;
 use mlguard_domain::{
     CredentialCheck, ExperimentId, Grant, GrantKey, GrantRule, GrantRuleError, GrantStore,
-    ModelName, OpaqueId, Password, Permission, Principal, Resolution, Resource, ResourcePattern,
-    ResourceType, Role, RoleError, RoleName, RolePermission, RoleStore, StoreError, User,
-    UserStore, Username, Workspace, effective_permission,
+    JobOwnerStore, ModelName, OpaqueId, Password, Permission, Principal, Resolution, Resource,
+    ResourcePattern, ResourceType, Role, RoleError, RoleName, RolePermission, RoleStore,
+    StoreError, User, UserStore, Username, Workspace, effective_permission,
 };
 use mlguard_storage::{Backend, PoolOptions, StorageError, Store};
 
@@ -2105,6 +2105,44 @@ fn deleting_a_user_deletes_their_synthetic_roles_and_assignments(db: Db) {
     );
 }
 
+fn job(raw: &str) -> OpaqueId {
+    OpaqueId::parse(raw).expect("job id")
+}
+
+fn jobs_belong_to_their_first_recorded_submitter(db: Db) {
+    let store = &db.store;
+    let alice = create(store, "alice");
+    let bob = create(store, "bob");
+    store
+        .record_job_owner(&job("j-1"), alice.id)
+        .expect("record");
+    store.record_job_owner(&job("j-2"), bob.id).expect("record");
+    // A repeat is no transfer.
+    store.record_job_owner(&job("j-1"), bob.id).expect("repeat");
+
+    let asked = [job("j-1"), job("j-2"), job("j-unknown"), job("j-1")];
+    assert_eq!(
+        store.owns_jobs(alice.id, &asked),
+        Ok(vec![true, false, false, true])
+    );
+    assert_eq!(
+        store.owns_jobs(bob.id, &asked),
+        Ok(vec![false, true, false, false])
+    );
+    assert_eq!(store.owns_jobs(alice.id, &[]), Ok(vec![]));
+    // More ids than one statement takes.
+    let many: Vec<OpaqueId> = (0..1200).map(|i| job(&format!("j-{i}"))).collect();
+    let owned = store.owns_jobs(alice.id, &many).expect("many");
+    assert_eq!(owned.iter().filter(|o| **o).count(), 1);
+    assert!(owned[1]);
+
+    // A later account of the same name owns nothing of the deleted one's.
+    store.delete_user(&name("alice")).expect("delete");
+    let again = create(store, "alice");
+    assert_eq!(store.owns_jobs(again.id, &asked[..1]), Ok(vec![false]));
+    assert_eq!(count(&db, "job_owners"), "1", "bob's record stays");
+}
+
 fn racing_first_grants_make_one_synthetic_role(db: Db) {
     const THREADS: usize = 8;
     let alice = create(&db.store, "alice");
@@ -2209,7 +2247,10 @@ const BEFORE_ROLES: &str = "2025-11-26-000000";
 fn legacy_grants_move_to_synthetic_roles(db: Db) {
     assert_eq!(
         db.store.run_migrations(),
-        Ok(vec!["20251201000000".to_owned()])
+        Ok(vec![
+            "20251201000000".to_owned(),
+            "20251202000000".to_owned()
+        ])
     );
     let store = &db.store;
     let alice = store.get_user(&name("alice")).expect("alice");
@@ -2407,6 +2448,7 @@ contract! {
     resolution_combines_rows_of_every_role_as_mlflow_does,
     cascades_touch_synthetic_rows_only,
     deleting_a_user_deletes_their_synthetic_roles_and_assignments,
+    jobs_belong_to_their_first_recorded_submitter,
     racing_first_grants_make_one_synthetic_role with super::race_pool(),
     racing_role_writes_let_exactly_one_win with super::race_pool(),
 }

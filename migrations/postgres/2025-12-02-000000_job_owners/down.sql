@@ -1,0 +1,2 @@
+DROP INDEX job_owners_user_idx;
+DROP TABLE job_owners;
