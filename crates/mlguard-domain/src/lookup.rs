@@ -85,6 +85,20 @@ pub trait TrackingLookup: Send + Sync {
         })
     }
 
+    /// The scorer a gateway guardrail (MLflow 3.17) runs, as a scorer resource;
+    /// `None` when the guardrail does not exist. An adapter that cannot ask refuses:
+    /// callers deny.
+    fn scorer_of_guardrail<'a>(
+        &'a self,
+        _guardrail_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Resource>, LookupError>> {
+        Box::pin(async move {
+            Err(LookupError::Unavailable(
+                "this tracking lookup cannot find the scorer of a guardrail".to_owned(),
+            ))
+        })
+    }
+
     /// Whether the registered model of this name is a prompt, from its stored
     /// `mlflow.prompt.is_prompt` tag; `None` when it does not exist. Never cached: a
     /// name can be deleted and made again as the other kind.

@@ -5,9 +5,9 @@
 use axum::body::{Body, Bytes};
 use axum::http::Response;
 use http_body_util::BodyExt;
-use mlguard_domain::{OpaqueId, Permission, Principal, Resource, StoreError};
+use mlguard_domain::{Capability, OpaqueId, Permission, Principal, Resource, StoreError};
 use mlguard_http::ApiError;
-use mlguard_policy::HookPlan;
+use mlguard_policy::{HookPlan, scorer_of};
 use serde_json::Value;
 
 use crate::GatewayState;
@@ -113,6 +113,38 @@ pub(crate) async fn run(
             }
             state.grants.record_job_owner(caller, job_ids).await?;
             Ok(super::rebuilt(parts, bytes))
+        }
+        HookPlan::RedactGuardrailScorers if caller.is_admin => Ok(response),
+        HookPlan::RedactGuardrailScorers => {
+            let (parts, mut json) = json_answer(response, "redact").await?;
+            if let Some(Value::Array(configs)) = json.get_mut("configs") {
+                let scorers: Vec<Option<&mut serde_json::Map<String, Value>>> = configs
+                    .iter_mut()
+                    .map(|config| {
+                        config
+                            .pointer_mut("/guardrail")
+                            .and_then(Value::as_object_mut)
+                    })
+                    .collect();
+                let named: Vec<Option<Resource>> = scorers
+                    .iter()
+                    .map(|guardrail| guardrail.as_ref()?.get("scorer").map(scorer_of))
+                    .map(Option::flatten)
+                    .collect();
+                // A scorer mlguard cannot name is not readable.
+                let readable = state
+                    .grants
+                    .permitted(caller, named, Capability::Read)
+                    .await?;
+                for (guardrail, readable) in scorers.into_iter().zip(readable) {
+                    if let Some(guardrail) = guardrail
+                        && !readable
+                    {
+                        guardrail.remove("scorer");
+                    }
+                }
+            }
+            reencoded(parts, &json)
         }
         HookPlan::KeepOwnJobs if caller.is_admin => Ok(response),
         HookPlan::KeepOwnJobs => {

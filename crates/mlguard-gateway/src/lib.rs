@@ -502,7 +502,10 @@ fn narrow(
 fn after_hook(after: AfterHook, enforcement: Enforcement) -> AfterHook {
     match (after, enforcement) {
         (
-            AfterHook::FilterList(_) | AfterHook::RedactForNonAdmins(_) | AfterHook::KeepOwnJobs,
+            AfterHook::FilterList(_)
+            | AfterHook::RedactForNonAdmins(_)
+            | AfterHook::KeepOwnJobs
+            | AfterHook::RedactGuardrailScorers,
             Enforcement::AdminBypass,
         ) => AfterHook::None,
         (after, _) => after,

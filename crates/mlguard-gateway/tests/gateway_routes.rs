@@ -129,6 +129,18 @@ impl TrackingLookup for FixedLookup {
             .then(one))
         })
     }
+    /// Guardrail g-1 runs experiment 1's scorer `model1`.
+    fn scorer_of_guardrail<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Resource>, LookupError>> {
+        Box::pin(async move {
+            Ok((id == "g-1").then(|| Resource::Scorer {
+                experiment_id: one(),
+                name: OpaqueId::parse("model1").expect("scorer name"),
+            }))
+        })
+    }
     /// tr-1's files are where MLflow puts them; tr-moved's tag was pointed at
     /// experiment 2's; tr-file's at a server directory.
     fn trace_files<'a>(
@@ -298,7 +310,7 @@ fn fill(pattern: &str) -> String {
 const QUERY: &str = "experiment_id=1&experiment_ids=1&run_id=r1&run_ids=r1&name=model1\
 &path=1/abc&experiment_name=exp1&model_id=m-1&trace_id=tr-1&request_id=tr-1&trace_ids=tr-1\
 &secret_id=s-1&endpoint_id=e-1&model_definition_id=md-1&scorer_name=model1&dataset_id=d-1\
-&run_uuid=r1&version=1&key=note&schema_id=ls-1&queue_id=rq-1";
+&run_uuid=r1&version=1&key=note&schema_id=ls-1&queue_id=rq-1&guardrail_id=g-1";
 
 fn body() -> serde_json::Value {
     json!({
@@ -309,6 +321,7 @@ fn body() -> serde_json::Value {
         "scorer_name": "model1", "dataset_id": "d-1", "source": "runs:/r1/model",
         "source_run_id": "r1", "model": "ep", "version": "1", "key": "note",
         "source_prompt_uri": "prompts:/model1/1", "schema_id": "ls-1", "queue_id": "rq-1",
+        "guardrail_id": "g-1",
         "model_configs": [{"model_definition_id": "md-1"}],
         "model_config": {"model_definition_id": "md-1"}, "run_uuid": "r1",
         "trace": {"trace_info": {"trace_id": "tr-1",

@@ -50,6 +50,11 @@ const RUNS: &[(&str, &str)] = &[("r1", "1"), ("r2", "2")];
 const LOGGED_MODELS: &[(&str, &str)] =
     &[("m-x", "1"), ("m-xy", "1"), ("m-other", "1"), ("m-2", "2")];
 
+/// Gateway guardrails: (id, the experiment of its scorer, the scorer's name).
+const GUARDRAILS: &[(&str, &str, &str)] = &[("g-1", "1", "polite"), ("g-2", "2", "strict")];
+/// The one gateway endpoint guardrails are attached to.
+const ENDPOINT: &str = "e-1";
+
 /// Known to MLflow, but created after mlguard's lookup said the name was free.
 const APPEARED_EXPERIMENT: (&str, &str) = ("4", "raced-exp");
 const APPEARED_MODEL: &str = "raced-prompt";
@@ -540,6 +545,14 @@ fn answer(state: &mut State, method: &Method, path: &str, query: &str, body: &[u
                 .collect();
             ok(json!({ "models": models }))
         }
+        ("GET", "/api/2.0/mlflow/gateway/guardrails/list-for-endpoint") => {
+            let configs: Vec<Value> = GUARDRAILS.iter().map(|g| guardrail_config(g.0)).collect();
+            ok(json!({ "configs": configs }))
+        }
+        ("POST", "/api/2.0/mlflow/gateway/guardrails/add-to-endpoint")
+        | ("PATCH", "/api/2.0/mlflow/gateway/guardrails/update-config") => {
+            ok(json!({"config": guardrail_config(field("guardrail_id"))}))
+        }
         ("POST", "/api/2.0/mlflow/genai/evaluate/invoke") => {
             let job = state.submit_job();
             ok(json!({"job_id": job, "run_id": "r-eval"}))
@@ -568,6 +581,20 @@ fn answer(state: &mut State, method: &Method, path: &str, query: &str, body: &[u
             format!("No route for {method} {path} in this fake MLflow"),
         ),
     }
+}
+
+/// A guardrail attached to [`ENDPOINT`], as MLflow answers it: with its scorer.
+fn guardrail_config(id: &str) -> Value {
+    let (_, experiment, scorer) = GUARDRAILS
+        .iter()
+        .find(|g| g.0 == id)
+        .copied()
+        .unwrap_or((id, "0", "unknown"));
+    json!({"endpoint_id": ENDPOINT, "guardrail_id": id, "execution_order": 1,
+        "guardrail": {"guardrail_id": id, "name": format!("{scorer} guard"),
+            "scorer": {"experiment_id": experiment.parse::<u32>().unwrap_or(0),
+                "scorer_name": scorer, "scorer_version": 1,
+                "serialized_scorer": format!("{{\"name\": \"{scorer}\"}}")}}})
 }
 
 fn job_json(id: &str) -> Value {
@@ -645,6 +672,20 @@ fn experiment_id(id: &str) -> ExperimentId {
 }
 
 impl TrackingLookup for Lookup {
+    fn scorer_of_guardrail<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Resource>, LookupError>> {
+        Box::pin(async move {
+            Ok(GUARDRAILS
+                .iter()
+                .find(|g| g.0 == id)
+                .map(|(_, experiment, name)| Resource::Scorer {
+                    experiment_id: experiment_id(experiment),
+                    name: OpaqueId::parse(name).expect("scorer name"),
+                }))
+        })
+    }
     fn experiment_of_run<'a>(
         &'a self,
         id: &'a str,
@@ -738,6 +779,13 @@ impl TrackingLookup for Lookup {
                         && !state.prompts.iter().any(|p| p == name.as_str())
                 }
                 Resource::Prompt(name) => state.prompts.iter().any(|p| p == name.as_str()),
+                Resource::GatewayEndpoint(id) => id.as_str() == ENDPOINT,
+                Resource::Scorer {
+                    experiment_id,
+                    name,
+                } => GUARDRAILS
+                    .iter()
+                    .any(|g| g.1 == experiment_id.as_str() && g.2 == name.as_str()),
                 _ => false,
             })
         })
@@ -1975,6 +2023,87 @@ fn online_configs(default: Permission) -> Vec<Turn> {
 #[tokio::test]
 async fn online_scoring_configs_are_filtered_to_readable_experiments() {
     assert_right(&play_everywhere(online_configs).await);
+}
+
+// --- gateway guardrails -------------------------------------------------------------------
+
+/// The endpoint's guardrails, as MLflow lists them, with the scorers of `hidden`
+/// cleared.
+fn guardrails_page(hidden: &[&str]) -> Value {
+    let mut configs: Vec<Value> = GUARDRAILS.iter().map(|g| guardrail_config(g.0)).collect();
+    for config in &mut configs {
+        let id = config["guardrail_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if hidden.contains(&id.as_str())
+            && let Some(guardrail) = config["guardrail"].as_object_mut()
+        {
+            guardrail.remove("scorer");
+        }
+    }
+    json!({ "configs": configs })
+}
+
+/// The gateway page's guardrails of an endpoint: attaching one needs update on the
+/// endpoint and read on the guardrail's scorer (an explicit denial on it refuses
+/// whatever the default); the endpoint's list shows each scorer only to who may
+/// read it. A guardrail itself is the admins'.
+fn guardrails(default: Permission) -> Vec<Turn> {
+    let attach = |guardrail: &str| {
+        post(
+            "/api/3.0/mlflow/gateway/guardrails/add-to-endpoint",
+            json!({"endpoint_id": ENDPOINT, "guardrail_id": guardrail}),
+        )
+    };
+    let reorder = |guardrail: &str| Step {
+        method: Method::PATCH,
+        uri: "/api/3.0/mlflow/gateway/guardrails/update-config".to_owned(),
+        body: Some(
+            json!({"endpoint_id": ENDPOINT, "guardrail_id": guardrail, "execution_order": 2}),
+        ),
+    };
+    let list = || get("/api/3.0/mlflow/gateway/guardrails/list-for-endpoint?endpoint_id=e-1");
+    let everything = guardrails_page(&[]);
+    vec![
+        grant_317(OWNER, "gateway_endpoint", ENDPOINT, "EDIT"),
+        grant_317(READER, "gateway_endpoint", ENDPOINT, "READ"),
+        grant_317(OWNER, "scorer", "1/polite", "READ"),
+        grant_317(OWNER, "scorer", "2/strict", "DENY"),
+        turn(OWNER, attach("g-1"), ok()),
+        turn(OWNER, reorder("g-1"), ok()),
+        turn(OWNER, attach("g-2"), Outcome::Denied),
+        turn(OWNER, reorder("g-2"), Outcome::Denied),
+        turn(OWNER, attach("g-none"), Outcome::Denied),
+        turn(READER, attach("g-1"), Outcome::Denied),
+        turn(STRANGER, attach("g-1"), Outcome::Denied),
+        turn(ADMIN, list(), Outcome::Filtered(everything.clone())),
+        turn(OWNER, list(), Outcome::Filtered(guardrails_page(&["g-2"]))),
+        turn(
+            READER,
+            list(),
+            by_default(
+                default,
+                Outcome::Filtered(guardrails_page(&["g-1", "g-2"])),
+                Outcome::Filtered(everything.clone()),
+            ),
+        ),
+        turn(
+            STRANGER,
+            list(),
+            unless_read(default, Outcome::Filtered(everything)),
+        ),
+        turn(
+            OWNER,
+            get("/api/3.0/mlflow/gateway/guardrails/get?guardrail_id=g-1"),
+            Outcome::Denied,
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn an_endpoints_guardrails_show_their_scorers_only_to_its_readers() {
+    assert_right(&play_everywhere(guardrails).await);
 }
 
 // --- jobs ------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ pub enum HookPlan {
     Redact(&'static [&'static str]),
     RecordJobOwner(SubmittedJobs),
     KeepOwnJobs,
+    RedactGuardrailScorers,
 }
 
 /// The one resource a target names, resolved as the checks resolve it.
@@ -56,7 +57,8 @@ impl AfterHook {
             AfterHook::None
             | AfterHook::RedactForNonAdmins(_)
             | AfterHook::RecordJobOwner(_)
-            | AfterHook::KeepOwnJobs => false,
+            | AfterHook::KeepOwnJobs
+            | AfterHook::RedactGuardrailScorers => false,
         }
     }
 
@@ -71,6 +73,7 @@ impl AfterHook {
             AfterHook::RedactForNonAdmins(fields) => HookPlan::Redact(fields),
             AfterHook::RecordJobOwner(at) => HookPlan::RecordJobOwner(at),
             AfterHook::KeepOwnJobs => HookPlan::KeepOwnJobs,
+            AfterHook::RedactGuardrailScorers => HookPlan::RedactGuardrailScorers,
             AfterHook::GrantCreator(CreatedKind::Scorer) => HookPlan::GrantCreator(
                 CreatedKind::Scorer,
                 named(REGISTERED_SCORER, request, lookup).await?,

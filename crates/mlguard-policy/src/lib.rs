@@ -25,7 +25,7 @@ pub use graphql::{
     FieldNeed, GRAPHQL_FIELDS, GraphQlField, GraphQlRoot, Requirement, graphql_field,
 };
 pub use hooks::HookPlan;
-pub use lists::{About, ListShape, PageLookups, item_resources};
+pub use lists::{About, ListShape, PageLookups, item_resources, scorer_of};
 pub use request::{Found, Headers, InputError, RequestView, narrowable_fields, run_id_or_uuid};
 pub use resolve::{Resolved, artifact_experiment, resolve};
 pub use table::RULES;
@@ -178,6 +178,9 @@ pub enum Target {
         organization: Option<Source>,
         name: Source,
     },
+    /// The scorer a gateway guardrail runs, by the guardrail's id; a guardrail that
+    /// does not exist names nothing.
+    GuardrailScorer(Source),
     /// Every `model_definition_id` in a JSON array of objects, e.g.
     /// `/model_configs` with `model_definition_id` in each element.
     GatewayModelDefinitions(BodyPointer),
@@ -217,7 +220,8 @@ impl Target {
             | Target::GatewaySecret(s)
             | Target::GatewayEndpoint(s)
             | Target::GatewayEndpointByName(s)
-            | Target::GatewayModelDefinition(s) => vec![s],
+            | Target::GatewayModelDefinition(s)
+            | Target::GuardrailScorer(s) => vec![s],
             Target::LoggedModelsIn(pointer) | Target::GatewayModelDefinitions(pointer) => {
                 vec![Source::Body(pointer.0)]
             }
@@ -418,6 +422,9 @@ pub enum AfterHook {
     RecordJobOwner(SubmittedJobs),
     /// Keep only the caller's own jobs in the answer's `jobs` (non-admins).
     KeepOwnJobs,
+    /// Clear the scorer of each guardrail in the answer's `configs` that the caller
+    /// may not read (non-admins): a guardrail carries its scorer's definition.
+    RedactGuardrailScorers,
 }
 
 /// One row of the policy table: one MLflow route, under every prefix it is served at.

@@ -253,8 +253,10 @@ pub(crate) fn model_kind_from_tags(tags: Option<&Value>) -> ModelKind {
     )
 }
 
-/// The scorer a list item is: MLflow sends its `experiment_id` as a number.
-fn scorer_of(item: &Value) -> Option<Resource> {
+/// A scorer as MLflow describes one (`{experiment_id, scorer_name, ...}`: a list
+/// item, a guardrail's scorer). MLflow sends its `experiment_id` as a number; a
+/// string is read too.
+pub fn scorer_of(item: &Value) -> Option<Resource> {
     let experiment_id = match item.get("experiment_id")? {
         Value::Number(n) => n.to_string(),
         Value::String(s) => s.clone(),

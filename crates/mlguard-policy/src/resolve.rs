@@ -237,6 +237,13 @@ pub async fn resolve(
                 None => Resolved::Nothing,
             },
         },
+        Target::GuardrailScorer(source) => match one(request.values(source, false)?) {
+            None => Resolved::Missing,
+            Some(id) => match lookup.scorer_of_guardrail(&id).await? {
+                Some(scorer) => Resolved::Resources(vec![scorer]),
+                None => Resolved::Nothing,
+            },
+        },
         Target::RegisteredModel(source) => match one(request.values(source, false)?) {
             None => Resolved::Missing,
             Some(name) => Resolved::Resources(vec![model_or_prompt(&name, lookup).await?]),

@@ -279,6 +279,12 @@ const GATEWAY_ENDPOINT_UPDATE: Access = Access::Checks(&[Check::required(
     Target::GatewayEndpoint(ENDPOINT_ID),
     Update,
 )]);
+/// Attaching a guardrail serves its scorer's definition with the endpoint, so the
+/// caller must also read that scorer (MLflow 3.17: not be denied it).
+const GATEWAY_GUARDRAIL_ATTACH: Access = Access::Checks(&[
+    Check::required(Target::GatewayEndpoint(ENDPOINT_ID), Update),
+    Check::required(Target::GuardrailScorer(Source::Param("guardrail_id")), Read),
+]);
 const GATEWAY_ENDPOINT_UPDATE_CONFIG: Access = Access::Checks(&[
     Check::required(Target::GatewayEndpoint(ENDPOINT_ID), Update),
     Check::optional(
@@ -938,10 +944,10 @@ pub static RULES: &[RouteRule] = &[
     route(POST, &["/api/3.0/mlflow/review-queues/items/remove", "/ajax-api/3.0/mlflow/review-queues/items/remove"], REVIEW_QUEUE_MANAGE, NONE),
     route(GET, &["/api/3.0/mlflow/review-queues/items/list", "/ajax-api/3.0/mlflow/review-queues/items/list"], REVIEW_QUEUE_READ, NONE),
     route(POST, &["/api/3.0/mlflow/review-queues/items/set-status", "/ajax-api/3.0/mlflow/review-queues/items/set-status"], REVIEW_QUEUE_MANAGE, NONE),
-    // Gateway budgets and guardrails are server-wide policy: admin only (MLflow lets
-    // any user read budgets, which can name who is limited). A guardrail runs a
-    // scorer, which must not be denied to whoever attaches it; that needs the
-    // guardrail's scorer, which mlguard does not look up yet.
+    // Gateway budgets and guardrails themselves are server-wide policy: admin only
+    // (MLflow lets any user read budgets, which can name who is limited). An
+    // endpoint's guardrails are the endpoint's; each carries its scorer, which is
+    // shown only to who may read that scorer.
     route(POST, &["/api/3.0/mlflow/gateway/budgets/create", "/ajax-api/3.0/mlflow/gateway/budgets/create"], ADMIN, NONE),
     route(GET, &["/api/3.0/mlflow/gateway/budgets/get", "/ajax-api/3.0/mlflow/gateway/budgets/get"], ADMIN, NONE),
     route(POST, &["/api/3.0/mlflow/gateway/budgets/update", "/ajax-api/3.0/mlflow/gateway/budgets/update"], ADMIN, NONE),
@@ -952,9 +958,9 @@ pub static RULES: &[RouteRule] = &[
     route(GET, &["/api/3.0/mlflow/gateway/guardrails/get", "/ajax-api/3.0/mlflow/gateway/guardrails/get"], ADMIN, NONE),
     route(DELETE, &["/api/3.0/mlflow/gateway/guardrails/delete", "/ajax-api/3.0/mlflow/gateway/guardrails/delete"], ADMIN, NONE),
     route(GET, &["/api/3.0/mlflow/gateway/guardrails/list", "/ajax-api/3.0/mlflow/gateway/guardrails/list"], ADMIN, NONE),
-    route(POST, &["/api/3.0/mlflow/gateway/guardrails/add-to-endpoint", "/ajax-api/3.0/mlflow/gateway/guardrails/add-to-endpoint"], ADMIN, NONE),
-    route(PATCH, &["/api/3.0/mlflow/gateway/guardrails/update-config", "/ajax-api/3.0/mlflow/gateway/guardrails/update-config"], ADMIN, NONE),
-    route(GET, &["/api/3.0/mlflow/gateway/guardrails/list-for-endpoint", "/ajax-api/3.0/mlflow/gateway/guardrails/list-for-endpoint"], ADMIN, NONE),
+    route(POST, &["/api/3.0/mlflow/gateway/guardrails/add-to-endpoint", "/ajax-api/3.0/mlflow/gateway/guardrails/add-to-endpoint"], GATEWAY_GUARDRAIL_ATTACH, NONE),
+    route(PATCH, &["/api/3.0/mlflow/gateway/guardrails/update-config", "/ajax-api/3.0/mlflow/gateway/guardrails/update-config"], GATEWAY_GUARDRAIL_ATTACH, NONE),
+    route(GET, &["/api/3.0/mlflow/gateway/guardrails/list-for-endpoint", "/ajax-api/3.0/mlflow/gateway/guardrails/list-for-endpoint"], GATEWAY_ENDPOINT_READ, AfterHook::RedactGuardrailScorers),
     // Detaching a guardrail only changes the endpoint.
     route(DELETE, &["/api/3.0/mlflow/gateway/guardrails/remove-from-endpoint", "/ajax-api/3.0/mlflow/gateway/guardrails/remove-from-endpoint"], GATEWAY_ENDPOINT_UPDATE, NONE),
     // The gateway's own invocation routes: USE on the endpoint they name.

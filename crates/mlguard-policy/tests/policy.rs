@@ -540,6 +540,14 @@ fn reference_model() -> Vec<(&'static str, &'static str, Vec<Expect>)> {
         ("POST", "/api/2.0/mlflow/webhooks", vec![Admin]),
         ("GET", "/metrics", vec![Admin]),
         ("POST", "/ajax-api/3.0/jobs/", vec![Admin]),
+        // A guardrail itself is the admins'; attaching one needs the endpoint and
+        // the guardrail's scorer, and an endpoint's list is the endpoint's.
+        ("GET", "/api/3.0/mlflow/gateway/guardrails/get", vec![Admin]),
+        ("POST", "/api/3.0/mlflow/gateway/guardrails/create", vec![Admin]),
+        ("POST", "/ajax-api/3.0/mlflow/gateway/guardrails/add-to-endpoint", vec![Needs("gateway_endpoint", Update), Needs("guardrail_scorer", Read)]),
+        ("PATCH", "/api/3.0/mlflow/gateway/guardrails/update-config", vec![Needs("gateway_endpoint", Update), Needs("guardrail_scorer", Read)]),
+        ("DELETE", "/api/3.0/mlflow/gateway/guardrails/remove-from-endpoint", vec![Needs("gateway_endpoint", Update)]),
+        ("GET", "/api/3.0/mlflow/gateway/guardrails/list-for-endpoint", vec![Needs("gateway_endpoint", Read)]),
         // Jobs are their submitter's, under both job APIs; the search is filtered.
         ("GET", "/ajax-api/3.0/jobs/0b3c4e1a", vec![OwnJob]),
         ("PATCH", "/ajax-api/3.0/jobs/cancel/0b3c4e1a", vec![OwnJob]),
@@ -590,6 +598,7 @@ fn target_kind(target: &Target) -> &'static str {
         Target::ChildOfExperiment(ExperimentChild::ReviewQueue, _) => "review_queue",
         Target::McpServer { .. } => "mcp_server",
         Target::Skill { .. } => "skill",
+        Target::GuardrailScorer(_) => "guardrail_scorer",
     }
 }
 
@@ -859,6 +868,11 @@ fn creators_get_manage_and_deletions_drop_grants() {
         expect_after(method, path, AfterHook::RecordJobOwner(at));
     }
     expect_after("POST", "/ajax-api/3.0/jobs/search", AfterHook::KeepOwnJobs);
+    expect_after(
+        "GET",
+        "/ajax-api/3.0/mlflow/gateway/guardrails/list-for-endpoint",
+        AfterHook::RedactGuardrailScorers,
+    );
     // A deleted scorer's grants go with it, keyed like its check.
     let rule = decide("DELETE", "/api/3.0/mlflow/scorers/delete").expect("rule");
     assert_eq!(

@@ -156,6 +156,25 @@ impl TrackingLookup for TrackingLookups {
         Box::pin(self.cached_experiment(cache_kind, id, path, pointer))
     }
 
+    /// Not cached: guardrails are few, and attaching one is rare.
+    fn scorer_of_guardrail<'a>(
+        &'a self,
+        guardrail_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Resource>, LookupError>> {
+        Box::pin(async move {
+            let path = format!(
+                "/api/3.0/mlflow/gateway/guardrails/get?guardrail_id={}",
+                encode(guardrail_id)
+            );
+            let Some(json) = self.fetch(&path).await? else {
+                return Ok(None);
+            };
+            Ok(json
+                .pointer("/guardrail/scorer")
+                .and_then(mlguard_policy::scorer_of))
+        })
+    }
+
     fn experiment_by_name<'a>(
         &'a self,
         name: &'a str,
