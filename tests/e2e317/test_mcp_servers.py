@@ -71,3 +71,48 @@ def test_an_mcp_server_is_decided_by_its_own_grants(server, login):
     rows = {(p.resource_type, p.resource_pattern)
             for p in auth.list_user_roles(alice)[0].permissions}
     assert ("mcp_server", name) not in rows, rows
+
+
+def test_the_search_of_every_access_endpoint_lists_the_readable_servers_endpoints(server):
+    alice, alice_password = server.create_user(e2e.unique("alice"))
+    bob, bob_password = server.create_user(e2e.unique("bob"))
+    as_alice, as_bob = (alice, alice_password), (bob, bob_password)
+    as_admin = (ADMIN_USERNAME, server.admin_password)
+    base = f"{server.base_url}/api/3.0/mlflow/mcp-servers"
+    mine, theirs = (f"com.example/{e2e.unique(n)}" for n in ("search", "files"))
+
+    for who, name in ((as_alice, mine), (as_bob, theirs)):
+        made = requests.post(base, auth=who, timeout=30, json={"name": name})
+        assert made.status_code == 200, made.text
+        version = requests.post(f"{base}/{name}/versions", auth=who, timeout=30, json={
+            "server_json": {"name": name, "version": "1.0.0"}, "status": "active"})
+        assert version.status_code == 200, version.text
+        for n in range(3):
+            endpoint = requests.post(f"{base}/{name}/endpoints", auth=who, timeout=30,
+                                     json={"url": f"https://mcp.example.com/{name}/{n}",
+                                           "server_version": "1.0.0"})
+            assert endpoint.status_code == 200, endpoint.text
+
+    def listed(who, **params) -> list[str]:
+        """Every page of the search, as the UI pages through it."""
+        names, token = [], None
+        while True:
+            r = requests.get(f"{base}/endpoints", auth=who, timeout=30,
+                             params={**params, **({"page_token": token} if token else {})})
+            assert r.status_code == 200, r.text
+            names += [e["server_name"] for e in r.json()["mcp_access_endpoints"]]
+            token = r.json().get("next_page_token")
+            if not token:
+                return names
+
+    # Each caller sees their own servers' endpoints, and full pages of them.
+    assert sorted(listed(as_alice)) == [mine] * 3
+    assert sorted(listed(as_bob)) == [theirs] * 3
+    assert sorted(listed(as_alice, max_results=2)) == [mine] * 3
+    first = requests.get(f"{base}/endpoints", auth=as_alice, timeout=30,
+                         params={"max_results": 2})
+    assert [e["server_name"] for e in first.json()["mcp_access_endpoints"]] == [mine] * 2
+    assert {mine, theirs} <= set(listed(as_admin))
+    # HEAD tells no more than the GET.
+    head = requests.head(f"{base}/endpoints", auth=as_alice, timeout=30)
+    assert head.status_code == 200

@@ -71,3 +71,52 @@ def test_a_skill_is_decided_by_its_own_grants(server):
         deleted = call(as_alice, "DELETE", path)
         assert deleted.status_code == 200, deleted.text
         assert not any(t == "skill" and p == grant_id for t, p, _ in rows_of(alice))
+
+
+def test_bulk_registration_adds_versions_to_skills_the_caller_may_change(server):
+    alice, alice_password = server.create_user(e2e.unique("alice"))
+    bob, bob_password = server.create_user(e2e.unique("bob"))
+    as_alice, as_bob = (alice, alice_password), (bob, bob_password)
+    base = f"{server.base_url}/api/3.0/mlflow/skills"
+    organization = e2e.unique("acme")
+    lint, fmt = e2e.unique("lint"), e2e.unique("fmt")
+
+    def register(who, names: list[str]) -> requests.Response:
+        # One repository at one commit, a skill per subpath, as the client sends it.
+        return requests.post(f"{base}/bulk-register", auth=who, timeout=30, json={
+            "organization": organization, "skills": [
+                {"name": name, "source_type": "git", "source": "https://github.com/acme/skills",
+                 "ref": "0123456789abcdef0123456789abcdef01234567", "subpath": name,
+                 "digest": "a" * 64} for name in names]})
+
+    def versions(who, name: str) -> list[int]:
+        r = requests.get(f"{base}/@{organization}/{name}/versions", auth=who, timeout=30)
+        assert r.status_code == 200, r.text
+        return [v["version"] for v in r.json()["skill_versions"]]
+
+    # Alice creates both skills, which makes her their manager, then registers a
+    # version of each in one batch.
+    for name in (lint, fmt):
+        made = requests.post(base, auth=as_alice, timeout=30,
+                             json={"name": name, "organization": organization})
+        assert made.status_code == 200, made.text
+    registered = register(as_alice, [lint, fmt])
+    assert registered.status_code == 200, registered.text
+    assert [v["name"] for v in registered.json()["skill_versions"]] == [lint, fmt]
+    assert versions(as_alice, lint) == [1]
+
+    # Bob may change `lint` only: a batch that also names `fmt`, or a skill that
+    # does not exist yet, is refused whole, and nothing is registered.
+    granted = requests.post(f"{server.base_url}/api/3.0/mlflow/users/permissions/grant",
+                            auth=(ADMIN_USERNAME, server.admin_password), timeout=30,
+                            json={"username": bob, "resource_type": "skill",
+                                  "resource_id": f"{organization}/{lint}", "permission": "EDIT"})
+    assert granted.status_code == 200, granted.text
+    for names in ([lint, fmt], [fmt], [lint, e2e.unique("new")]):
+        refused = register(as_bob, names)
+        assert refused.status_code == 403, (names, refused.text)
+    assert versions(as_alice, fmt) == [1]
+    # A batch of skills he may change goes through (MLflow reuses the identical
+    # version), and a skill name that could smuggle another identity is refused.
+    assert register(as_bob, [lint]).status_code == 200
+    assert register(as_bob, [f"{lint}/../{fmt}"]).status_code == 400

@@ -321,7 +321,7 @@ fn body() -> serde_json::Value {
         "scorer_name": "model1", "dataset_id": "d-1", "source": "runs:/r1/model",
         "source_run_id": "r1", "model": "ep", "version": "1", "key": "note",
         "source_prompt_uri": "prompts:/model1/1", "schema_id": "ls-1", "queue_id": "rq-1",
-        "guardrail_id": "g-1",
+        "guardrail_id": "g-1", "organization": "acme", "skills": [{"name": "lint"}],
         "model_configs": [{"model_definition_id": "md-1"}],
         "model_config": {"model_definition_id": "md-1"}, "run_uuid": "r1",
         "trace": {"trace_info": {"trace_id": "tr-1",

@@ -181,6 +181,9 @@ pub enum Target {
     /// The scorer a gateway guardrail runs, by the guardrail's id; a guardrail that
     /// does not exist names nothing.
     GuardrailScorer(Source),
+    /// Every skill a bulk registration names: each `name` of the body's `skills`,
+    /// within the body's `organization` (none when empty or absent).
+    SkillsIn(BodyPointer),
     /// Every `model_definition_id` in a JSON array of objects, e.g.
     /// `/model_configs` with `model_definition_id` in each element.
     GatewayModelDefinitions(BodyPointer),
@@ -224,6 +227,9 @@ impl Target {
             | Target::GuardrailScorer(s) => vec![s],
             Target::LoggedModelsIn(pointer) | Target::GatewayModelDefinitions(pointer) => {
                 vec![Source::Body(pointer.0)]
+            }
+            Target::SkillsIn(pointer) => {
+                vec![Source::Body("/organization"), Source::Body(pointer.0)]
             }
             Target::Scorer { experiment, name } => vec![experiment, name],
             Target::McpServer { namespace, slug } => vec![namespace, slug],
@@ -374,6 +380,8 @@ pub enum ListKind {
     GatewayModelDefinitions,
     /// MCP servers, each by its `name`.
     McpServers,
+    /// The access endpoints of every MCP server, each by its `server_name`.
+    McpAccessEndpoints,
     /// Skills, each by its `organization` and `name`.
     Skills,
     /// Endpoint bindings, each by the endpoint it binds.

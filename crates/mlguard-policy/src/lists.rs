@@ -111,6 +111,14 @@ impl ListKind {
                 }),
                 listed_unless_denied: false,
             },
+            ListKind::McpAccessEndpoints => ListShape {
+                items: "mcp_access_endpoints",
+                default_max: 100,
+                about: About::Id(&["/server_name"], |name| {
+                    OpaqueId::parse(name).ok().map(Resource::McpServer)
+                }),
+                listed_unless_denied: false,
+            },
             ListKind::Skills => ListShape {
                 items: "skills",
                 default_max: 100,

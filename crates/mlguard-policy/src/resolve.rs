@@ -9,7 +9,7 @@ use mlguard_domain::{
 use serde_json::Value;
 
 use crate::request::{InputError, RequestView, field, json_scalar, not_a_string};
-use crate::{PROMPT_PLACEHOLDER_SOURCES, PROMPT_TAG, Source, Target};
+use crate::{BodyPointer, PROMPT_PLACEHOLDER_SOURCES, PROMPT_TAG, Source, Target};
 
 fn invalid(what: &str) -> InputError {
     InputError::Invalid(format!("The request {what} is not in canonical form."))
@@ -310,6 +310,33 @@ pub async fn resolve(
                 None => Resolved::Nothing,
             },
         },
+        Target::SkillsIn(pointer) => {
+            let organization = match request.at(BodyPointer("/organization"))? {
+                None | Some(Value::Null) => None,
+                Some(Value::String(organization)) if organization.is_empty() => None,
+                Some(Value::String(organization)) => Some(organization.as_str()),
+                Some(_) => return Err(not_a_string("organization")),
+            };
+            match request.at(pointer)? {
+                None | Some(Value::Null) => Resolved::Missing,
+                Some(Value::Array(skills)) if skills.is_empty() => Resolved::Missing,
+                Some(Value::Array(skills)) => {
+                    let mut resources = Vec::with_capacity(skills.len());
+                    for skill in skills {
+                        let name = skill
+                            .get("name")
+                            .and_then(Value::as_str)
+                            .ok_or_else(|| not_a_string("name"))?;
+                        resources.push(
+                            crate::lists::skill_id(organization, name)
+                                .ok_or_else(|| invalid("skill name"))?,
+                        );
+                    }
+                    Resolved::Resources(resources)
+                }
+                Some(_) => return Err(invalid("skills")),
+            }
+        }
         Target::GatewayModelDefinitions(pointer) => match request.at(pointer)? {
             None | Some(Value::Null) => Resolved::Missing,
             Some(Value::Array(configs)) if configs.is_empty() => Resolved::Missing,

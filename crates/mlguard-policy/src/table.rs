@@ -490,6 +490,10 @@ const ORG_SKILL: Target = Target::Skill {
     organization: Some(Source::Path("organization")),
     name: Source::Path("name"),
 };
+const SKILLS_BULK_REGISTER: Access = Access::Checks(&[Check::required(
+    Target::SkillsIn(BodyPointer("/skills")),
+    Update,
+)]);
 const SKILL_READ: Access = Access::Checks(&[Check::required(SKILL, Read)]);
 const SKILL_UPDATE: Access = Access::Checks(&[Check::required(SKILL, Update)]);
 const SKILL_DELETE: Access = Access::Checks(&[Check::required(SKILL, Delete)]);
@@ -980,13 +984,13 @@ pub static RULES: &[RouteRule] = &[
     // MCP servers (3.17): each is decided by its own grants, on its name
     // `namespace/slug` (two segments; a path that names it otherwise matches no row,
     // so it is admin only). Creating one makes the creator its manager; the search
-    // lists the readable ones. The search of every access endpoint stays admin-only:
-    // its items name servers by a field not filtered yet. Versions, aliases,
+    // lists the readable ones, and the search of every access endpoint the readable
+    // servers' endpoints. Versions, aliases,
     // endpoints and tags are the server's, as 3.17 decides them without a
     // `mcp_server_version` row.
     route(GET, &["/api/3.0/mlflow/mcp-servers", "/ajax-api/3.0/mlflow/mcp-servers"], AUTHENTICATED, FILTER_MCP_SERVERS),
     route(POST, &["/api/3.0/mlflow/mcp-servers", "/ajax-api/3.0/mlflow/mcp-servers"], AUTHENTICATED, GRANT_CREATOR_MCP_SERVER),
-    route(GET, &["/api/3.0/mlflow/mcp-servers/endpoints", "/ajax-api/3.0/mlflow/mcp-servers/endpoints"], ADMIN, NONE),
+    route(GET, &["/api/3.0/mlflow/mcp-servers/endpoints", "/ajax-api/3.0/mlflow/mcp-servers/endpoints"], AUTHENTICATED, AfterHook::FilterList(ListKind::McpAccessEndpoints)),
     route(GET, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}"], MCP_SERVER_READ, NONE),
     route(PATCH, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}"], MCP_SERVER_UPDATE, NONE),
     route(DELETE, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}"], MCP_SERVER_DELETE, DELETE_MCP_SERVER_GRANTS),
@@ -1009,7 +1013,8 @@ pub static RULES: &[RouteRule] = &[
     route(DELETE, &["/api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions/{version}/tags/{*key}", "/ajax-api/3.0/mlflow/mcp-servers/{namespace}/{slug}/versions/{version}/tags/{*key}"], MCP_SERVER_DELETE, NONE),
     // Skills (3.18): each is decided by its own `skill` grants, on
     // `<organization>/<name>` or `<name>`, as MCP servers are. Bulk registration
-    // stays admin-only: it names many skills in a body not read yet.
+    // adds versions to skills that exist: update on every one it names (a new skill
+    // is created on its own first, which makes its creator the manager).
     route(GET, &["/api/3.0/mlflow/skills", "/ajax-api/3.0/mlflow/skills"], AUTHENTICATED, FILTER_SKILLS),
     route(POST, &["/api/3.0/mlflow/skills", "/ajax-api/3.0/mlflow/skills"], AUTHENTICATED, GRANT_CREATOR_SKILL),
     route(GET, &["/api/3.0/mlflow/skills/@{organization}/{name}", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}"], ORG_SKILL_READ, NONE),
@@ -1027,7 +1032,7 @@ pub static RULES: &[RouteRule] = &[
     route(DELETE, &["/api/3.0/mlflow/skills/@{organization}/{name}/versions/{version}", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/versions/{version}"], ORG_SKILL_DELETE, NONE),
     route(POST, &["/api/3.0/mlflow/skills/@{organization}/{name}/versions/{version}/tags", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/versions/{version}/tags"], ORG_SKILL_UPDATE, NONE),
     route(DELETE, &["/api/3.0/mlflow/skills/@{organization}/{name}/versions/{version}/tags/{*key}", "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/versions/{version}/tags/{*key}"], ORG_SKILL_DELETE, NONE),
-    route(POST, &["/api/3.0/mlflow/skills/bulk-register", "/ajax-api/3.0/mlflow/skills/bulk-register"], ADMIN, NONE),
+    route(POST, &["/api/3.0/mlflow/skills/bulk-register", "/ajax-api/3.0/mlflow/skills/bulk-register"], SKILLS_BULK_REGISTER, NONE),
     route(GET, &["/api/3.0/mlflow/skills/{name}", "/ajax-api/3.0/mlflow/skills/{name}"], SKILL_READ, NONE),
     route(PATCH, &["/api/3.0/mlflow/skills/{name}", "/ajax-api/3.0/mlflow/skills/{name}"], SKILL_UPDATE, NONE),
     route(DELETE, &["/api/3.0/mlflow/skills/{name}", "/ajax-api/3.0/mlflow/skills/{name}"], SKILL_DELETE, DELETE_SKILL_GRANTS),

@@ -511,14 +511,12 @@ fn reference_model() -> Vec<(&'static str, &'static str, Vec<Expect>)> {
         ("DELETE", "/ajax-api/3.0/mlflow/mcp-servers/team/search/tags/a/b", vec![Needs("mcp_server", Delete)]),
         ("GET", "/api/3.0/mlflow/mcp-servers", vec![Authenticated]),
         ("POST", "/api/3.0/mlflow/mcp-servers", vec![Authenticated]),
-        ("GET", "/api/3.0/mlflow/mcp-servers/endpoints", vec![Admin]),
         // Skills by their own grants, with or without an organization.
         ("GET", "/api/3.0/mlflow/skills/@acme/lint", vec![Needs("skill", Read)]),
         ("PATCH", "/ajax-api/3.0/mlflow/skills/lint", vec![Needs("skill", Update)]),
         ("POST", "/api/3.0/mlflow/skills/lint/versions", vec![Needs("skill", Update)]),
         ("DELETE", "/api/3.0/mlflow/skills/@acme/lint", vec![Needs("skill", Delete)]),
         ("GET", "/api/3.0/mlflow/skills", vec![Authenticated]),
-        ("POST", "/api/3.0/mlflow/skills/bulk-register", vec![Admin]),
         ("POST", "/api/3.0/mlflow/gateway/endpoints/update", vec![Needs("gateway_endpoint", Update)]),
         ("POST", "/api/3.0/mlflow/gateway/endpoints/models/attach", vec![Needs("gateway_endpoint", Update), Needs("gateway_model_definition", Use)]),
         ("POST", "/api/3.0/mlflow/gateway/model-definitions/create", vec![Needs("gateway_secret", Use)]),
@@ -548,6 +546,9 @@ fn reference_model() -> Vec<(&'static str, &'static str, Vec<Expect>)> {
         ("PATCH", "/api/3.0/mlflow/gateway/guardrails/update-config", vec![Needs("gateway_endpoint", Update), Needs("guardrail_scorer", Read)]),
         ("DELETE", "/api/3.0/mlflow/gateway/guardrails/remove-from-endpoint", vec![Needs("gateway_endpoint", Update)]),
         ("GET", "/api/3.0/mlflow/gateway/guardrails/list-for-endpoint", vec![Needs("gateway_endpoint", Read)]),
+        // Bulk registration adds versions to every skill it names.
+        ("POST", "/api/3.0/mlflow/skills/bulk-register", vec![Needs("skills_in", Update)]),
+        ("GET", "/ajax-api/3.0/mlflow/mcp-servers/endpoints", vec![Authenticated]),
         // Jobs are their submitter's, under both job APIs; the search is filtered.
         ("GET", "/ajax-api/3.0/jobs/0b3c4e1a", vec![OwnJob]),
         ("PATCH", "/ajax-api/3.0/jobs/cancel/0b3c4e1a", vec![OwnJob]),
@@ -599,6 +600,7 @@ fn target_kind(target: &Target) -> &'static str {
         Target::McpServer { .. } => "mcp_server",
         Target::Skill { .. } => "skill",
         Target::GuardrailScorer(_) => "guardrail_scorer",
+        Target::SkillsIn(_) => "skills_in",
     }
 }
 
@@ -868,6 +870,11 @@ fn creators_get_manage_and_deletions_drop_grants() {
         expect_after(method, path, AfterHook::RecordJobOwner(at));
     }
     expect_after("POST", "/ajax-api/3.0/jobs/search", AfterHook::KeepOwnJobs);
+    expect_after(
+        "GET",
+        "/api/3.0/mlflow/mcp-servers/endpoints",
+        AfterHook::FilterList(ListKind::McpAccessEndpoints),
+    );
     expect_after(
         "GET",
         "/ajax-api/3.0/mlflow/gateway/guardrails/list-for-endpoint",
