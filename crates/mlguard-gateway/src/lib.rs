@@ -19,7 +19,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use axum::response::IntoResponse;
-use mlguard_domain::{OpaqueId, Principal, Resource, TrackingLookup};
+use mlguard_domain::{GrantKey, KeyChain, OpaqueId, Principal, Resource, TrackingLookup};
 use mlguard_http::{ApiError, Caller, Grants};
 use mlguard_policy::{
     Absent, Access, AfterHook, BodyNeed, Check, InputError, Quantifier, RequestView, Resolved,
@@ -752,14 +752,7 @@ async fn evaluate(
             return Ok(Verdict::Denied);
         }
     };
-    let allowed = state
-        .grants
-        .permitted(
-            caller,
-            resources.iter().cloned().map(Some).collect(),
-            check.capability,
-        )
-        .await?;
+    let allowed = permitted_in_tier(state, caller, check, &resources).await?;
     let all = allowed.iter().all(|ok| *ok);
     let verdict = match check.quantifier {
         Quantifier::All if all => Verdict::Allowed,
@@ -825,6 +818,35 @@ async fn require_own_job(
             Err(denied())
         }
     }
+}
+
+/// Whether `caller` holds the check's capability on each resource and, where the
+/// check has a tier, also by the tier's rows (falling back to the resource's own):
+/// both are read in one store query.
+async fn permitted_in_tier(
+    state: &GatewayState,
+    caller: &Principal,
+    check: &Check,
+    resources: &[Resource],
+) -> Result<Vec<bool>, ApiError> {
+    let own = resources
+        .iter()
+        .map(|resource| Some(KeyChain::from(resource)));
+    let Some(tier) = check.tier else {
+        return state
+            .grants
+            .permitted(caller, own.collect(), check.capability)
+            .await;
+    };
+    let tiered = resources
+        .iter()
+        .map(|resource| Some(KeyChain::new(GrantKey::wildcard(tier)).then(resource.grant_key())));
+    let both = state
+        .grants
+        .permitted(caller, own.chain(tiered).collect(), check.capability)
+        .await?;
+    let (own, tiered) = both.split_at(resources.len());
+    Ok(own.iter().zip(tiered).map(|(a, b)| *a && *b).collect())
 }
 
 /// A response rebuilt around bytes that were read.

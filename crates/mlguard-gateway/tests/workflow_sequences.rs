@@ -362,6 +362,14 @@ fn answer(state: &mut State, method: &Method, path: &str, query: &str, body: &[u
                 None => not_found(format!("Experiment '{id}'")),
             }
         }
+        ("GET", "/api/2.0/mlflow/runs/get") => {
+            let id = q("run_id");
+            match experiment_of(RUNS, &id) {
+                Some(experiment) => ok(json!({"run": {"info": run_item(&id, experiment)}})),
+                None => not_found(format!("Run '{id}'")),
+            }
+        }
+        ("POST", "/api/2.0/mlflow/runs/log-metric") => ok(json!({})),
         ("POST", "/api/2.0/mlflow/runs/create") => {
             let id = field("experiment_id");
             ok(
@@ -2023,6 +2031,60 @@ fn online_configs(default: Permission) -> Vec<Turn> {
 #[tokio::test]
 async fn online_scoring_configs_are_filtered_to_readable_experiments() {
     assert_right(&play_everywhere(online_configs).await);
+}
+
+// --- MLflow 3.17's wildcard-only tiers ------------------------------------------------------
+
+fn revoke_317(who: User, resource_type: &str, id: &str) -> Turn {
+    turn(
+        ADMIN,
+        post(
+            "/api/3.0/mlflow/users/permissions/revoke",
+            json!({"username": who.0, "resource_type": resource_type, "resource_id": id}),
+        ),
+        Outcome::Answered(StatusCode::OK, Some(json!({}))),
+    )
+}
+
+/// A `run` tier row decides runs together with the experiment: both must allow. So
+/// `(run, *, READ)` stops an experiment's manager from logging, `(run, *, EDIT)`
+/// does not lift a reader, and `(run, *, DENY)` refuses every run under any
+/// default, while the experiment itself stays as it was.
+fn tiers(default: Permission) -> Vec<Turn> {
+    let read_run = || get("/api/2.0/mlflow/runs/get?run_id=r1");
+    let log = || {
+        post(
+            "/api/2.0/mlflow/runs/log-metric",
+            json!({"run_id": "r1", "key": "loss", "value": 0.5, "timestamp": 1}),
+        )
+    };
+    let experiment = || get("/api/2.0/mlflow/experiments/get?experiment_id=1");
+    vec![
+        turn(OWNER, log(), ok()),
+        grant_317(OWNER, "run", "*", "READ"),
+        turn(OWNER, read_run(), ok()),
+        turn(OWNER, log(), Outcome::Denied),
+        turn(OWNER, experiment(), ok()),
+        grant_317(READER, "run", "*", "EDIT"),
+        turn(READER, read_run(), ok()),
+        turn(READER, log(), Outcome::Denied),
+        turn(STRANGER, read_run(), unless_read(default, ok())),
+        grant_317(STRANGER, "run", "*", "DENY"),
+        turn(STRANGER, read_run(), Outcome::Denied),
+        grant_317(STRANGER, "experiment", "1", "MANAGE"),
+        turn(STRANGER, read_run(), Outcome::Denied),
+        turn(STRANGER, log(), Outcome::Denied),
+        turn(STRANGER, experiment(), ok()),
+        // Revoked, the tier no longer speaks: the experiment decides again.
+        revoke_317(OWNER, "run", "*"),
+        turn(OWNER, log(), ok()),
+        turn(ADMIN, log(), ok()),
+    ]
+}
+
+#[tokio::test]
+async fn a_tier_row_decides_runs_together_with_their_experiment() {
+    assert_right(&play_everywhere(tiers).await);
 }
 
 // --- gateway guardrails -------------------------------------------------------------------

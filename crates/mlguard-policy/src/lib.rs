@@ -19,7 +19,7 @@ mod table;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use mlguard_domain::{Capability, ExperimentChild};
+use mlguard_domain::{Capability, ExperimentChild, ResourceType};
 
 pub use graphql::{
     FieldNeed, GRAPHQL_FIELDS, GraphQlField, GraphQlRoot, Requirement, graphql_field,
@@ -281,6 +281,28 @@ pub struct Check {
     /// A second way to pass: when this check denies, `otherwise` is tried instead
     /// (a registry reader reading a model version's files, say).
     pub otherwise: Option<&'static Check>,
+    /// MLflow 3.17's wildcard-only tier of what the check is about (runs, traces,
+    /// logged models, review queues of an experiment). The check then also needs
+    /// the capability from the tier's `*` rows, or from the experiment when the
+    /// caller holds none: a `(run, *, DENY)` denies every run.
+    pub tier: Option<ResourceType>,
+}
+
+/// The tier an experiment's sub-resource falls under, by what a target names.
+const fn tier_of(target: &Target) -> Option<ResourceType> {
+    match target {
+        Target::Run(_) | Target::Runs(_) => Some(ResourceType::Run),
+        Target::LoggedModel(_) | Target::LoggedModelsIn(_) => Some(ResourceType::LoggedModel),
+        Target::Trace(_)
+        | Target::Traces(_)
+        | Target::TraceIfExists(_)
+        | Target::TracesIfExist(_)
+        | Target::TraceFiles(_) => Some(ResourceType::Trace),
+        Target::ChildOfExperiment(ExperimentChild::ReviewQueue, _) => {
+            Some(ResourceType::ReviewQueue)
+        }
+        _ => None,
+    }
 }
 
 impl Check {
@@ -292,6 +314,7 @@ impl Check {
             absent: Absent::Deny,
             quantifier: Quantifier::All,
             otherwise: None,
+            tier: tier_of(&target),
         }
     }
 
