@@ -59,8 +59,12 @@ class Mlguard:
         admin_password: str | None = "generate",
         default_permission: str = "READ",
         extra_env: dict[str, str] | None = None,
+        port: int | None = None,
     ):
         self.workdir = workdir
+        # A port chosen ahead, for a test that must name mlguard's URL before it
+        # starts (an identity provider's redirect URL); a fresh one per start if not.
+        self.fixed_port = port
         workdir.mkdir(parents=True, exist_ok=True)
         self.database_url = database_url or f"sqlite://{workdir / 'mlguard.db'}"
         if admin_password == "generate":
@@ -108,7 +112,7 @@ class Mlguard:
         )
         assert self.proc is None, "already running"
         self.runs += 1
-        self.port = free_port()
+        self.port = self.fixed_port or free_port()
         self.stdout_path = self.workdir / f"stdout.{self.runs}.log"
         self.stderr_path = self.workdir / f"stderr.{self.runs}.log"
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:

@@ -9,7 +9,9 @@ mod rbac;
 mod roles;
 mod schema;
 mod secrets;
+mod sessions;
 mod signup;
+mod sso;
 mod state;
 mod tokens;
 mod user_permissions;
@@ -27,6 +29,7 @@ use utoipa_axum::routes;
 pub use auth::{AuthSettings, CredentialCache, Fingerprint, ThrottleSettings};
 pub use origin::RequestOrigins;
 use schema::{SecuritySchemes, document_shared_responses};
+pub use sso::OidcLogin;
 pub use state::{AccessStore, AppState};
 
 /// The OpenAPI document's fixed parts; paths are added by the router.
@@ -44,6 +47,7 @@ pub use state::{AccessStore, AppState};
         (name = "permissions", description = "Grants on experiments, registered models, scorers and gateway resources (MLflow-compatible)"),
         (name = "roles", description = "Roles, their grant rows and assignments, and per-user permission rows (MLflow 3.17-compatible; workspaces off)"),
         (name = "tokens", description = "Bearer tokens for the stock client (MLFLOW_TRACKING_TOKEN)"),
+        (name = "sessions", description = "Browser sessions opened by single sign-on"),
         (name = "secrets", description = "Write-only secrets, their bindings and routes, per-secret grants and the admin audit trail"),
         (name = "health", description = "Liveness and readiness"),
     )
@@ -64,6 +68,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tokens::create_token))
         .routes(routes!(tokens::revoke_token))
         .routes(routes!(tokens::revoke_all_tokens))
+        .routes(routes!(sessions::list_sessions))
+        .routes(routes!(sessions::end_session))
         .routes(routes!(permissions::create_experiment_permission))
         .routes(routes!(permissions::get_experiment_permission))
         .routes(routes!(permissions::update_experiment_permission))
@@ -197,6 +203,11 @@ pub fn app(state: AppState) -> Router {
         .routes(routes!(health::health))
         .routes(routes!(health::ready))
         .split_for_parts();
+    // The browser login: before any credential exists, so outside authentication.
+    let open = open
+        .route("/auth/login", get(sso::login))
+        .route("/auth/callback", get(sso::callback))
+        .route("/auth/logout", axum::routing::post(sso::logout));
 
     open.merge(protected)
         // Before anything else, health endpoints included: a foreign Host or a

@@ -117,6 +117,40 @@ impl RequestOrigins {
         strip(authority) == strip(&own)
     }
 
+    /// Whether a state change the session cookie authenticates comes from mlguard's
+    /// own pages (or a listed origin; `*` does not count here): its `Origin`, or
+    /// without one its `Referer`. A request naming neither is refused, since the
+    /// cookie alone says nothing of which page sent it.
+    pub(crate) fn comes_from_own_pages(&self, headers: &HeaderMap, authority: Option<&str>) -> bool {
+        let host = match headers.get(header::HOST) {
+            Some(value) => value.to_str().ok(),
+            None => authority,
+        };
+        let origin = match headers.get(header::ORIGIN) {
+            Some(origin) => origin.to_str().ok().map(str::to_owned),
+            None => headers
+                .get(header::REFERER)
+                .and_then(|r| r.to_str().ok())
+                .and_then(|referer| {
+                    let (scheme, rest) = referer.split_once("://")?;
+                    let authority = rest.split(['/', '?', '#']).next()?;
+                    Some(format!("{scheme}://{authority}"))
+                }),
+        };
+        let Some(origin) = origin else {
+            return false;
+        };
+        let lowered = origin.trim().trim_end_matches('/').to_ascii_lowercase();
+        if self.origins.contains(&lowered) {
+            return true;
+        }
+        let own = Self {
+            hosts: None,
+            origins: Vec::new(),
+        };
+        own.origin_allowed(&origin, host)
+    }
+
     /// Why the request must not go on, if it must not.
     fn refusal(
         &self,

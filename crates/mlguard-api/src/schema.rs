@@ -26,9 +26,21 @@ impl Modify for SecuritySchemes {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
-                    .description(Some("A token from /api/2.0/mlguard/tokens/create"))
+                    .description(Some(
+                        "A token from /api/2.0/mlguard/tokens/create, or one the \
+                         configured OpenID provider issued for mlguard's audience",
+                    ))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Cookie(
+                utoipa::openapi::security::ApiKeyValue::with_description(
+                    crate::sso::SESSION_COOKIE,
+                    "The browser session a single sign-on login opened (/auth/login)",
+                ),
+            )),
         );
     }
 }

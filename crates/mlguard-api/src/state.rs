@@ -1,14 +1,20 @@
 use std::sync::Arc;
 
 use mlguard_domain::{
-    GrantStore, JobOwnerStore, Permission, RoleStore, TokenCodec, TokenStore, TrackingLookup,
-    UserStore,
+    GrantStore, IdentityProvider, JobOwnerStore, Permission, RoleStore, SessionStore, TokenCodec,
+    TokenStore, TrackingLookup, UserStore,
 };
 use mlguard_http::{ApiError, Grants};
 
 /// Everything the API needs from storage, as one object.
-pub trait AccessStore: UserStore + GrantStore + RoleStore + TokenStore + JobOwnerStore {}
-impl<T: UserStore + GrantStore + RoleStore + TokenStore + JobOwnerStore> AccessStore for T {}
+pub trait AccessStore:
+    UserStore + GrantStore + RoleStore + TokenStore + JobOwnerStore + SessionStore
+{
+}
+impl<T: UserStore + GrantStore + RoleStore + TokenStore + JobOwnerStore + SessionStore> AccessStore
+    for T
+{
+}
 
 /// Shared state of the handlers: ports only, never a concrete adapter.
 #[derive(Clone)]
@@ -26,6 +32,9 @@ pub struct AppState {
     /// Accepted `Host` values and foreign origins; by default any `Host`, no
     /// foreign origin.
     pub(crate) origins: Arc<crate::origin::RequestOrigins>,
+    /// Single sign-on through an OpenID provider; without it, `/auth/*` is not found
+    /// and only passwords and mlguard's tokens authenticate.
+    pub(crate) sso: Option<Arc<crate::sso::Sso>>,
 }
 
 /// The gateway, as this API mounts it: the router that answers every path that is
@@ -59,7 +68,18 @@ impl AppState {
             )),
             secrets: None,
             origins: Arc::default(),
+            sso: None,
         }
+    }
+
+    /// Signs browsers in through `provider` and accepts its bearer tokens.
+    pub fn with_oidc(
+        mut self,
+        provider: Arc<dyn IdentityProvider>,
+        login: crate::sso::OidcLogin,
+    ) -> Self {
+        self.sso = Some(Arc::new(crate::sso::Sso::new(provider, login)));
+        self
     }
 
     /// Answers only to the `Host` values `origins` accepts, and takes state changes

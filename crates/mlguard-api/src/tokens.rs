@@ -89,9 +89,10 @@ pub(crate) async fn create_token(
             }
             // A token minted with a token never outlives it; so a leaked token
             // cannot renew itself forever.
-            Some(axum::Extension(crate::auth::Proof::Token { expires_at })) => {
-                issued_at.saturating_add(lifetime).min(expires_at)
-            }
+            Some(axum::Extension(
+                crate::auth::Proof::Token { expires_at }
+                | crate::auth::Proof::Session { expires_at, .. },
+            )) => issued_at.saturating_add(lifetime).min(expires_at),
             None => return Err(ApiError::unauthenticated()),
         },
     };

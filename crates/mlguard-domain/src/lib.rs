@@ -3,6 +3,7 @@
 mod clock;
 mod decision;
 mod grant_key;
+mod identity;
 mod lookup;
 mod names;
 mod permission;
@@ -18,6 +19,10 @@ pub use decision::{Decision, Resolution, Standing, decide, effective_permission,
 pub use grant_key::{
     GrantKey, GrantRule, GrantRuleError, KeyChain, ResourcePattern, ResourceType, check_grantable,
     is_workspace_admin_row,
+};
+pub use identity::{
+    ExternalIdentity, IdentityError, IdentityProvider, LoginStart, PendingLogin, Session,
+    SessionStore,
 };
 pub use lookup::{
     BoxFuture, ExperimentChild, LookupError, ModelKind, TraceFiles, TrackingLookup, VersionFiles,

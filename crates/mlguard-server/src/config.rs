@@ -147,6 +147,144 @@ pub struct AuthSettings {
     /// Failures older than this are forgotten.
     #[serde(rename = "throttle_window_secs", deserialize_with = "secs")]
     pub throttle_window: Duration,
+    /// Single sign-on with an OpenID provider; off while `issuer` is unset.
+    pub oidc: OidcConfig,
+}
+
+/// `auth.oidc.*`: one OpenID provider, for browser logins and its bearer tokens.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    /// The provider's issuer URL, exactly as its tokens name it.
+    pub issuer: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<SecretString>,
+    /// mlguard's callback as the browser reaches it: `https://<host>/auth/callback`.
+    pub redirect_url: Option<String>,
+    /// Space- or comma-separated.
+    pub scopes: String,
+    /// The claim that names the mlguard account (`sub` when a token lacks it).
+    pub username_claim: String,
+    pub groups_claim: String,
+    /// Provider groups whose members are admins, comma-separated.
+    pub admin_groups: Option<String>,
+    /// Provider group to role name, `group=role` comma-separated; a group not named
+    /// maps to the role of the same name.
+    pub group_roles: Option<String>,
+    /// Audiences a provider-issued bearer token may carry, comma-separated; unset:
+    /// provider tokens are refused.
+    pub audiences: Option<String>,
+    #[serde(rename = "session_ttl_secs", deserialize_with = "secs")]
+    pub session_ttl: Duration,
+    /// Create the account at a first login or bearer request.
+    pub provision: bool,
+    /// `Secure` on the session cookie; turn off only for plain-http development.
+    pub cookie_secure: bool,
+    #[serde(rename = "timeout_secs", deserialize_with = "secs")]
+    pub timeout: Duration,
+    /// Shortest time between two JWKS fetches caused by an unknown key id.
+    #[serde(rename = "jwks_refetch_interval_secs", deserialize_with = "secs")]
+    pub jwks_refetch_interval: Duration,
+    /// Longest time fetched signing keys are trusted before the JWKS is fetched again.
+    #[serde(rename = "jwks_max_age_secs", deserialize_with = "secs")]
+    pub jwks_max_age: Duration,
+}
+
+/// A comma-separated setting, as a list of its trimmed, non-empty items.
+fn comma_list(value: Option<&str>) -> Vec<String> {
+    value
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// What the OIDC settings ask for, checked.
+#[derive(Debug, Clone)]
+pub struct Oidc {
+    pub provider: mlguard_oidc::OidcSettings,
+    pub login: mlguard_api::OidcLogin,
+}
+
+impl OidcConfig {
+    /// `None` while no issuer is set; an error when the settings are incomplete.
+    pub fn enabled(&self) -> Result<Option<Oidc>, ConfigError> {
+        let Some(issuer) = self.issuer.as_deref().filter(|i| !i.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let missing = |name: &str| ConfigError::Invalid(format!("auth.oidc.{name} is not set"));
+        let client_id = self.client_id.clone().ok_or_else(|| missing("client_id"))?;
+        let client_secret = self
+            .client_secret
+            .as_ref()
+            .ok_or_else(|| missing("client_secret"))?
+            .expose_secret()
+            .to_owned();
+        let redirect_url = self
+            .redirect_url
+            .clone()
+            .ok_or_else(|| missing("redirect_url"))?;
+        for (name, url) in [("issuer", issuer), ("redirect_url", redirect_url.as_str())] {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(ConfigError::Invalid(format!(
+                    "auth.oidc.{name} must be an http(s) URL, got {url:?}"
+                )));
+            }
+        }
+        let scopes: Vec<String> = self
+            .scopes
+            .split([' ', ','])
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if !scopes.iter().any(|s| s == "openid") {
+            return Err(ConfigError::Invalid(
+                "auth.oidc.scopes must include openid".to_owned(),
+            ));
+        }
+        let mut group_roles = std::collections::HashMap::new();
+        for pair in comma_list(self.group_roles.as_deref()) {
+            let (group, role) = pair.split_once('=').ok_or_else(|| {
+                ConfigError::Invalid(format!("auth.oidc.group_roles: {pair:?} is not group=role"))
+            })?;
+            let role = mlguard_domain::RoleName::parse(role.trim()).map_err(|e| {
+                ConfigError::Invalid(format!("auth.oidc.group_roles: {role:?}: {e}"))
+            })?;
+            group_roles.insert(group.trim().to_owned(), role);
+        }
+        let provider = mlguard_oidc::OidcSettings {
+            issuer: issuer.to_owned(),
+            client_id,
+            client_secret,
+            redirect_url: redirect_url.clone(),
+            scopes,
+            username_claim: self.username_claim.clone(),
+            groups_claim: self.groups_claim.clone(),
+            audiences: comma_list(self.audiences.as_deref()),
+            timeout: self.timeout,
+            jwks_refetch_interval: self.jwks_refetch_interval,
+            jwks_max_age: self.jwks_max_age,
+        };
+        // The provider sends the browser back to mlguard's root after its logout.
+        let after_logout_url = match redirect_url.find("://").map(|i| i + 3) {
+            Some(start) => match redirect_url[start..].find('/') {
+                Some(path) => format!("{}/", &redirect_url[..start + path]),
+                None => format!("{redirect_url}/"),
+            },
+            None => "/".to_owned(),
+        };
+        let login = mlguard_api::OidcLogin {
+            admin_groups: comma_list(self.admin_groups.as_deref()),
+            group_roles,
+            provision: self.provision,
+            session_ttl: self.session_ttl,
+            cookie_secure: self.cookie_secure,
+            after_logout_url,
+        };
+        Ok(Some(Oidc { provider, login }))
+    }
 }
 
 /// A `*_secs` setting: whole seconds.
@@ -318,6 +456,22 @@ pub const DEFAULTS: &[(&str, Option<&str>)] = &[
     ("auth.throttle_base_delay_ms", Some("1000")),
     ("auth.throttle_max_delay_secs", Some("300")),
     ("auth.throttle_window_secs", Some("900")),
+    ("auth.oidc.issuer", None),
+    ("auth.oidc.client_id", None),
+    ("auth.oidc.client_secret", None),
+    ("auth.oidc.redirect_url", None),
+    ("auth.oidc.scopes", Some("openid profile email")),
+    ("auth.oidc.username_claim", Some("preferred_username")),
+    ("auth.oidc.groups_claim", Some("groups")),
+    ("auth.oidc.admin_groups", None),
+    ("auth.oidc.group_roles", None),
+    ("auth.oidc.audiences", None),
+    ("auth.oidc.session_ttl_secs", Some("28800")),
+    ("auth.oidc.provision", Some("true")),
+    ("auth.oidc.cookie_secure", Some("true")),
+    ("auth.oidc.timeout_secs", Some("10")),
+    ("auth.oidc.jwks_refetch_interval_secs", Some("30")),
+    ("auth.oidc.jwks_max_age_secs", Some("600")),
     ("log.format", Some("text")),
     ("log.level", Some("info")),
     ("secrets.enabled", Some("false")),
@@ -369,6 +523,7 @@ impl Settings {
         self.server.request_origins()?;
         self.auth.default_permission()?;
         self.auth.jwt_keys()?;
+        self.auth.oidc.enabled()?;
         mlguard_domain::Username::parse(&self.auth.admin_username)
             .map_err(|e| ConfigError::Invalid(format!("auth.admin_username: {e}")))?;
         if let Some(password) = &self.auth.admin_password {
@@ -485,12 +640,34 @@ mod tests {
                 "upstream.url" => "http://localhost:1",
                 "log.format" => "json",
                 "log.level" => "debug",
+                "auth.oidc.issuer" => "https://idp.example.com/realms/ml",
+                "auth.oidc.redirect_url" => "https://mlflow.example.com/auth/callback",
+                "auth.oidc.scopes" => "openid,profile groups",
+                "auth.oidc.group_roles" => "ml-team=readers, ops=admins",
+                "auth.oidc.provision" | "auth.oidc.cookie_secure" => "false",
+                key if key.starts_with("auth.oidc.") && !key.ends_with("_secs") => "some-value",
                 _ => "7",
             };
-            // A previous signing key only makes sense next to a current one.
+            // A previous signing key only makes sense next to a current one, and
+            // single sign-on only with its provider, client and callback.
             let mut vars = vec![(var.as_str(), value)];
             if *key == "auth.jwt_previous_secret" {
                 vars.push(("MLGUARD_AUTH__JWT_SECRET", TEST_KEK));
+            }
+            if key.starts_with("auth.oidc.") {
+                for (required, value) in [
+                    ("MLGUARD_AUTH__OIDC__ISSUER", "https://idp.example.com"),
+                    ("MLGUARD_AUTH__OIDC__CLIENT_ID", "mlguard"),
+                    ("MLGUARD_AUTH__OIDC__CLIENT_SECRET", "client-secret"),
+                    (
+                        "MLGUARD_AUTH__OIDC__REDIRECT_URL",
+                        "https://mlflow.example.com/auth/callback",
+                    ),
+                ] {
+                    if required != var {
+                        vars.push((required, value));
+                    }
+                }
             }
             Settings::load(None, env(&vars)).unwrap_or_else(|e| panic!("{var}={value}: {e}"));
         }

@@ -182,6 +182,15 @@ pub fn serve(settings: Settings) -> Result<(), CliError> {
     );
     let state = crate::secrets::attach(state, secrets)
         .with_request_origins(settings.server.request_origins()?);
+    let state = match settings.auth.oidc.enabled()? {
+        Some(oidc) => {
+            tracing::info!(issuer = %oidc.provider.issuer, "single sign-on enabled");
+            let provider = mlguard_oidc::OidcClient::new(oidc.provider)
+                .map_err(|e| crate::config::ConfigError::Invalid(format!("auth.oidc: {e}")))?;
+            state.with_oidc(Arc::new(provider), oidc.login)
+        }
+        None => state,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -11,6 +11,7 @@ mod rbac;
 mod roles;
 mod schema;
 mod secrets;
+mod sessions;
 mod store;
 mod tokens;
 mod url;

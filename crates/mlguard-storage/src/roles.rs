@@ -16,7 +16,7 @@ use crate::rbac::{
     stored_permission, stored_resource_type, stored_role, stored_role_permission,
     synthetic_role_id,
 };
-use crate::schema::{role_permissions, roles, user_role_assignments};
+use crate::schema::{provider_role_assignments, role_permissions, roles, user_role_assignments};
 use crate::store::{Store, is_foreign_key_violation, is_unique_violation, user_id_of};
 
 fn unavailable(operation: &str, error: &DieselError) -> RoleError {
@@ -250,6 +250,11 @@ impl RoleStore for Store {
                 user_role_assignments::table.filter(user_role_assignments::role_id.eq(role_id)),
             )
             .execute(conn)?;
+            diesel::delete(
+                provider_role_assignments::table
+                    .filter(provider_role_assignments::role_id.eq(role_id)),
+            )
+            .execute(conn)?;
             diesel::delete(roles::table.find(role_id)).execute(conn)
         });
         match deleted {
@@ -393,6 +398,13 @@ impl RoleStore for Store {
                         .eq(user_id)
                         .and(user_role_assignments::role_id.eq(role_id)),
                 ),
+            )
+            .execute(conn)?;
+            // Unassigned by an admin: the provider's next sync may assign it again.
+            diesel::delete(
+                provider_role_assignments::table
+                    .filter(provider_role_assignments::user_id.eq(user_id))
+                    .filter(provider_role_assignments::role_id.eq(role_id)),
             )
             .execute(conn)?;
             if deleted == 0 {

@@ -84,3 +84,35 @@ diesel::table! {
         created_at -> BigInt,
     }
 }
+
+diesel::table! {
+    /// Browser sessions; the cookie's secret is stored only as its SHA-256.
+    sessions (id) {
+        id -> BigInt,
+        secret_sha256 -> Text,
+        user_id -> BigInt,
+        admin_from_provider -> Bool,
+        /// Milliseconds since the Unix epoch.
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Logins under way, by the SHA-256 of their `state`.
+    pending_logins (state_sha256) {
+        state_sha256 -> Text,
+        nonce -> Text,
+        code_verifier -> Text,
+        next_path -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// The role assignments the identity provider's groups made.
+    provider_role_assignments (user_id, role_id) {
+        user_id -> BigInt,
+        role_id -> BigInt,
+    }
+}

@@ -13,7 +13,10 @@ use mlguard_domain::{
 use crate::connection::{DbConnection, DbPool, Manager, PoolOptions, open_pool};
 use crate::error::StorageError;
 use crate::password;
-use crate::schema::{job_owners, role_permissions, roles, user_role_assignments, users};
+use crate::schema::{
+    job_owners, provider_role_assignments, role_permissions, roles, sessions,
+    user_role_assignments, users,
+};
 use crate::url::Target;
 
 /// The database engine behind a [`Store`].
@@ -275,6 +278,12 @@ impl UserStore for Store {
             // A later account of the same name must not inherit the jobs.
             diesel::delete(job_owners::table.filter(job_owners::user_id.eq(user_id)))
                 .execute(conn)?;
+            diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)?;
+            diesel::delete(
+                provider_role_assignments::table
+                    .filter(provider_role_assignments::user_id.eq(user_id)),
+            )
+            .execute(conn)?;
             diesel::delete(users::table.find(user_id)).execute(conn)
         });
         match deleted {

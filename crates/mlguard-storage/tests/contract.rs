@@ -16,7 +16,7 @@ use mlguard_domain::{
     CredentialCheck, ExperimentId, Grant, GrantKey, GrantRule, GrantRuleError, GrantStore,
     JobOwnerStore, ModelName, OpaqueId, Password, Permission, Principal, Resolution, Resource,
     ResourcePattern, ResourceType, Role, RoleError, RoleName, RolePermission, RoleStore,
-    StoreError, User, UserStore, Username, Workspace, effective_permission,
+    SessionStore, StoreError, User, UserStore, Username, Workspace, effective_permission,
 };
 use mlguard_storage::{Backend, PoolOptions, StorageError, Store};
 
@@ -2143,6 +2143,147 @@ fn jobs_belong_to_their_first_recorded_submitter(db: Db) {
     assert_eq!(count(&db, "job_owners"), "1", "bob's record stays");
 }
 
+fn sessions_open_expire_list_and_end(db: Db) {
+    let store = &db.store;
+    let alice = create(store, "alice");
+    let bob = create(store, "bob");
+    let now = mlguard_domain::now_ms();
+    let hour = 3_600_000;
+    let first = store
+        .create_session("aa11", alice.id, false, now + hour)
+        .expect("open");
+    let second = store
+        .create_session("bb22", alice.id, true, now + hour)
+        .expect("open");
+    store
+        .create_session("cc33", bob.id, false, now + hour)
+        .expect("open");
+    assert_eq!(
+        store.session_by_secret("aa11", now),
+        Ok(Some(first.clone()))
+    );
+    assert!(second.admin_from_provider);
+    assert_eq!(store.session_by_secret("unknown", now), Ok(None));
+    // After its expiry a session opens nothing and is not listed.
+    assert_eq!(store.session_by_secret("aa11", now + hour), Ok(None));
+    assert_eq!(store.sessions_of_user(alice.id, now + hour), Ok(vec![]));
+    assert_eq!(
+        store.sessions_of_user(alice.id, now),
+        Ok(vec![first.clone(), second.clone()])
+    );
+    assert_eq!(store.delete_session(first.id), Ok(true));
+    assert_eq!(store.delete_session(first.id), Ok(false));
+    assert_eq!(store.session_by_secret("aa11", now), Ok(None));
+    // Deleting the user ends their sessions; bob's stays.
+    store.delete_user(&name("alice")).expect("delete");
+    assert_eq!(store.session_by_secret("bb22", now), Ok(None));
+    assert_eq!(store.sessions_of_user(bob.id, now).map(|s| s.len()), Ok(1));
+    // A secret is unique: a second session under it is refused.
+    assert!(
+        store
+            .create_session("cc33", bob.id, false, now + hour)
+            .is_err()
+    );
+}
+
+fn a_pending_login_is_taken_once_before_it_expires(db: Db) {
+    let store = &db.store;
+    let now = mlguard_domain::now_ms();
+    let pending = mlguard_domain::PendingLogin {
+        nonce: "n-1".to_owned(),
+        code_verifier: "v-1".to_owned(),
+        next_path: "/#/experiments".to_owned(),
+    };
+    store
+        .save_pending_login("s1", &pending, now + 600_000, now)
+        .expect("save");
+    store
+        .save_pending_login("s2", &pending, now + 1, now)
+        .expect("save");
+    assert_eq!(
+        store.take_pending_login("s1", now),
+        Ok(Some(pending.clone()))
+    );
+    assert_eq!(store.take_pending_login("s1", now), Ok(None), "replayed");
+    assert_eq!(store.take_pending_login("s2", now + 1), Ok(None), "expired");
+    assert_eq!(
+        store.take_pending_login("s2", now),
+        Ok(None),
+        "gone once tried"
+    );
+    assert_eq!(store.take_pending_login("never", now), Ok(None));
+}
+
+fn provider_roles_come_and_go_without_touching_an_admins_assignments(db: Db) {
+    let store = &db.store;
+    let alice = create(store, "alice");
+    let readers = new_role(store, "default", "readers");
+    let writers = new_role(store, "default", "writers");
+    let elsewhere = new_role(store, "team-a", "auditors");
+    let held = |store: &Store| -> Vec<String> {
+        let mut names: Vec<String> = store
+            .roles_of_user(&name("alice"))
+            .expect("roles")
+            .into_iter()
+            .map(|r| r.name.as_str().to_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    // Roles named by the provider are assigned; unknown names, other workspaces'
+    // roles and synthetic names are skipped.
+    let skipped = store
+        .sync_provider_roles(
+            alice.id,
+            &[
+                role_name("readers"),
+                role_name("writers"),
+                role_name("nobody-made-this"),
+            ],
+        )
+        .expect("sync");
+    assert_eq!(skipped, vec![role_name("nobody-made-this")]);
+    assert_eq!(held(store), ["readers", "writers"]);
+    assert_eq!(
+        store.sync_provider_roles(alice.id, &[RoleName::synthetic(alice.id)]),
+        Ok(vec![RoleName::synthetic(alice.id)])
+    );
+    assert_eq!(
+        held(store),
+        Vec::<String>::new(),
+        "no longer named: both go"
+    );
+    let _ = elsewhere;
+    // An admin's own assignment is never the provider's to take away.
+    store
+        .assign_role(&name("alice"), writers.id)
+        .expect("assign");
+    store
+        .sync_provider_roles(alice.id, &[role_name("writers"), role_name("readers")])
+        .expect("sync");
+    store.sync_provider_roles(alice.id, &[]).expect("sync");
+    assert_eq!(held(store), ["writers"]);
+    // Idempotent, and an admin's unassigning lets the provider assign it again.
+    store
+        .sync_provider_roles(alice.id, &[role_name("readers")])
+        .expect("sync");
+    store
+        .sync_provider_roles(alice.id, &[role_name("readers")])
+        .expect("again");
+    assert_eq!(held(store), ["readers", "writers"]);
+    store
+        .unassign_role(&name("alice"), readers.id)
+        .expect("unassign");
+    store
+        .sync_provider_roles(alice.id, &[role_name("readers")])
+        .expect("sync");
+    assert_eq!(held(store), ["readers", "writers"]);
+    // A deleted role takes the provider's record with it.
+    store.delete_role(readers.id).expect("delete role");
+    assert_eq!(store.sync_provider_roles(alice.id, &[]), Ok(vec![]));
+    assert_eq!(held(store), ["writers"]);
+}
+
 fn racing_first_grants_make_one_synthetic_role(db: Db) {
     const THREADS: usize = 8;
     let alice = create(&db.store, "alice");
@@ -2249,7 +2390,8 @@ fn legacy_grants_move_to_synthetic_roles(db: Db) {
         db.store.run_migrations(),
         Ok(vec![
             "20251201000000".to_owned(),
-            "20251202000000".to_owned()
+            "20251202000000".to_owned(),
+            "20251203000000".to_owned()
         ])
     );
     let store = &db.store;
@@ -2449,6 +2591,9 @@ contract! {
     cascades_touch_synthetic_rows_only,
     deleting_a_user_deletes_their_synthetic_roles_and_assignments,
     jobs_belong_to_their_first_recorded_submitter,
+    sessions_open_expire_list_and_end,
+    a_pending_login_is_taken_once_before_it_expires,
+    provider_roles_come_and_go_without_touching_an_admins_assignments,
     racing_first_grants_make_one_synthetic_role with super::race_pool(),
     racing_role_writes_let_exactly_one_win with super::race_pool(),
 }

@@ -101,8 +101,14 @@ fn too_many_attempts(retry_after: Duration) -> Response {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Proof {
     Password,
-    /// A bearer token, valid until `expires_at` (seconds since the epoch).
+    /// A bearer token (mlguard's or the identity provider's), valid until
+    /// `expires_at` (seconds since the epoch).
     Token {
+        expires_at: i64,
+    },
+    /// The session cookie of a browser login, valid until `expires_at` (seconds).
+    Session {
+        session_id: i64,
         expires_at: i64,
     },
 }
@@ -177,8 +183,24 @@ pub(crate) async fn authenticate(
         Ok(Some(Credentials::Basic(credentials))) => basic(&state, credentials, address)
             .await
             .map(|principal| (principal, Proof::Password)),
-        Ok(Some(Credentials::Bearer(token))) => bearer(&state, &token).await,
-        Ok(None) | Err(_) => Err(ApiError::unauthenticated().into_response()),
+        Ok(Some(Credentials::Bearer(token))) => match &state.sso {
+            Some(sso) if sso.provider.claims_issuer(&token) => {
+                provider_bearer(&state, sso, &token).await
+            }
+            _ => bearer(&state, &token).await,
+        },
+        Ok(None) => match cookie_session(
+            &state,
+            request.method().clone(),
+            request.uri().authority().map(|a| a.as_str().to_owned()),
+            request.headers(),
+        )
+        .await
+        {
+            Some(outcome) => outcome,
+            None => Err(without_credentials(&state, &request)),
+        },
+        Err(_) => Err(ApiError::unauthenticated().into_response()),
     };
     match outcome {
         Ok((principal, proof)) => {
@@ -193,6 +215,80 @@ pub(crate) async fn authenticate(
 
 fn unauthenticated() -> Response {
     ApiError::unauthenticated().into_response()
+}
+
+/// No credentials at all: a browser opening a page goes to the provider's login
+/// when single sign-on is on; anything else gets the Basic challenge.
+fn without_credentials(state: &AppState, request: &Request) -> Response {
+    let page = state.sso.is_some()
+        && crate::sso::is_page_navigation(
+            request.method(),
+            request.uri().path(),
+            request.headers(),
+        );
+    if !page {
+        return unauthenticated();
+    }
+    let next = request
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "/".to_owned());
+    let query = serde_urlencoded::to_string([("next", next.as_str())]).unwrap_or_default();
+    (
+        StatusCode::FOUND,
+        [
+            (header::LOCATION, format!("/auth/login?{query}")),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+    )
+        .into_response()
+}
+
+/// The session the cookie opens, if it opens one. A state change must come from
+/// mlguard's own pages: the cookie rides along on requests other sites make.
+async fn cookie_session(
+    state: &AppState,
+    method: axum::http::Method,
+    authority: Option<String>,
+    headers: &axum::http::HeaderMap,
+) -> Option<Result<(Principal, Proof), Response>> {
+    let found = match crate::sso::session(state, headers).await {
+        Ok(found) => found?,
+        Err(error) => return Some(Err(error.into_response())),
+    };
+    let safe = matches!(
+        method,
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
+    if !safe && !state.origins.comes_from_own_pages(headers, authority.as_deref()) {
+        tracing::info!("refused a session-cookie state change that names no own page");
+        return Some(Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::PermissionDenied,
+            "A change made with the session cookie must come from this server's own pages.",
+        )
+        .into_response()));
+    }
+    Some(Ok(found))
+}
+
+async fn provider_bearer(
+    state: &AppState,
+    sso: &crate::sso::Sso,
+    token: &str,
+) -> Result<(Principal, Proof), Response> {
+    crate::sso::bearer(state, sso, token).await.map_err(|error| {
+        match &error {
+            mlguard_domain::IdentityError::Rejected(why) => {
+                tracing::info!(reason = %why, "provider token refused");
+            }
+            mlguard_domain::IdentityError::Unavailable(why) => {
+                tracing::warn!(reason = %why, "provider token not checked: provider unavailable");
+            }
+        }
+        unauthenticated()
+    })
 }
 
 async fn basic(
