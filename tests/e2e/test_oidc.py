@@ -272,6 +272,19 @@ def test_a_provider_user_logs_in_through_the_browser_and_uses_the_mlflow_ui(worl
     assert hidden_name not in browser.find_element(By.TAG_NAME, "body").text
     secret = session_cookie(browser)
 
+    # The UI's own calls change state with the cookie, as its pages send them; the
+    # cookie itself is out of the page's reach.
+    made = browser.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        fetch('/ajax-api/2.0/mlflow/experiments/create', {method: 'POST',
+              headers: {'Content-Type': 'application/json'},
+              body: JSON.stringify({name: arguments[0]})})
+          .then(r => r.json().then(body => done([r.status, body, document.cookie])))
+          .catch(e => done([0, String(e), document.cookie]));
+    """, unique("ui-made"))
+    assert made[0] == 200 and made[1].get("experiment_id"), made
+    assert "mlguard_session" not in made[2]
+
     # The cookie is a session of alice's, kept server-side.
     jar = {"mlguard_session": secret}
     me = requests.get(f"{world.url}/api/2.0/mlflow/users/current", cookies=jar, timeout=30)

@@ -121,7 +121,11 @@ impl RequestOrigins {
     /// own pages (or a listed origin; `*` does not count here): its `Origin`, or
     /// without one its `Referer`. A request naming neither is refused, since the
     /// cookie alone says nothing of which page sent it.
-    pub(crate) fn comes_from_own_pages(&self, headers: &HeaderMap, authority: Option<&str>) -> bool {
+    pub(crate) fn comes_from_own_pages(
+        &self,
+        headers: &HeaderMap,
+        authority: Option<&str>,
+    ) -> bool {
         let host = match headers.get(header::HOST) {
             Some(value) => value.to_str().ok(),
             None => authority,

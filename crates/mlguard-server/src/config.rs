@@ -557,6 +557,80 @@ mod tests {
             .collect()
     }
 
+    const OIDC: &[(&str, &str)] = &[
+        (
+            "MLGUARD_AUTH__OIDC__ISSUER",
+            "https://idp.example.com/realms/ml",
+        ),
+        ("MLGUARD_AUTH__OIDC__CLIENT_ID", "mlguard"),
+        ("MLGUARD_AUTH__OIDC__CLIENT_SECRET", "s3cret"),
+        (
+            "MLGUARD_AUTH__OIDC__REDIRECT_URL",
+            "https://mlflow.example.com/auth/callback",
+        ),
+    ];
+
+    fn oidc_with(extra: &[(&str, &str)]) -> Result<Option<Oidc>, ConfigError> {
+        let mut vars: Vec<(&str, &str)> = OIDC.to_vec();
+        vars.extend_from_slice(extra);
+        Settings::load(None, env(&vars)).and_then(|s| s.auth.oidc.enabled())
+    }
+
+    #[test]
+    fn single_sign_on_is_off_until_an_issuer_is_set_and_then_needs_its_client() {
+        let off = Settings::load(None, env(&[])).expect("defaults");
+        assert!(off.auth.oidc.enabled().expect("valid").is_none());
+        let on = oidc_with(&[
+            (
+                "MLGUARD_AUTH__OIDC__GROUP_ROLES",
+                "ml-team = readers,ops=editors",
+            ),
+            ("MLGUARD_AUTH__OIDC__ADMIN_GROUPS", "mlflow-admins, root"),
+            ("MLGUARD_AUTH__OIDC__AUDIENCES", "mlguard"),
+        ])
+        .expect("valid")
+        .expect("on");
+        assert_eq!(on.provider.scopes, ["openid", "profile", "email"]);
+        assert_eq!(on.provider.audiences, ["mlguard"]);
+        assert_eq!(on.login.admin_groups, ["mlflow-admins", "root"]);
+        assert_eq!(on.login.group_roles["ml-team"].as_str(), "readers");
+        assert_eq!(on.login.after_logout_url, "https://mlflow.example.com/");
+        assert!(on.login.cookie_secure && on.login.provision);
+        for (name, _) in OIDC {
+            let vars: Vec<(&str, &str)> = OIDC.iter().copied().filter(|(n, _)| n != name).collect();
+            let err = Settings::load(None, env(&vars)).map(|_| ());
+            if *name == "MLGUARD_AUTH__OIDC__ISSUER" {
+                assert!(err.is_ok(), "without an issuer it is simply off");
+            } else {
+                assert!(err.is_err(), "{name} missing must refuse the start");
+            }
+        }
+    }
+
+    #[test]
+    fn bad_single_sign_on_settings_refuse_the_start() {
+        for (var, value, says) in [
+            ("MLGUARD_AUTH__OIDC__SCOPES", "profile email", "openid"),
+            ("MLGUARD_AUTH__OIDC__GROUP_ROLES", "ml-team", "group=role"),
+            (
+                "MLGUARD_AUTH__OIDC__GROUP_ROLES",
+                "ml-team=__user_1__",
+                "__user_1__",
+            ),
+            (
+                "MLGUARD_AUTH__OIDC__REDIRECT_URL",
+                "/auth/callback",
+                "redirect_url",
+            ),
+            ("MLGUARD_AUTH__OIDC__ISSUER", "idp.example.com", "issuer"),
+        ] {
+            let err = oidc_with(&[(var, value)]).expect_err(var).to_string();
+            assert!(err.contains(says), "{var}={value}: {err}");
+            // The secret never appears in what the error says.
+            assert!(!err.contains("s3cret"), "{err}");
+        }
+    }
+
     #[test]
     fn defaults_match_the_documented_ones() {
         let s = Settings::load(None, env(&[])).expect("defaults load");

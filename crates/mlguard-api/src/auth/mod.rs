@@ -261,7 +261,11 @@ async fn cookie_session(
         method,
         axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
     );
-    if !safe && !state.origins.comes_from_own_pages(headers, authority.as_deref()) {
+    if !safe
+        && !state
+            .origins
+            .comes_from_own_pages(headers, authority.as_deref())
+    {
         tracing::info!("refused a session-cookie state change that names no own page");
         return Some(Err(ApiError::new(
             StatusCode::FORBIDDEN,
