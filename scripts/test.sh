@@ -7,7 +7,8 @@
 # Installs what the tests need on first use: a Python venv with the pinned mlflow
 # client and the test tools, and one server-only venv per pinned MLflow (the upstream
 # servers mlguard is tested in front of), plus a client venv with MLflow 3.17.2 for its
-# AuthServiceClient suite (tests/e2e317).
+# AuthServiceClient suite (tests/e2e317), and the npm packages of the OpenID provider
+# the SSO tests run (tests/oidc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +33,11 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
     apt-get update
     apt-get install -y --no-install-recommends chromium chromium-driver
 fi
+
+# The OpenID provider for the SSO tests (tests/oidc: oidc-provider from npm, run by Node).
+step "OpenID provider packages (tests/oidc, npm ci)"
+command -v node >/dev/null || { echo "node is needed for tests/oidc (Node.js 20+)" >&2; exit 1; }
+"$venv/bin/python" -c 'import sys; sys.path.insert(0, "tests/e2e"); import oidc_provider; oidc_provider.ensure_node_modules()'
 
 step "Server venvs, one per pinned MLflow (${server_mlflow_versions[*]})"
 declare -A server_mlflow
