@@ -338,6 +338,28 @@ def test_provider_admins_are_admins_and_end_others_sessions(world, browser):
                         timeout=30).status_code == 401
 
 
+def test_an_id_token_for_another_login_opens_no_session(world, browser):
+    """A login whose ID token carries another nonce than the one mlguard sent (here:
+    the kept nonce changed under it, as if a token of another login were replayed
+    into this callback) is refused after the provider's login, and opens nothing."""
+    import sqlite3
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(f"{world.url}/")
+    WebDriverWait(browser, 20).until(lambda d: d.current_url.startswith(world.provider.issuer))
+    database = world.guard.database_url.removeprefix("sqlite://")
+    with sqlite3.connect(database) as db:
+        changed = db.execute("UPDATE pending_logins SET nonce = 'another-login'").rowcount
+    assert changed == 1
+    sign_in(browser, "alice", ALICE_PASSWORD)
+    WebDriverWait(browser, 30).until(lambda d: d.current_url.startswith(world.url))
+    assert "could not be verified" in browser.find_element(By.TAG_NAME, "body").text
+    assert browser.get_cookie("mlguard_session") is None
+    assert "nonce" in world.guard.all_logs()
+
+
 def test_broken_logins_open_no_session(world):
     def callback(**params):
         return requests.get(f"{world.url}/auth/callback", params=params, timeout=30,
