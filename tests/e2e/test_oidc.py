@@ -327,9 +327,23 @@ def test_provider_admins_are_admins_and_end_others_sessions(world, browser):
     assert me.json()["user"]["is_admin"] is True, me.text
     users = requests.get(f"{world.url}/api/2.0/mlflow/users/list", cookies=jar, timeout=30)
     assert users.status_code == 200, users.text
-    # Bob, an admin by his group, ends a session of his own through the API.
     mine = requests.get(f"{world.url}/api/2.0/mlguard/sessions/list", cookies=jar,
                         timeout=30).json()["sessions"]
+    # A plain user neither lists nor ends someone else's session.
+    carol = world.guard.create_user(unique("carol"))
+    theirs = requests.get(f"{world.url}/api/2.0/mlguard/sessions/list", auth=carol,
+                          params={"username": "bob"}, timeout=30)
+    assert theirs.status_code == 403, theirs.text
+    ending = requests.post(f"{world.url}/api/2.0/mlguard/sessions/end", auth=carol, timeout=30,
+                           json={"session_id": mine[0]["session_id"]})
+    assert ending.status_code == 404, ending.text
+    assert requests.get(f"{world.url}/api/2.0/mlflow/users/current", cookies=jar,
+                        timeout=30).status_code == 200
+    # An admin lists anyone's.
+    listed = requests.get(f"{world.url}/api/2.0/mlguard/sessions/list", auth=world.admin,
+                          params={"username": "bob"}, timeout=30)
+    assert [s["session_id"] for s in listed.json()["sessions"]] == [mine[0]["session_id"]]
+    # Bob, an admin by his group, ends a session of his own through the API.
     ended = requests.post(f"{world.url}/api/2.0/mlguard/sessions/end", cookies=jar,
                           headers={"Origin": world.url}, timeout=30,
                           json={"session_id": mine[0]["session_id"]})
