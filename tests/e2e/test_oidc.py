@@ -71,7 +71,10 @@ def world(tmp_path_factory, mlflow_upstream):
         "machine_clients": [{"client_id": BOT, "client_secret": BOT_SECRET,
                              "groups": ["readers"]},
                             {"client_id": "stranger-bot", "client_secret": BOT_SECRET,
-                             "groups": []}],
+                             "groups": []},
+                            # Asks for the name of mlguard's own admin account.
+                            {"client_id": "impostor", "client_secret": BOT_SECRET,
+                             "groups": ["mlflow-admins"], "username": ADMIN_USERNAME}],
         "users": {"alice": {"password": ALICE_PASSWORD, "groups": ["data-team"],
                             "email": "alice@example.com", "name": "Alice"},
                   "bob": {"password": BOB_PASSWORD, "groups": ["mlflow-admins"],
@@ -192,6 +195,35 @@ def test_bad_provider_tokens_are_refused_with_the_basic_challenge(world):
         assert r.json()["error_code"] == "UNAUTHENTICATED", name
         assert r.headers.get("WWW-Authenticate", "").startswith("Basic"), name
     assert world.get(path, good).status_code == 200
+
+
+def test_a_provider_name_never_takes_over_a_local_account(world):
+    """A validly signed token whose username claim names an account mlguard made
+    for someone else (here: the bootstrap admin) signs in as nobody."""
+    token = world.token("impostor")
+    r = world.get("/api/2.0/mlflow/users/current", token)
+    assert r.status_code == 401, r.text
+    assert r.headers["WWW-Authenticate"].startswith("Basic")
+    # The local admin is untouched: its password still works, and it is no
+    # provider identity's.
+    me = requests.get(f"{world.url}/api/2.0/mlflow/users/current", auth=world.admin, timeout=30)
+    assert me.status_code == 200 and me.json()["user"]["username"] == ADMIN_USERNAME
+
+
+def test_revoking_a_users_credentials_ends_their_sessions(world, browser):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(f"{world.url}/")
+    WebDriverWait(browser, 20).until(lambda d: d.current_url.startswith(world.provider.issuer))
+    sign_in(browser, "alice", ALICE_PASSWORD)
+    WebDriverWait(browser, 30).until(lambda d: d.current_url.startswith(world.url))
+    jar = {"mlguard_session": session_cookie(browser)}
+    me = f"{world.url}/api/2.0/mlflow/users/current"
+    assert requests.get(me, cookies=jar, timeout=30).status_code == 200
+    revoked = requests.post(f"{world.url}/api/2.0/mlguard/tokens/revoke-all", auth=world.admin,
+                            json={"username": "alice"}, timeout=30)
+    assert revoked.status_code == 200, revoked.text
+    assert requests.get(me, cookies=jar, timeout=30).status_code == 401
 
 
 def test_a_rotated_signing_key_is_picked_up_and_a_withdrawn_one_dropped(world):

@@ -30,6 +30,7 @@ pub(crate) struct ListSessionsResponse {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListSessionsQuery {
     /// Whose sessions (an admin's question); the caller's own when absent.
     #[param(min_length = 1, max_length = 255)]
@@ -55,6 +56,7 @@ fn no_such_session() -> ApiError {
     params(ListSessionsQuery),
     responses(
         (status = 200, description = "Open sessions, oldest first", body = ListSessionsResponse),
+        (status = 400, description = "Invalid username", body = ErrorBody),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 403, description = "Another user's sessions", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
@@ -107,6 +109,7 @@ pub(crate) async fn list_sessions(
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 403, description = "Never: another user's session is not found", body = ErrorBody),
         (status = 404, description = "No such session of the caller's (or, for admins, of anyone's)", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
     ))]
 pub(crate) async fn end_session(
     State(state): State<AppState>,

@@ -27,10 +27,22 @@ use sha2::{Digest, Sha256};
 use crate::auth::Proof;
 use crate::state::AppState;
 
-/// The session cookie: an opaque secret, nothing else.
+/// The session cookie: an opaque secret, nothing else. Over https it carries the
+/// `__Host-` prefix, so no sibling domain can set one for mlguard.
 pub(crate) const SESSION_COOKIE: &str = "mlguard_session";
 /// Binds a login under way to the browser that started it (login CSRF).
 const LOGIN_COOKIE: &str = "mlguard_login";
+/// The longest `next` kept for a login.
+const MAX_NEXT_CHARS: usize = 2048;
+
+/// A cookie's name: `__Host-`-prefixed when `Secure`.
+fn cookie_name(name: &str, secure: bool) -> String {
+    if secure {
+        format!("__Host-{name}")
+    } else {
+        name.to_owned()
+    }
+}
 /// How long a login may take at the provider.
 const LOGIN_TTL_MS: i64 = 10 * 60 * 1000;
 
@@ -53,8 +65,6 @@ pub struct OidcLogin {
 pub(crate) struct Sso {
     pub(crate) provider: Arc<dyn IdentityProvider>,
     login: OidcLogin,
-    /// The roles last synced per user, so an unchanged token writes nothing.
-    synced: quick_cache::sync::Cache<i64, Vec<RoleName>>,
 }
 
 impl std::fmt::Debug for Sso {
@@ -67,11 +77,7 @@ impl std::fmt::Debug for Sso {
 
 impl Sso {
     pub(crate) fn new(provider: Arc<dyn IdentityProvider>, login: OidcLogin) -> Self {
-        Self {
-            provider,
-            login,
-            synced: quick_cache::sync::Cache::new(10_000),
-        }
+        Self { provider, login }
     }
 
     /// The roles a provider's groups stand for, sorted and without repeats.
@@ -123,6 +129,7 @@ pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
 }
 
 fn set_cookie(name: &str, value: &str, path: &str, max_age_secs: u64, secure: bool) -> HeaderValue {
+    let name = cookie_name(name, secure);
     let secure = if secure { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
         "{name}={value}; Path={path}; Max-Age={max_age_secs}; HttpOnly; SameSite=Lax{secure}"
@@ -163,6 +170,7 @@ pub(crate) fn local_path(next: Option<&str>) -> String {
     match next {
         Some(path)
             if path.starts_with('/')
+                && path.len() <= MAX_NEXT_CHARS
                 && !path.starts_with("//")
                 && !path.contains('\\')
                 && !path.chars().any(char::is_control) =>
@@ -173,57 +181,85 @@ pub(crate) fn local_path(next: Option<&str>) -> String {
     }
 }
 
-/// The account a provider identity is, created when allowed; its provider roles
-/// synced and its admin standing by groups.
+/// What a provider identity signs in as.
+enum Account {
+    Found(mlguard_domain::User),
+    /// Provisioning is off and no account was made for the identity.
+    NotProvisioned,
+    /// An account of the name exists, made for someone else (locally, or for
+    /// another identity): a provider name never takes it over.
+    NameTaken,
+}
+
+/// The account made for a provider identity (created when allowed), its provider
+/// roles synced and its admin standing by groups.
 pub(crate) async fn principal_of(
     state: &AppState,
     sso: &Sso,
     identity: &ExternalIdentity,
 ) -> Result<(Principal, bool), IdentityError> {
-    let username = identity.username.clone();
     let provision = sso.login.provision;
     // Nobody knows this password: the account signs in through the provider only.
     let password = Password::new(&random_secret())
         .map_err(|e| IdentityError::Unavailable(format!("a generated password: {e}")))?;
     let store_failed = |e: StoreError| IdentityError::Unavailable(e.to_string());
-    let user = state
-        .blocking(move |store| match store.get_user(&username) {
-            Ok(user) => Ok(Some(user)),
-            Err(StoreError::UserNotFound(_)) if provision => {
-                match store.create_user(&username, &password, false) {
-                    Ok(user) => {
-                        tracing::info!(user.name = %username, "account provisioned from the identity provider");
-                        Ok(Some(user))
-                    }
-                    // Made by a concurrent first request.
-                    Err(StoreError::UserAlreadyExists(_)) => store.get_user(&username).map(Some),
-                    Err(e) => Err(e),
-                }
+    let found = identity.clone();
+    let account = state
+        .blocking(move |store| {
+            let (issuer, subject) = (found.issuer.as_str(), found.subject.as_str());
+            if let Some(user_id) = store.user_of_identity(issuer, subject)? {
+                return Ok(match store.credential_state(user_id)? {
+                    Some(current) => Account::Found(current.user),
+                    None => Account::NotProvisioned,
+                });
             }
-            Err(StoreError::UserNotFound(_)) => Ok(None),
-            Err(e) => Err(e),
+            if !provision {
+                return Ok(Account::NotProvisioned);
+            }
+            match store.create_user(&found.username, &password, false) {
+                Ok(user) => {
+                    store.link_identity(user.id, issuer, subject)?;
+                    tracing::info!(user.name = %found.username, "account provisioned from the identity provider");
+                    Ok(Account::Found(user))
+                }
+                // Taken, or made by a concurrent first request of this identity.
+                Err(StoreError::UserAlreadyExists(_)) => {
+                    Ok(match store.user_of_identity(issuer, subject)? {
+                        Some(user_id) => match store.credential_state(user_id)? {
+                            Some(current) => Account::Found(current.user),
+                            None => Account::NotProvisioned,
+                        },
+                        None => Account::NameTaken,
+                    })
+                }
+                Err(e) => Err(e),
+            }
         })
         .await
         .map_err(|e| IdentityError::Unavailable(format!("{e:?}")))?
         .map_err(store_failed)?;
-    let Some(user) = user else {
-        return Err(IdentityError::Rejected(
-            "no such account, and provisioning is off".to_owned(),
-        ));
-    };
-    let roles = sso.roles_of(&identity.groups);
-    if sso.synced.get(&user.id).as_ref() != Some(&roles) {
-        let (user_id, wanted) = (user.id, roles.clone());
-        let skipped = state
-            .blocking(move |store| store.sync_provider_roles(user_id, &wanted))
-            .await
-            .map_err(|e| IdentityError::Unavailable(format!("{e:?}")))?
-            .map_err(store_failed)?;
-        if !skipped.is_empty() {
-            let names: Vec<&str> = skipped.iter().map(RoleName::as_str).collect();
-            tracing::debug!(roles = ?names, "provider groups name no role of that name");
+    let user = match account {
+        Account::Found(user) => user,
+        Account::NotProvisioned => {
+            return Err(IdentityError::Rejected(
+                "no account was made for this identity, and provisioning is off".to_owned(),
+            ));
         }
-        sso.synced.insert(user.id, roles);
+        Account::NameTaken => {
+            return Err(IdentityError::Rejected(
+                "an account of that name exists and was not made for this identity".to_owned(),
+            ));
+        }
+    };
+    let (user_id, wanted) = (user.id, sso.roles_of(&identity.groups));
+    let skipped = state
+        .blocking(move |store| store.sync_provider_roles(user_id, &wanted))
+        .await
+        .map_err(|e| IdentityError::Unavailable(format!("{e:?}")))?
+        .map_err(store_failed)?;
+    if !skipped.is_empty() {
+        let names: Vec<&str> = skipped.iter().map(RoleName::as_str).collect();
+        tracing::debug!(roles = ?names, "provider groups name no role of that name");
     }
     let admin_from_provider = sso.is_admin_by_groups(&identity.groups);
     let mut principal: Principal = user.into();
@@ -252,7 +288,11 @@ pub(crate) async fn session(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<(Principal, Proof)>, ApiError> {
-    let Some(secret) = cookie(headers, SESSION_COOKIE) else {
+    let Some(sso) = &state.sso else {
+        return Ok(None);
+    };
+    let name = cookie_name(SESSION_COOKIE, sso.login.cookie_secure);
+    let Some(secret) = cookie(headers, &name) else {
         return Ok(None);
     };
     let hashed = sha256_hex(secret);
@@ -261,9 +301,11 @@ pub(crate) async fn session(
             let Some(session) = store.session_by_secret(&hashed, now_ms())? else {
                 return Ok(None);
             };
+            // A password change, admin change or revoke-all since the login ends it.
             Ok::<_, StoreError>(
                 store
                     .credential_state(session.user_id)?
+                    .filter(|current| current.version == session.credential_version)
                     .map(|current| (session, current)),
             )
         })
@@ -320,7 +362,7 @@ pub(crate) async fn login(
         set_cookie(
             LOGIN_COOKIE,
             &start.state,
-            "/auth",
+            "/",
             (LOGIN_TTL_MS / 1000) as u64,
             sso.login.cookie_secure,
         ),
@@ -362,7 +404,8 @@ pub(crate) async fn callback(
         return page(StatusCode::BAD_REQUEST, "The sign-in link is incomplete.");
     };
     // The state comes back to the browser that started the login, once.
-    if cookie(&headers, LOGIN_COOKIE) != Some(login_state) {
+    let login_cookie = cookie_name(LOGIN_COOKIE, sso.login.cookie_secure);
+    if cookie(&headers, &login_cookie) != Some(login_state) {
         tracing::info!("login callback from a browser that did not start it");
         return page(
             StatusCode::BAD_REQUEST,
@@ -449,7 +492,7 @@ pub(crate) async fn callback(
     );
     headers.append(
         header::SET_COOKIE,
-        set_cookie(LOGIN_COOKIE, "", "/auth", 0, secure),
+        set_cookie(LOGIN_COOKIE, "", "/", 0, secure),
     );
     response
 }
@@ -458,7 +501,7 @@ pub(crate) async fn callback(
 /// offers it, at the provider.
 pub(crate) async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let secure = state.sso.as_ref().is_none_or(|sso| sso.login.cookie_secure);
-    if let Some(secret) = cookie(&headers, SESSION_COOKIE) {
+    if let Some(secret) = cookie(&headers, &cookie_name(SESSION_COOKIE, secure)) {
         let hashed = sha256_hex(secret);
         let ended = state
             .blocking(
@@ -573,7 +616,7 @@ mod tests {
         let secure = set_cookie(SESSION_COOKIE, "v", "/", 60, true);
         assert_eq!(
             secure.to_str().unwrap(),
-            "mlguard_session=v; Path=/; Max-Age=60; HttpOnly; SameSite=Lax; Secure"
+            "__Host-mlguard_session=v; Path=/; Max-Age=60; HttpOnly; SameSite=Lax; Secure"
         );
         let plain = set_cookie(SESSION_COOKIE, "v", "/", 60, false);
         assert!(!plain.to_str().unwrap().contains("Secure"));

@@ -7,10 +7,13 @@ use crate::names::Username;
 use crate::ports::StoreError;
 use crate::role::RoleName;
 
-/// Who the provider vouches for: the account name (from the configured claim) and
-/// the groups it reports, as sent.
+/// Who the provider vouches for: the identity itself (`iss`, `sub`), the account
+/// name it asks for (from the configured claim), and the groups it reports, as sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExternalIdentity {
+    pub issuer: String,
+    /// The provider's stable id of the identity (`sub`); names can change, this not.
+    pub subject: String,
     pub username: Username,
     pub groups: Vec<String>,
     /// When the token that vouched expires (`exp`), seconds since the Unix epoch.
@@ -96,6 +99,9 @@ pub trait IdentityProvider: Send + Sync {
 pub struct Session {
     pub id: i64,
     pub user_id: i64,
+    /// The account's credential version at login: a later password change, admin
+    /// change or revoke-all ends the session.
+    pub credential_version: i64,
     /// The provider's groups made the user an admin when they logged in.
     pub admin_from_provider: bool,
     /// Milliseconds since the Unix epoch.
@@ -107,7 +113,7 @@ pub struct Session {
 /// Secrets and states are passed in already hashed (SHA-256, hex): the store never
 /// holds what opens a session.
 pub trait SessionStore: Send + Sync {
-    /// Opens a session for an existing user.
+    /// Opens a session for an existing user, at their current credential version.
     fn create_session(
         &self,
         secret_sha256: &str,
@@ -115,6 +121,13 @@ pub trait SessionStore: Send + Sync {
         admin_from_provider: bool,
         expires_at: i64,
     ) -> Result<Session, StoreError>;
+
+    /// The account an identity of the provider was linked to when it was created.
+    fn user_of_identity(&self, issuer: &str, subject: &str) -> Result<Option<i64>, StoreError>;
+
+    /// Links an identity to the account made for it. MUST fail if the identity is
+    /// already linked (also under a race).
+    fn link_identity(&self, user_id: i64, issuer: &str, subject: &str) -> Result<(), StoreError>;
 
     /// The session, when it exists and `now` is before its expiry.
     fn session_by_secret(

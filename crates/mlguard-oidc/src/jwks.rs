@@ -39,6 +39,8 @@ struct Key {
 struct Cached {
     keys: Vec<Key>,
     fetched_at: Option<Instant>,
+    /// The last fetch, successful or not: what the refetch interval counts from.
+    attempted_at: Option<Instant>,
 }
 
 pub(crate) struct KeySet {
@@ -95,6 +97,13 @@ impl KeySet {
     /// The key for a token's `kid` (or the only key, when the token names none).
     async fn find(&self, kid: Option<&str>, algorithm: Algorithm) -> Option<DecodingKey> {
         let cached = self.cached.read().await;
+        // Keys past their age are not trusted, even while a fetch keeps failing.
+        if cached
+            .fetched_at
+            .is_none_or(|at| at.elapsed() >= self.max_age)
+        {
+            return None;
+        }
         let usable: Vec<&Key> = cached
             .keys
             .iter()
@@ -115,21 +124,24 @@ impl KeySet {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Value, IdentityError>>,
     {
-        let seen = self.cached.read().await.fetched_at;
+        let seen = self.cached.read().await.attempted_at;
         let _one_at_a_time = self.fetching.lock().await;
-        let current = self.cached.read().await.fetched_at;
-        // Someone fetched while we waited, or the last fetch is too recent.
+        let current = self.cached.read().await.attempted_at;
+        // Someone fetched while we waited, or the last attempt is too recent.
         if current != seen || current.is_some_and(|at| at.elapsed() < self.refetch_interval) {
             return Ok(());
         }
+        self.cached.write().await.attempted_at = Some(Instant::now());
         let keys = parse_keys(fetch().await?)?;
         tracing::info!(
             keys = keys.len(),
             "fetched the identity provider's signing keys"
         );
+        let now = Instant::now();
         *self.cached.write().await = Cached {
             keys,
-            fetched_at: Some(Instant::now()),
+            fetched_at: Some(now),
+            attempted_at: Some(now),
         };
         Ok(())
     }

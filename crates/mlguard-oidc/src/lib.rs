@@ -71,6 +71,9 @@ pub struct OidcClient {
     settings: OidcSettings,
     http: reqwest::Client,
     discovery: OnceCell<Discovery>,
+    /// When discovery last failed: retried only after the key refetch interval, so
+    /// an outage does not hold every request for a timeout.
+    discovery_failed_at: std::sync::Mutex<Option<std::time::Instant>>,
     keys: KeySet,
 }
 
@@ -125,6 +128,7 @@ impl OidcClient {
             settings,
             http,
             discovery: OnceCell::new(),
+            discovery_failed_at: std::sync::Mutex::new(None),
             keys,
         })
     }
@@ -159,7 +163,22 @@ impl OidcClient {
 
     /// Discovery, fetched once it succeeds; a failure is retried at the next use.
     async fn discovery(&self) -> Result<&Discovery, IdentityError> {
-        self.discovery
+        if let Some(found) = self.discovery.get() {
+            return Ok(found);
+        }
+        let recently_failed = self
+            .discovery_failed_at
+            .lock()
+            .ok()
+            .and_then(|at| *at)
+            .is_some_and(|at| at.elapsed() < self.settings.jwks_refetch_interval);
+        if recently_failed {
+            return Err(IdentityError::Unavailable(
+                "discovery failed moments ago".to_owned(),
+            ));
+        }
+        let found = self
+            .discovery
             .get_or_try_init(|| async {
                 let url = format!(
                     "{}/.well-known/openid-configuration",
@@ -176,7 +195,13 @@ impl OidcClient {
                 }
                 Ok(found)
             })
-            .await
+            .await;
+        if found.is_err()
+            && let Ok(mut at) = self.discovery_failed_at.lock()
+        {
+            *at = Some(std::time::Instant::now());
+        }
+        found
     }
 
     /// The claims of a token signed by the provider for one of `audiences`.
@@ -193,6 +218,19 @@ impl OidcClient {
     }
 
     fn identity(&self, claims: &Value) -> Result<ExternalIdentity, IdentityError> {
+        let subject = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .filter(|sub| !sub.is_empty())
+            .ok_or_else(|| IdentityError::Rejected("no sub claim".to_owned()))?;
+        // An address names an account only once the provider has verified it.
+        if self.settings.username_claim == "email"
+            && claims.get("email_verified").and_then(Value::as_bool) != Some(true)
+        {
+            return Err(IdentityError::Rejected(
+                "the email address is not verified".to_owned(),
+            ));
+        }
         let name = claims
             .get(&self.settings.username_claim)
             .and_then(Value::as_str)
@@ -215,6 +253,8 @@ impl OidcClient {
             .and_then(Value::as_i64)
             .ok_or_else(|| IdentityError::Rejected("no exp claim".to_owned()))?;
         Ok(ExternalIdentity {
+            issuer: self.settings.issuer.clone(),
+            subject: subject.to_owned(),
             username,
             groups,
             expires_at,

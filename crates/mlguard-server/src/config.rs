@@ -254,6 +254,13 @@ impl OidcConfig {
             })?;
             group_roles.insert(group.trim().to_owned(), role);
         }
+        let audiences = comma_list(self.audiences.as_deref());
+        // ID tokens are for mlguard's client: one must never pass as a bearer token.
+        if audiences.contains(&client_id) {
+            return Err(ConfigError::Invalid(
+                "auth.oidc.audiences must not include the client_id".to_owned(),
+            ));
+        }
         let provider = mlguard_oidc::OidcSettings {
             issuer: issuer.to_owned(),
             client_id,
@@ -262,7 +269,7 @@ impl OidcConfig {
             scopes,
             username_claim: self.username_claim.clone(),
             groups_claim: self.groups_claim.clone(),
-            audiences: comma_list(self.audiences.as_deref()),
+            audiences,
             timeout: self.timeout,
             jwks_refetch_interval: self.jwks_refetch_interval,
             jwks_max_age: self.jwks_max_age,
@@ -586,12 +593,12 @@ mod tests {
                 "ml-team = readers,ops=editors",
             ),
             ("MLGUARD_AUTH__OIDC__ADMIN_GROUPS", "mlflow-admins, root"),
-            ("MLGUARD_AUTH__OIDC__AUDIENCES", "mlguard"),
+            ("MLGUARD_AUTH__OIDC__AUDIENCES", "api://mlguard"),
         ])
         .expect("valid")
         .expect("on");
         assert_eq!(on.provider.scopes, ["openid", "profile", "email"]);
-        assert_eq!(on.provider.audiences, ["mlguard"]);
+        assert_eq!(on.provider.audiences, ["api://mlguard"]);
         assert_eq!(on.login.admin_groups, ["mlflow-admins", "root"]);
         assert_eq!(on.login.group_roles["ml-team"].as_str(), "readers");
         assert_eq!(on.login.after_logout_url, "https://mlflow.example.com/");
@@ -623,6 +630,7 @@ mod tests {
                 "redirect_url",
             ),
             ("MLGUARD_AUTH__OIDC__ISSUER", "idp.example.com", "issuer"),
+            ("MLGUARD_AUTH__OIDC__AUDIENCES", "api,mlguard", "client_id"),
         ] {
             let err = oidc_with(&[(var, value)]).expect_err(var).to_string();
             assert!(err.contains(says), "{var}={value}: {err}");

@@ -348,13 +348,26 @@ impl RoleStore for Store {
                     username: username.clone(),
                 }));
             }
-            let inserted = diesel::insert_into(user_role_assignments::table)
-                .values((
-                    user_role_assignments::user_id.eq(user_id),
-                    user_role_assignments::role_id.eq(role_id),
-                    user_role_assignments::created_at.eq(now_ms()),
-                ))
-                .execute(conn);
+            // The identity provider's assignment becomes the admin's: a later sync
+            // no longer takes it away.
+            let taken_over = diesel::delete(
+                provider_role_assignments::table
+                    .filter(provider_role_assignments::user_id.eq(user_id))
+                    .filter(provider_role_assignments::role_id.eq(role_id)),
+            )
+            .execute(conn)?
+                > 0;
+            let inserted = if taken_over {
+                Ok(0)
+            } else {
+                diesel::insert_into(user_role_assignments::table)
+                    .values((
+                        user_role_assignments::user_id.eq(user_id),
+                        user_role_assignments::role_id.eq(role_id),
+                        user_role_assignments::created_at.eq(now_ms()),
+                    ))
+                    .execute(conn)
+            };
             match inserted {
                 Ok(_) => {}
                 Err(e) if is_unique_violation(&e) => {

@@ -92,9 +92,19 @@ diesel::table! {
         secret_sha256 -> Text,
         user_id -> BigInt,
         admin_from_provider -> Bool,
+        credential_version -> BigInt,
         /// Milliseconds since the Unix epoch.
         created_at -> BigInt,
         expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// The provider identity each account was made for.
+    provider_identities (issuer, subject) {
+        issuer -> Text,
+        subject -> Text,
+        user_id -> BigInt,
     }
 }
 
@@ -116,3 +126,6 @@ diesel::table! {
         role_id -> BigInt,
     }
 }
+
+diesel::joinable!(sessions -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(sessions, users);

@@ -8,19 +8,23 @@ use diesel::result::Error as DieselError;
 use mlguard_domain::{PendingLogin, RoleName, Session, SessionStore, StoreError, now_ms};
 
 use crate::schema::{
-    pending_logins, provider_role_assignments, roles, sessions, user_role_assignments,
+    pending_logins, provider_identities, provider_role_assignments, roles, sessions,
+    user_role_assignments, users,
 };
-use crate::store::{Store, db_error};
+use crate::store::{Store, db_error, is_unique_violation};
 
 /// The workspace provider groups map into while workspaces are off.
 const DEFAULT_WORKSPACE: &str = "default";
 
-type SessionRow = (i64, i64, bool, i64, i64);
+type SessionRow = (i64, i64, i64, bool, i64, i64);
 
-fn session((id, user_id, admin_from_provider, created_at, expires_at): SessionRow) -> Session {
+fn session(
+    (id, user_id, credential_version, admin_from_provider, created_at, expires_at): SessionRow,
+) -> Session {
     Session {
         id,
         user_id,
+        credential_version,
         admin_from_provider,
         created_at,
         expires_at,
@@ -30,16 +34,70 @@ fn session((id, user_id, admin_from_provider, created_at, expires_at): SessionRo
 const SESSION_COLUMNS: (
     sessions::id,
     sessions::user_id,
+    sessions::credential_version,
     sessions::admin_from_provider,
     sessions::created_at,
     sessions::expires_at,
 ) = (
     sessions::id,
     sessions::user_id,
+    sessions::credential_version,
     sessions::admin_from_provider,
     sessions::created_at,
     sessions::expires_at,
 );
+
+/// What a sync would change: the provider assignments to add and to remove, and
+/// the names that name no role.
+struct RolePlan {
+    add: Vec<i64>,
+    remove: Vec<i64>,
+    skipped: Vec<RoleName>,
+}
+
+fn plan_roles(
+    conn: &mut crate::connection::DbConnection,
+    user_id: i64,
+    wanted: &[RoleName],
+) -> Result<RolePlan, DieselError> {
+    let names: Vec<&str> = wanted.iter().map(RoleName::as_str).collect();
+    // Synthetic roles are per-user grants, never a group's.
+    let found: Vec<(i64, String)> = roles::table
+        .filter(roles::workspace.eq(DEFAULT_WORKSPACE))
+        .filter(roles::name.eq_any(&names))
+        .select((roles::id, roles::name))
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .filter(|(_, name)| !RoleName::from_stored(name).is_synthetic())
+        .collect();
+    let wanted_ids: BTreeSet<i64> = found.iter().map(|(id, _)| *id).collect();
+    let made: BTreeSet<i64> = provider_role_assignments::table
+        .filter(provider_role_assignments::user_id.eq(user_id))
+        .select(provider_role_assignments::role_id)
+        .load::<i64>(conn)?
+        .into_iter()
+        .collect();
+    let held: BTreeSet<i64> = user_role_assignments::table
+        .filter(user_role_assignments::user_id.eq(user_id))
+        .select(user_role_assignments::role_id)
+        .load::<i64>(conn)?
+        .into_iter()
+        .collect();
+    Ok(RolePlan {
+        // Already held by an admin's assignment: it stays theirs.
+        add: wanted_ids
+            .difference(&made)
+            .filter(|id| !held.contains(id))
+            .copied()
+            .collect(),
+        remove: made.difference(&wanted_ids).copied().collect(),
+        skipped: wanted
+            .iter()
+            .filter(|name| !found.iter().any(|(_, n)| n == name.as_str()))
+            .cloned()
+            .collect(),
+    })
+}
 
 impl SessionStore for Store {
     fn create_session(
@@ -55,10 +113,15 @@ impl SessionStore for Store {
             // An expired session of anyone's is gone for good: prune as we go.
             diesel::delete(sessions::table.filter(sessions::expires_at.le(created_at)))
                 .execute(conn)?;
+            let version = users::table
+                .find(user_id)
+                .select(users::credential_version)
+                .first::<i64>(conn)?;
             diesel::insert_into(sessions::table)
                 .values((
                     sessions::secret_sha256.eq(secret_sha256),
                     sessions::user_id.eq(user_id),
+                    sessions::credential_version.eq(version),
                     sessions::admin_from_provider.eq(admin_from_provider),
                     sessions::created_at.eq(created_at),
                     sessions::expires_at.eq(expires_at),
@@ -71,6 +134,34 @@ impl SessionStore for Store {
         })
         .map(session)
         .map_err(|e| db_error("create session", &e))
+    }
+
+    fn user_of_identity(&self, issuer: &str, subject: &str) -> Result<Option<i64>, StoreError> {
+        let mut conn = self.conn()?;
+        provider_identities::table
+            .find((issuer, subject))
+            .select(provider_identities::user_id)
+            .first::<i64>(&mut conn)
+            .optional()
+            .map_err(|e| db_error("read provider identity", &e))
+    }
+
+    fn link_identity(&self, user_id: i64, issuer: &str, subject: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        match diesel::insert_into(provider_identities::table)
+            .values((
+                provider_identities::issuer.eq(issuer),
+                provider_identities::subject.eq(subject),
+                provider_identities::user_id.eq(user_id),
+            ))
+            .execute(&mut conn)
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Unavailable(
+                "the provider identity is already linked".to_owned(),
+            )),
+            Err(e) => Err(db_error("link provider identity", &e)),
+        }
     }
 
     fn session_by_secret(
@@ -91,9 +182,12 @@ impl SessionStore for Store {
 
     fn sessions_of_user(&self, user_id: i64, now: i64) -> Result<Vec<Session>, StoreError> {
         let mut conn = self.conn()?;
+        // A session opened before a credential change is over, so not listed.
         sessions::table
+            .inner_join(users::table)
             .filter(sessions::user_id.eq(user_id))
             .filter(sessions::expires_at.gt(now))
+            .filter(sessions::credential_version.eq(users::credential_version))
             .order(sessions::id.asc())
             .select(SESSION_COLUMNS)
             .load::<SessionRow>(&mut conn)
@@ -172,36 +266,15 @@ impl SessionStore for Store {
         wanted: &[RoleName],
     ) -> Result<Vec<RoleName>, StoreError> {
         let mut conn = self.conn()?;
-        let names: Vec<&str> = wanted.iter().map(RoleName::as_str).collect();
+        // Most requests change nothing: read first, write only when needed.
+        let plan = plan_roles(&mut conn, user_id, wanted)
+            .map_err(|e| db_error("read provider roles", &e))?;
+        if plan.add.is_empty() && plan.remove.is_empty() {
+            return Ok(plan.skipped);
+        }
         conn.write_transaction::<_, DieselError>(|conn| {
-            // Synthetic roles are per-user grants, never a group's.
-            let found: Vec<(i64, String)> = roles::table
-                .filter(roles::workspace.eq(DEFAULT_WORKSPACE))
-                .filter(roles::name.eq_any(&names))
-                .select((roles::id, roles::name))
-                .load(conn)?;
-            let found: Vec<(i64, String)> = found
-                .into_iter()
-                .filter(|(_, name)| !RoleName::from_stored(name).is_synthetic())
-                .collect();
-            let wanted_ids: BTreeSet<i64> = found.iter().map(|(id, _)| *id).collect();
-            let made: BTreeSet<i64> = provider_role_assignments::table
-                .filter(provider_role_assignments::user_id.eq(user_id))
-                .select(provider_role_assignments::role_id)
-                .load::<i64>(conn)?
-                .into_iter()
-                .collect();
-            let held: BTreeSet<i64> = user_role_assignments::table
-                .filter(user_role_assignments::user_id.eq(user_id))
-                .select(user_role_assignments::role_id)
-                .load::<i64>(conn)?
-                .into_iter()
-                .collect();
-            for role_id in wanted_ids.difference(&made) {
-                // Already held by an admin's assignment: it stays theirs.
-                if held.contains(role_id) {
-                    continue;
-                }
+            let plan = plan_roles(conn, user_id, wanted)?;
+            for role_id in &plan.add {
                 diesel::insert_into(user_role_assignments::table)
                     .values((
                         user_role_assignments::user_id.eq(user_id),
@@ -216,26 +289,21 @@ impl SessionStore for Store {
                     ))
                     .execute(conn)?;
             }
-            let gone: Vec<i64> = made.difference(&wanted_ids).copied().collect();
-            if !gone.is_empty() {
+            if !plan.remove.is_empty() {
                 diesel::delete(
                     user_role_assignments::table
                         .filter(user_role_assignments::user_id.eq(user_id))
-                        .filter(user_role_assignments::role_id.eq_any(&gone)),
+                        .filter(user_role_assignments::role_id.eq_any(&plan.remove)),
                 )
                 .execute(conn)?;
                 diesel::delete(
                     provider_role_assignments::table
                         .filter(provider_role_assignments::user_id.eq(user_id))
-                        .filter(provider_role_assignments::role_id.eq_any(&gone)),
+                        .filter(provider_role_assignments::role_id.eq_any(&plan.remove)),
                 )
                 .execute(conn)?;
             }
-            Ok(wanted
-                .iter()
-                .filter(|name| !found.iter().any(|(_, n)| n == name.as_str()))
-                .cloned()
-                .collect())
+            Ok(plan.skipped)
         })
         .map_err(|e| db_error("sync provider roles", &e))
     }

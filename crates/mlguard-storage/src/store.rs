@@ -14,7 +14,7 @@ use crate::connection::{DbConnection, DbPool, Manager, PoolOptions, open_pool};
 use crate::error::StorageError;
 use crate::password;
 use crate::schema::{
-    job_owners, provider_role_assignments, role_permissions, roles, sessions,
+    job_owners, provider_identities, provider_role_assignments, role_permissions, roles, sessions,
     user_role_assignments, users,
 };
 use crate::url::Target;
@@ -279,6 +279,10 @@ impl UserStore for Store {
             diesel::delete(job_owners::table.filter(job_owners::user_id.eq(user_id)))
                 .execute(conn)?;
             diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)?;
+            diesel::delete(
+                provider_identities::table.filter(provider_identities::user_id.eq(user_id)),
+            )
+            .execute(conn)?;
             diesel::delete(
                 provider_role_assignments::table
                     .filter(provider_role_assignments::user_id.eq(user_id)),

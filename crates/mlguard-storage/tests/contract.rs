@@ -2186,6 +2186,39 @@ fn sessions_open_expire_list_and_end(db: Db) {
     );
 }
 
+fn provider_identities_link_once_and_go_with_their_account(db: Db) {
+    let store = &db.store;
+    let alice = create(store, "alice");
+    let bob = create(store, "bob");
+    let idp = "https://idp.example";
+    assert_eq!(store.user_of_identity(idp, "sub-1"), Ok(None));
+    store.link_identity(alice.id, idp, "sub-1").expect("link");
+    assert_eq!(store.user_of_identity(idp, "sub-1"), Ok(Some(alice.id)));
+    assert_eq!(
+        store.user_of_identity("https://other.example", "sub-1"),
+        Ok(None)
+    );
+    // One identity, one account.
+    assert!(store.link_identity(bob.id, idp, "sub-1").is_err());
+    assert_eq!(store.user_of_identity(idp, "sub-1"), Ok(Some(alice.id)));
+    store.delete_user(&name("alice")).expect("delete");
+    assert_eq!(store.user_of_identity(idp, "sub-1"), Ok(None));
+    // A session remembers the credential version it was opened at.
+    let now = mlguard_domain::now_ms();
+    let before = store
+        .create_session("dd44", bob.id, false, now + 60_000)
+        .expect("open");
+    store
+        .set_password(&name("bob"), &pw("another-password-1"))
+        .expect("password");
+    let after = store
+        .create_session("ee55", bob.id, false, now + 60_000)
+        .expect("open");
+    assert!(after.credential_version > before.credential_version);
+    // The one opened before the change is over: not listed any more.
+    assert_eq!(store.sessions_of_user(bob.id, now), Ok(vec![after]));
+}
+
 fn a_pending_login_is_taken_once_before_it_expires(db: Db) {
     let store = &db.store;
     let now = mlguard_domain::now_ms();
@@ -2278,6 +2311,21 @@ fn provider_roles_come_and_go_without_touching_an_admins_assignments(db: Db) {
         .sync_provider_roles(alice.id, &[role_name("readers")])
         .expect("sync");
     assert_eq!(held(store), ["readers", "writers"]);
+    // An admin assigning what the provider assigned makes it the admin's.
+    let auditors = new_role(store, "default", "auditors");
+    store
+        .sync_provider_roles(alice.id, &[role_name("auditors")])
+        .expect("sync");
+    store
+        .assign_role(&name("alice"), auditors.id)
+        .expect("taken over, not a conflict");
+    store
+        .sync_provider_roles(alice.id, &[role_name("readers")])
+        .expect("sync");
+    assert!(held(store).contains(&"auditors".to_owned()));
+    store
+        .unassign_role(&name("alice"), auditors.id)
+        .expect("unassign");
     // A deleted role takes the provider's record with it.
     store.delete_role(readers.id).expect("delete role");
     assert_eq!(store.sync_provider_roles(alice.id, &[]), Ok(vec![]));
@@ -2593,6 +2641,7 @@ contract! {
     jobs_belong_to_their_first_recorded_submitter,
     sessions_open_expire_list_and_end,
     a_pending_login_is_taken_once_before_it_expires,
+    provider_identities_link_once_and_go_with_their_account,
     provider_roles_come_and_go_without_touching_an_admins_assignments,
     racing_first_grants_make_one_synthetic_role with super::race_pool(),
     racing_role_writes_let_exactly_one_win with super::race_pool(),

@@ -7,11 +7,14 @@ CREATE TABLE sessions (
     user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     -- Whether the provider's groups made the user an admin at login.
     admin_from_provider BOOLEAN NOT NULL,
+    -- The account's credential version at login: a change ends the session.
+    credential_version BIGINT NOT NULL,
     created_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL
 );
 
 CREATE INDEX sessions_user_idx ON sessions (user_id);
+CREATE INDEX sessions_expiry_idx ON sessions (expires_at);
 
 -- Logins under way: what the callback must match (state, by its SHA-256), each
 -- usable once, until it expires.
@@ -22,6 +25,19 @@ CREATE TABLE pending_logins (
     next_path TEXT NOT NULL,
     expires_at BIGINT NOT NULL
 );
+
+CREATE INDEX pending_logins_expiry_idx ON pending_logins (expires_at);
+
+-- The provider identity (issuer, subject) each account was made for: only that
+-- identity signs in as it, so a provider name never takes over a local account.
+CREATE TABLE provider_identities (
+    issuer TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    PRIMARY KEY (issuer, subject)
+);
+
+CREATE INDEX provider_identities_user_idx ON provider_identities (user_id);
 
 -- Which role assignments the provider's groups made: only these does a later login
 -- or bearer request take away again.
