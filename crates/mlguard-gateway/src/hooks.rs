@@ -71,6 +71,14 @@ async fn json_answer(
     Ok((parts, json))
 }
 
+/// A list to filter in a shape mlguard does not know is not passed on unfiltered.
+fn refuse_unexpected_list(json: &Value, field: &str) -> Result<(), ApiError> {
+    match json.get(field) {
+        None | Some(Value::Null | Value::Array(_)) if json.is_object() => Ok(()),
+        _ => Err(hook_failed(&format!("an answer's `{field}` is not a list"))),
+    }
+}
+
 /// A changed JSON answer, with the headers that described the old bytes dropped.
 fn reencoded(
     mut parts: axum::http::response::Parts,
@@ -117,6 +125,7 @@ pub(crate) async fn run(
         HookPlan::RedactGuardrailScorers if caller.is_admin => Ok(response),
         HookPlan::RedactGuardrailScorers => {
             let (parts, mut json) = json_answer(response, "redact").await?;
+            refuse_unexpected_list(&json, "configs")?;
             if let Some(Value::Array(configs)) = json.get_mut("configs") {
                 let scorers: Vec<Option<&mut serde_json::Map<String, Value>>> = configs
                     .iter_mut()
@@ -149,6 +158,7 @@ pub(crate) async fn run(
         HookPlan::KeepOwnJobs if caller.is_admin => Ok(response),
         HookPlan::KeepOwnJobs => {
             let (parts, mut json) = json_answer(response, "filter").await?;
+            refuse_unexpected_list(&json, "jobs")?;
             if let Some(Value::Array(jobs)) = json.get_mut("jobs") {
                 let ids: Vec<Option<OpaqueId>> = jobs
                     .iter()
@@ -206,5 +216,21 @@ pub(crate) async fn run(
                 .map_err(|e| hook_failed(&e))?;
             Ok(response)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_list_of_an_unknown_shape_is_refused_not_passed_on() {
+        let ok = |json: Value| refuse_unexpected_list(&json, "jobs").is_ok();
+        assert!(ok(serde_json::json!({"jobs": []})));
+        assert!(ok(serde_json::json!({"jobs": null})));
+        assert!(ok(serde_json::json!({})));
+        assert!(!ok(serde_json::json!({"jobs": {"job_id": "j-1"}})));
+        assert!(!ok(serde_json::json!({"jobs": "j-1"})));
+        assert!(!ok(serde_json::json!([{"job_id": "j-1"}])));
     }
 }
