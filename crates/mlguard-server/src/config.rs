@@ -45,18 +45,8 @@ pub struct ServerSettings {
 impl ServerSettings {
     /// The `Host` and `Origin` checks these settings ask for.
     pub fn request_origins(&self) -> Result<mlguard_api::RequestOrigins, ConfigError> {
-        let list = |value: &Option<String>| -> Vec<String> {
-            value
-                .as_deref()
-                .unwrap_or_default()
-                .split(',')
-                .map(str::trim)
-                .filter(|item| !item.is_empty())
-                .map(str::to_owned)
-                .collect()
-        };
         let hosts = match &self.allowed_hosts {
-            Some(_) => list(&self.allowed_hosts),
+            Some(hosts) => comma_list(Some(hosts)),
             // The loopback names are always in; an unspecified address (0.0.0.0)
             // names no host.
             None => match self.listen.ip() {
@@ -65,7 +55,8 @@ impl ServerSettings {
                 std::net::IpAddr::V6(ip) => vec![format!("[{ip}]")],
             },
         };
-        mlguard_api::RequestOrigins::new(hosts, list(&self.cors_allowed_origins)).map_err(|e| {
+        let origins = comma_list(self.cors_allowed_origins.as_deref());
+        mlguard_api::RequestOrigins::new(hosts, origins).map_err(|e| {
             ConfigError::Invalid(format!("server.allowed_hosts/cors_allowed_origins: {e}"))
         })
     }
