@@ -297,6 +297,40 @@ def server_by_default(request, tmp_path_factory):
     yield from module_server(tmp_path_factory, request.param)
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+CHROMIUM_FLAGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage", "--window-size=1400,900",
+]
+
+
+@pytest.fixture
+def browser():
+    """A headless Chromium (Debian's chromium + chromium-driver, driven by selenium)
+    with a profile of its own: no cookie from another test."""
+    import shutil
+    import tempfile
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    assert CHROMIUM.is_file() and CHROMEDRIVER.is_file(), (
+        "chromium and chromedriver are needed (apt-get install chromium chromium-driver)")
+    profile = tempfile.mkdtemp(prefix="mlguard-browser-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in CHROMIUM_FLAGS + [f"--user-data-dir={profile}"]:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def mlflow_upstream(tmp_path_factory):
     """One real MLflow for the whole session, for modules whose mlguard needs a

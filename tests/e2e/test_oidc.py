@@ -18,10 +18,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import shutil
-import tempfile
 import time
-from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -30,13 +27,6 @@ import requests
 from conftest import ADMIN_USERNAME, Mlguard, free_port, new_password, unique
 from oidc_provider import OidcProvider
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-CHROMIUM_FLAGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage", "--window-size=1400,900",
-]
 WEB_CLIENT, WEB_SECRET = "mlguard-web", "web-" + secrets.token_urlsafe(18)
 BOT, BOT_SECRET = "ci-bot", "bot-" + secrets.token_urlsafe(18)
 ALICE_PASSWORD = "alice-" + secrets.token_urlsafe(12)
@@ -244,26 +234,6 @@ def test_a_rotated_signing_key_is_picked_up_and_a_withdrawn_one_dropped(world):
 
 
 # -- the browser login -----------------------------------------------------------------------
-
-
-@pytest.fixture
-def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    assert CHROMIUM.is_file() and CHROMEDRIVER.is_file(), (
-        "chromium and chromedriver are needed (apt-get install chromium chromium-driver)")
-    profile = tempfile.mkdtemp(prefix="mlguard-sso-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in CHROMIUM_FLAGS + [f"--user-data-dir={profile}"]:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def sign_in(browser, username: str, password: str) -> None:

@@ -13,24 +13,13 @@ import hashlib
 import http.server
 import json
 import secrets
-import shutil
-import tempfile
 import threading
-from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
 
 from oidc_provider import OidcProvider, free_port
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-CHROMIUM_FLAGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage", "--window-size=1200,900",
-]
 
 WEB_SECRET = "web-" + secrets.token_urlsafe(16)
 BOT_SECRET = "bot-" + secrets.token_urlsafe(16)
@@ -136,26 +125,6 @@ def callback_server():
     finally:
         server.shutdown()
         server.server_close()
-
-
-@pytest.fixture
-def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    assert CHROMIUM.is_file() and CHROMEDRIVER.is_file(), (
-        "chromium and chromedriver are needed (apt-get install chromium chromium-driver)")
-    profile = tempfile.mkdtemp(prefix="mlguard-oidc-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in CHROMIUM_FLAGS + [f"--user-data-dir={profile}"]:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def test_browser_code_flow_with_pkce(provider, callback_server, browser):
