@@ -120,3 +120,9 @@ def test_bulk_registration_adds_versions_to_skills_the_caller_may_change(server)
     # version), and a skill name that could smuggle another identity is refused.
     assert register(as_bob, [lint]).status_code == 200
     assert register(as_bob, [f"{lint}/../{fmt}"]).status_code == 400
+    # A batch that names no skill, or names one in the wrong type, is not let through.
+    for body in ({"organization": organization}, {"organization": organization, "skills": []},
+                 {"organization": organization, "skills": [{"name": 7}]},
+                 {"organization": ["x"], "skills": [{"name": lint}]}):
+        r = requests.post(f"{base}/bulk-register", auth=as_bob, timeout=30, json=body)
+        assert r.status_code in (400, 403), (body, r.status_code, r.text)

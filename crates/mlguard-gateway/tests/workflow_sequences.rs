@@ -2137,6 +2137,23 @@ fn guardrails(default: Permission) -> Vec<Turn> {
         turn(OWNER, attach("g-2"), Outcome::Denied),
         turn(OWNER, reorder("g-2"), Outcome::Denied),
         turn(OWNER, attach("g-none"), Outcome::Denied),
+        // A missing guardrail id, or one of the wrong type, names no scorer.
+        turn(
+            OWNER,
+            post(
+                "/api/3.0/mlflow/gateway/guardrails/add-to-endpoint",
+                json!({"endpoint_id": ENDPOINT}),
+            ),
+            Outcome::Denied,
+        ),
+        turn(
+            OWNER,
+            post(
+                "/api/3.0/mlflow/gateway/guardrails/add-to-endpoint",
+                json!({"endpoint_id": ENDPOINT, "guardrail_id": ["g-1"]}),
+            ),
+            Outcome::Invalid,
+        ),
         turn(READER, attach("g-1"), Outcome::Denied),
         turn(STRANGER, attach("g-1"), Outcome::Denied),
         turn(ADMIN, list(), Outcome::Filtered(everything.clone())),
