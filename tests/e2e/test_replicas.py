@@ -1,6 +1,8 @@
-"""Several mlguard replicas on one PostgreSQL database: what one replica changes,
-the others enforce at their next request; racing writes end with one winner; many
-concurrent grant changes end exactly as if applied one at a time."""
+"""Several mlguard replicas on one PostgreSQL database with `auth.consistency =
+strict`: what one replica changes, the others enforce at their next request; racing
+writes end with one winner; many concurrent grant changes end exactly as if applied
+one at a time. (The default, `snapshot`, converges within a measured bound instead:
+tests/e2e/test_consistency.py.)"""
 
 from __future__ import annotations
 
@@ -24,7 +26,8 @@ def replicas(mlguard_factory, postgres_url, mlflow_upstream):  # noqa: F811
     servers = [
         mlguard_factory(f"replica{i}", database_url=postgres_url,
                         admin_password=admin_password,
-                        extra_env={"MLGUARD_UPSTREAM__URL": mlflow_upstream.url}).start()
+                        extra_env={"MLGUARD_UPSTREAM__URL": mlflow_upstream.url,
+                                   "MLGUARD_AUTH__CONSISTENCY": "strict"}).start()
         for i in range(3)
     ]
     return servers

@@ -1,8 +1,8 @@
 use std::sync::Arc;
 
 use mlguard_domain::{
-    GrantStore, IdentityProvider, JobOwnerStore, Permission, RoleStore, SessionStore, TokenCodec,
-    TokenStore, TrackingLookup, UserStore,
+    AccessSnapshot, GrantStore, IdentityProvider, JobOwnerStore, Permission, RoleStore,
+    SessionStore, TokenCodec, TokenStore, TrackingLookup, UserStore,
 };
 use mlguard_http::{ApiError, Grants};
 
@@ -35,6 +35,8 @@ pub struct AppState {
     /// Single sign-on through an OpenID provider; without it, `/auth/*` is not found
     /// and only passwords and mlguard's tokens authenticate.
     pub(crate) sso: Option<Arc<crate::sso::Sso>>,
+    /// The in-process authorization view; without it, every check reads the store.
+    pub(crate) snapshot: Option<Arc<dyn AccessSnapshot>>,
 }
 
 /// The gateway, as this API mounts it: the router that answers every path that is
@@ -69,7 +71,59 @@ impl AppState {
             secrets: None,
             origins: Arc::default(),
             sso: None,
+            snapshot: None,
         }
+    }
+
+    /// Answers authentication's and every check's reads from `snapshot` whenever it
+    /// can vouch for them. Call before [`AppState::grants`] hands the grants out.
+    pub fn with_access_snapshot(mut self, snapshot: Arc<dyn AccessSnapshot>) -> Self {
+        self.grants = self.grants.clone().with_snapshot(Arc::clone(&snapshot));
+        self.snapshot = Some(snapshot);
+        self
+    }
+
+    /// The account's credentials now: from the snapshot, else from the store.
+    pub(crate) async fn credential_state(
+        &self,
+        user_id: i64,
+    ) -> Result<Option<mlguard_domain::CredentialState>, ApiError> {
+        if let Some(known) = self
+            .snapshot
+            .as_ref()
+            .and_then(|snapshot| snapshot.credential_state(user_id))
+        {
+            return Ok(known);
+        }
+        self.blocking(move |store| store.credential_state(user_id))
+            .await?
+            .map_err(ApiError::from)
+    }
+
+    /// Whether the account's credentials are unchanged and the token not revoked:
+    /// from the snapshot, else in one blocking store visit.
+    pub(crate) async fn token_standing(
+        &self,
+        user_id: i64,
+        token_id: &str,
+    ) -> Result<(Option<mlguard_domain::CredentialState>, bool), ApiError> {
+        if let Some(snapshot) = &self.snapshot
+            && let (Some(current), Some(revoked)) = (
+                snapshot.credential_state(user_id),
+                snapshot.is_token_revoked(token_id),
+            )
+        {
+            return Ok((current, revoked));
+        }
+        let token_id = token_id.to_owned();
+        self.blocking(move |store| {
+            Ok::<_, mlguard_domain::StoreError>((
+                store.credential_state(user_id)?,
+                store.is_token_revoked(&token_id)?,
+            ))
+        })
+        .await?
+        .map_err(ApiError::from)
     }
 
     /// Signs browsers in through `provider` and accepts its bearer tokens.

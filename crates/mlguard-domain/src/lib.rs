@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod access;
 mod clock;
 mod decision;
 mod grant_key;
@@ -14,6 +15,10 @@ pub mod secrets;
 mod tokens;
 mod user;
 
+pub use access::{
+    AccessChange, AccessChangeSink, AccessSnapshot, AccessState, AccessStateSource, RoleAccess,
+    RowState, UserAccess,
+};
 pub use clock::now_ms;
 pub use decision::{Decision, Resolution, Standing, decide, effective_permission, resolve_rows};
 pub use grant_key::{

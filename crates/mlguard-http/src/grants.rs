@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use mlguard_domain::{
-    Capability, Decision, GrantKey, GrantStore, JobOwnerStore, KeyChain, OpaqueId, Permission,
-    Principal, Resolution, decide, effective_permission,
+    AccessSnapshot, Capability, Decision, GrantKey, GrantStore, JobOwnerStore, KeyChain, OpaqueId,
+    Permission, Principal, Resolution, decide, effective_permission,
 };
 
 use crate::ApiError;
@@ -28,6 +28,8 @@ where
 #[derive(Clone)]
 pub struct Grants {
     store: Arc<dyn GrantStore>,
+    /// Answers from memory when it can; the store otherwise.
+    snapshot: Option<Arc<dyn AccessSnapshot>>,
     /// Jobs are decided by who submitted them, not by grants.
     jobs: Arc<dyn JobOwnerStore>,
     default_permission: Permission,
@@ -58,9 +60,32 @@ impl Grants {
     ) -> Self {
         Self {
             store,
+            snapshot: None,
             jobs,
             default_permission,
         }
+    }
+
+    /// Resolves from `snapshot` whenever it can vouch for its answer.
+    pub fn with_snapshot(mut self, snapshot: Arc<dyn AccessSnapshot>) -> Self {
+        self.snapshot = Some(snapshot);
+        self
+    }
+
+    /// What `user_id`'s roles resolve `keys` to: from memory when the snapshot can
+    /// answer, else one store round trip.
+    async fn resolve(&self, user_id: i64, keys: &[GrantKey]) -> Result<Resolution, ApiError> {
+        if let Some(resolution) = self
+            .snapshot
+            .as_ref()
+            .and_then(|snapshot| snapshot.resolve(user_id, keys))
+        {
+            return Ok(resolution);
+        }
+        let keys = keys.to_vec();
+        self.blocking(move |store| store.resolve(user_id, &keys))
+            .await?
+            .map_err(ApiError::from)
     }
 
     /// Records `caller` as the submitter of `job_ids`.
@@ -161,19 +186,14 @@ impl Grants {
         user_id: i64,
         chain: KeyChain,
     ) -> Result<(Resolution, KeyChain), ApiError> {
-        let (resolution, chain) = self
-            .blocking(move |store| (store.resolve(user_id, chain.keys()), chain))
-            .await?;
-        Ok((resolution?, chain))
+        let resolution = self.resolve(user_id, chain.keys()).await?;
+        Ok((resolution, chain))
     }
 
     /// Whether one of the roles `user_id` holds in `default` carries
     /// `(workspace, *, MANAGE)`: a workspace admin, with workspaces off.
     pub async fn is_workspace_admin(&self, user_id: i64) -> Result<bool, ApiError> {
-        let resolution = self
-            .blocking(move |store| store.resolve(user_id, &[]))
-            .await??;
-        Ok(resolution.workspace_admin)
+        Ok(self.resolve(user_id, &[]).await?.workspace_admin)
     }
 
     /// Whether `caller` may read each resource; `None` (an item naming nothing
@@ -232,8 +252,7 @@ impl Grants {
         let resolution = if keys.is_empty() {
             Resolution::default()
         } else {
-            self.blocking(move |store| store.resolve(user_id, &keys))
-                .await??
+            self.resolve(user_id, &keys).await?
         };
         let mut next = 0;
         Ok(chains

@@ -138,8 +138,25 @@ pub struct AuthSettings {
     /// Failures older than this are forgotten.
     #[serde(rename = "throttle_window_secs", deserialize_with = "secs")]
     pub throttle_window: Duration,
+    /// Where decisions read accounts, grants and revocations: `snapshot` (an
+    /// in-process view kept exact by the database's change feed) or `strict`
+    /// (the database, on every request).
+    pub consistency: Consistency,
+    /// PostgreSQL with `snapshot`: how long the view is trusted after the change
+    /// feed last proved itself current; the longest a replica whose database
+    /// connection died silently can miss a change. Proofs come every third of it.
+    #[serde(rename = "snapshot_lease_ms", deserialize_with = "millis")]
+    pub snapshot_lease: Duration,
     /// Single sign-on with an OpenID provider; off while `issuer` is unset.
     pub oidc: OidcConfig,
+}
+
+/// `auth.consistency`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Consistency {
+    Snapshot,
+    Strict,
 }
 
 /// `auth.oidc.*`: one OpenID provider, for browser logins and its bearer tokens.
@@ -454,6 +471,8 @@ pub const DEFAULTS: &[(&str, Option<&str>)] = &[
     ("auth.throttle_base_delay_ms", Some("1000")),
     ("auth.throttle_max_delay_secs", Some("300")),
     ("auth.throttle_window_secs", Some("900")),
+    ("auth.consistency", Some("snapshot")),
+    ("auth.snapshot_lease_ms", Some("750")),
     ("auth.oidc.issuer", None),
     ("auth.oidc.client_id", None),
     ("auth.oidc.client_secret", None),
@@ -706,6 +725,7 @@ mod tests {
                 "secrets.enabled" => "false",
                 "secrets.kek" | "secrets.previous_keks" => TEST_KEK,
                 "auth.default_permission" => "MANAGE",
+                "auth.consistency" => "strict",
                 "auth.admin_password" => "a-long-enough-password",
                 "auth.admin_username" => "root",
                 "auth.jwt_secret" | "auth.jwt_previous_secret" => TEST_KEK,

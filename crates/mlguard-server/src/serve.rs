@@ -160,6 +160,31 @@ pub fn rotate_signing_key(store: &dyn mlguard_domain::TokenStore) -> Result<Stri
     Ok(key_id)
 }
 
+/// The in-process authorization view, loaded and following the store's changes.
+fn follow_access_changes(
+    store: &Store,
+    auth: &crate::config::AuthSettings,
+) -> Result<Arc<mlguard_view::AccessView>, CliError> {
+    let view = Arc::new(mlguard_view::AccessView::new(Arc::new(store.clone())));
+    let lease = auth.snapshot_lease.max(Duration::from_millis(30));
+    let feed = mlguard_storage::FeedSettings {
+        lease,
+        heartbeat: lease / 3,
+        ..mlguard_storage::FeedSettings::default()
+    };
+    let started = std::time::Instant::now();
+    store.follow_access_changes(view.clone(), feed)?;
+    let (users, roles, rows) = view.sizes();
+    tracing::info!(
+        users,
+        roles,
+        rows,
+        load_ms = started.elapsed().as_millis() as u64,
+        "authorization view loaded"
+    );
+    Ok(view)
+}
+
 pub fn serve(settings: Settings) -> Result<(), CliError> {
     let store = open_store(&settings.database)?;
     let applied = store.run_migrations()?;
@@ -170,12 +195,22 @@ pub fn serve(settings: Settings) -> Result<(), CliError> {
     // Before serving: a data key under an unconfigured KEK refuses the start.
     let secrets = crate::secrets::open(&settings.secrets, &store)?;
     let codec = token_codec(&settings.auth, Arc::new(store.clone()))?;
-    let state = mlguard_api::AppState::new(Arc::new(store), settings.auth.default_permission()?)
-        .with_auth(
-            &auth_settings(&settings.auth),
-            Some(codec),
-            settings.auth.token_ttl,
-        );
+    let state =
+        mlguard_api::AppState::new(Arc::new(store.clone()), settings.auth.default_permission()?);
+    let state = match settings.auth.consistency {
+        crate::config::Consistency::Strict => {
+            tracing::info!("consistency strict: every decision reads the database");
+            state
+        }
+        crate::config::Consistency::Snapshot => {
+            state.with_access_snapshot(follow_access_changes(&store, &settings.auth)?)
+        }
+    };
+    let state = state.with_auth(
+        &auth_settings(&settings.auth),
+        Some(codec),
+        settings.auth.token_ttl,
+    );
     let state = mount_gateway(
         state,
         gateway(&settings.upstream, settings.server.static_prefix.clone())?,

@@ -28,4 +28,7 @@ pub enum StorageError {
     /// Applying the embedded migrations failed.
     #[error("database migration failed: {0}")]
     Migration(String),
+    /// The authorization view could not be loaded or followed.
+    #[error("authorization change feed: {0}")]
+    Feed(String),
 }

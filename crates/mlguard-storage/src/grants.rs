@@ -80,6 +80,7 @@ impl GrantStore for Store {
         resource: &Resource,
         permission: Permission,
     ) -> Result<Grant, StoreError> {
+        let _sync = self.sync_after_write();
         let key = resource.grant_key();
         let mut conn = self.conn()?;
         let created = conn.write_transaction::<_, Tx<StoreError>>(|conn| {
@@ -144,6 +145,7 @@ impl GrantStore for Store {
         resource: &Resource,
         permission: Permission,
     ) -> Result<(), StoreError> {
+        let _sync = self.sync_after_write();
         let key = resource.grant_key();
         let mut conn = self.conn()?;
         let user_id = user_id_of(&mut conn, username)?;
@@ -161,6 +163,7 @@ impl GrantStore for Store {
     }
 
     fn delete_grant(&self, username: &Username, resource: &Resource) -> Result<(), StoreError> {
+        let _sync = self.sync_after_write();
         let key = resource.grant_key();
         let mut conn = self.conn()?;
         let user_id = user_id_of(&mut conn, username)?;
@@ -191,6 +194,7 @@ impl GrantStore for Store {
     }
 
     fn delete_grants_on(&self, resource: &Resource) -> Result<u64, StoreError> {
+        let _sync = self.sync_after_write();
         let key = resource.grant_key();
         let like = synthetic_name_like();
         let mut conn = self.conn()?;
@@ -223,6 +227,7 @@ impl GrantStore for Store {
     }
 
     fn rename_registered_model(&self, from: &ModelName, to: &ModelName) -> Result<u64, StoreError> {
+        let _sync = self.sync_after_write();
         if from == to {
             // Nothing moves; deleting `to`'s rows first would drop them all.
             return Ok(0);

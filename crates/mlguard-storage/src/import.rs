@@ -250,6 +250,7 @@ impl Store {
         options: &MlflowImportOptions,
         progress: &mut dyn FnMut(ImportProgress),
     ) -> Result<ImportReport, ImportError> {
+        let _sync = self.sync_after_write();
         let mut source = Source::open(source_url)?;
         let data = source.read()?;
         let shown_url = source.shown_url.clone();

@@ -1,5 +1,7 @@
 #![doc = include_str!("../README.md")]
 
+mod access;
+mod access_feed;
 mod connection;
 mod error;
 mod grants;
@@ -17,6 +19,7 @@ mod tokens;
 mod url;
 mod werkzeug;
 
+pub use access_feed::FeedSettings;
 pub use connection::PoolOptions;
 pub use error::StorageError;
 pub use import::{

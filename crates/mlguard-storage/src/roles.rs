@@ -144,6 +144,7 @@ impl RoleStore for Store {
         name: &RoleName,
         description: Option<&str>,
     ) -> Result<Role, RoleError> {
+        let _sync = self.sync_after_write();
         let mut conn = self.conn().map_err(from_store)?;
         let created = conn.transaction::<i64, DieselError, _>(|conn| {
             diesel::insert_into(roles::table)
@@ -241,6 +242,7 @@ impl RoleStore for Store {
     }
 
     fn delete_role(&self, role_id: i64) -> Result<(), RoleError> {
+        let _sync = self.sync_after_write();
         let mut conn = self.conn().map_err(from_store)?;
         let deleted = conn.transaction::<usize, DieselError, _>(|conn| {
             // Children first, whatever SQLite's foreign-key pragma says.
@@ -269,6 +271,7 @@ impl RoleStore for Store {
         role_id: i64,
         rule: &GrantRule,
     ) -> Result<RolePermission, RoleError> {
+        let _sync = self.sync_after_write();
         let mut conn = self.conn().map_err(from_store)?;
         let added = conn.write_transaction::<_, Tx<RoleError>>(|conn| {
             role_of(conn, role_id)?;
@@ -292,6 +295,7 @@ impl RoleStore for Store {
     }
 
     fn remove_role_permission(&self, role_permission_id: i64) -> Result<(), RoleError> {
+        let _sync = self.sync_after_write();
         let mut conn = self.conn().map_err(from_store)?;
         let deleted = diesel::delete(role_permissions::table.find(role_permission_id))
             .execute(&mut conn)
@@ -323,6 +327,7 @@ impl RoleStore for Store {
         role_permission_id: i64,
         permission: Permission,
     ) -> Result<RolePermission, RoleError> {
+        let _sync = self.sync_after_write();
         let mut conn = self.conn().map_err(from_store)?;
         let updated = conn.write_transaction::<_, Tx<RoleError>>(|conn| {
             let mut row = role_permission_of(conn, role_permission_id)?;
@@ -338,6 +343,7 @@ impl RoleStore for Store {
     }
 
     fn assign_role(&self, username: &Username, role_id: i64) -> Result<Assignment, RoleError> {
+        let _sync = self.sync_after_write();
         let mut conn = self.conn().map_err(from_store)?;
         let assigned = conn.write_transaction::<_, Tx<RoleError>>(|conn| {
             let user_id = user_of(conn, username)?;
@@ -401,6 +407,7 @@ impl RoleStore for Store {
     }
 
     fn unassign_role(&self, username: &Username, role_id: i64) -> Result<(), RoleError> {
+        let _sync = self.sync_after_write();
         let mut conn = self.conn().map_err(from_store)?;
         let removed = conn.transaction::<_, Tx<RoleError>, _>(|conn| {
             let user_id = user_of(conn, username)?;
@@ -474,6 +481,7 @@ impl RoleStore for Store {
         workspace: &Workspace,
         rule: &GrantRule,
     ) -> Result<RolePermission, RoleError> {
+        let _sync = self.sync_after_write();
         per_user(rule.resource_type())?;
         let mut conn = self.conn().map_err(from_store)?;
         let granted = conn.write_transaction::<_, Tx<RoleError>>(|conn| {
@@ -506,6 +514,7 @@ impl RoleStore for Store {
         resource_type: ResourceType,
         pattern: &ResourcePattern,
     ) -> Result<(), RoleError> {
+        let _sync = self.sync_after_write();
         per_user(resource_type)?;
         let mut conn = self.conn().map_err(from_store)?;
         let user_id = user_id_of(&mut conn, username).map_err(from_store)?;

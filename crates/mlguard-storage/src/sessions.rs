@@ -265,6 +265,7 @@ impl SessionStore for Store {
         user_id: i64,
         wanted: &[RoleName],
     ) -> Result<Vec<RoleName>, StoreError> {
+        let _sync = self.sync_after_write();
         let mut conn = self.conn()?;
         // Most requests change nothing: read first, write only when needed.
         let plan = plan_roles(&mut conn, user_id, wanted)

@@ -32,6 +32,26 @@ pub enum Backend {
 pub struct Store {
     pool: DbPool,
     backend: Backend,
+    /// The URL, for the change feed's own connection (PostgreSQL only).
+    postgres_url: Option<std::sync::Arc<str>>,
+    /// Run after every write to the decision's tables: the change feed makes the
+    /// in-process view apply it before the write is acknowledged.
+    access_written: std::sync::Arc<std::sync::OnceLock<AccessWrittenHook>>,
+}
+
+type AccessWrittenHook = std::sync::Arc<dyn Fn() + Send + Sync>;
+
+/// Runs the access-written hook when dropped: after the write's connection went
+/// back to the pool (it is declared first, so it is dropped last), on every path
+/// out of the write, errors included.
+pub(crate) struct SyncAfterWrite<'a>(&'a Store);
+
+impl Drop for SyncAfterWrite<'_> {
+    fn drop(&mut self) {
+        if let Some(hook) = self.0.access_written.get() {
+            hook();
+        }
+    }
 }
 
 impl fmt::Debug for Store {
@@ -53,12 +73,36 @@ impl Store {
             Target::SqliteFile(_) | Target::SqliteMemory => Backend::Sqlite,
             Target::Postgres(_) => Backend::Postgres,
         };
+        let postgres_url = match &target {
+            Target::Postgres(url) => Some(url.as_str().into()),
+            _ => None,
+        };
         let pool = open_pool(target, &options)?;
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            postgres_url,
+            access_written: Default::default(),
+        })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    pub(crate) fn postgres_url(&self) -> Option<String> {
+        self.postgres_url.as_deref().map(str::to_owned)
+    }
+
+    /// Declare first in every write to the decision's tables.
+    pub(crate) fn sync_after_write(&self) -> SyncAfterWrite<'_> {
+        SyncAfterWrite(self)
+    }
+
+    pub(crate) fn set_access_written_hook(&self, hook: AccessWrittenHook) {
+        if self.access_written.set(hook).is_err() {
+            tracing::warn!("the store already follows access changes; the second feed is ignored");
+        }
     }
 
     /// Applies the pending embedded migrations; returns the versions applied
@@ -137,6 +181,7 @@ impl UserStore for Store {
         password: &Password,
         is_admin: bool,
     ) -> Result<User, StoreError> {
+        let _sync = self.sync_after_write();
         let hash = password::hash(password)?;
         let mut conn = self.conn()?;
         // Insert first: the UNIQUE constraint, not a prior lookup, decides a race.
@@ -211,6 +256,7 @@ impl UserStore for Store {
     }
 
     fn set_password(&self, username: &Username, password: &Password) -> Result<(), StoreError> {
+        let _sync = self.sync_after_write();
         let hash = password::hash(password)?;
         let mut conn = self.conn()?;
         let updated = diesel::update(users::table.filter(users::username.eq(username.as_str())))
@@ -227,6 +273,7 @@ impl UserStore for Store {
     }
 
     fn set_admin(&self, username: &Username, is_admin: bool) -> Result<(), StoreError> {
+        let _sync = self.sync_after_write();
         let mut conn = self.conn()?;
         let updated = diesel::update(users::table.filter(users::username.eq(username.as_str())))
             .set((
@@ -242,6 +289,7 @@ impl UserStore for Store {
     }
 
     fn delete_user(&self, username: &Username) -> Result<(), StoreError> {
+        let _sync = self.sync_after_write();
         let mut conn = self.conn()?;
         // Writes only, children first: the foreign keys cascade too, but this does
         // not depend on SQLite's `foreign_keys` pragma.

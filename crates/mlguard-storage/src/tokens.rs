@@ -18,6 +18,7 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Tokens revoked one by one.
     revoked_tokens (token_id) {
         token_id -> Text,
         expires_at -> BigInt,
@@ -47,6 +48,7 @@ impl TokenStore for Store {
     }
 
     fn revoke_all_credentials(&self, username: &Username) -> Result<(), StoreError> {
+        let _sync = self.sync_after_write();
         let mut conn = self.conn()?;
         let updated = diesel::update(users::table.filter(users::username.eq(username.as_str())))
             .set(users::credential_version.eq(users::credential_version + 1_i64))
@@ -59,6 +61,7 @@ impl TokenStore for Store {
     }
 
     fn revoke_token(&self, token_id: &str, expires_at: i64) -> Result<(), StoreError> {
+        let _sync = self.sync_after_write();
         let mut conn = self.conn()?;
         // Expired revocations are useless: drop them while we are here.
         let now_secs = now_ms() / 1000;

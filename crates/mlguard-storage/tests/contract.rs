@@ -2439,7 +2439,8 @@ fn legacy_grants_move_to_synthetic_roles(db: Db) {
         Ok(vec![
             "20251201000000".to_owned(),
             "20251202000000".to_owned(),
-            "20251203000000".to_owned()
+            "20251203000000".to_owned(),
+            "20251204000000".to_owned()
         ])
     );
     let store = &db.store;

@@ -316,10 +316,9 @@ async fn basic(
     // Fast path: verified before, and the account has not changed since.
     if let Some((user_id, version)) = auth.cache.get(&fingerprint) {
         let current = state
-            .blocking(move |store| store.credential_state(user_id))
+            .credential_state(user_id)
             .await
-            .map_err(IntoResponse::into_response)?
-            .map_err(|e| ApiError::from(e).into_response())?;
+            .map_err(IntoResponse::into_response)?;
         match current {
             Some(current) if current.version == version => return Ok(current.user.into()),
             _ => auth.cache.remove(&fingerprint),
@@ -393,17 +392,10 @@ async fn bearer(state: &AppState, token: &str) -> Result<(Principal, Proof), Res
         }
         unauthenticated()
     })?;
-    let (user_id, token_id) = (claims.user_id, claims.token_id.clone());
     let (current, revoked) = state
-        .blocking(move |store| {
-            Ok::<_, mlguard_domain::StoreError>((
-                store.credential_state(user_id)?,
-                store.is_token_revoked(&token_id)?,
-            ))
-        })
+        .token_standing(claims.user_id, &claims.token_id)
         .await
-        .map_err(IntoResponse::into_response)?
-        .map_err(|e| ApiError::from(e).into_response())?;
+        .map_err(IntoResponse::into_response)?;
     match current {
         Some(current) if current.version == claims.version && !revoked => Ok((
             current.user.into(),

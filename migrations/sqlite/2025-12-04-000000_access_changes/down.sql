@@ -1,0 +1,15 @@
+DROP TRIGGER users_insert_access_changed;
+DROP TRIGGER users_update_access_changed;
+DROP TRIGGER users_delete_access_changed;
+DROP TRIGGER roles_insert_access_changed;
+DROP TRIGGER roles_delete_access_changed;
+DROP TRIGGER role_permissions_insert_access_changed;
+DROP TRIGGER role_permissions_update_access_changed;
+DROP TRIGGER role_permissions_delete_access_changed;
+DROP TRIGGER user_role_assignments_insert_access_changed;
+DROP TRIGGER user_role_assignments_update_access_changed;
+DROP TRIGGER user_role_assignments_delete_access_changed;
+DROP TRIGGER revoked_tokens_insert_access_changed;
+DROP TRIGGER revoked_tokens_update_access_changed;
+DROP TRIGGER revoked_tokens_delete_access_changed;
+DROP TABLE access_changes;
