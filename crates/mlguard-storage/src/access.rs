@@ -7,6 +7,7 @@ use mlguard_domain::{
     RowState, StoreError, User, UserAccess, Workspace,
 };
 
+use crate::connection::DbConnection;
 use crate::rbac::stored_permission;
 use crate::schema::{role_permissions, roles, user_role_assignments, users};
 use crate::store::{Store, db_error, stored_username};
@@ -37,6 +38,16 @@ fn checkable_row(
     Ok(ResourceType::parse(&resource_type)
         .ok()
         .map(|parsed| (parsed, pattern, level)))
+}
+
+/// Whether the role is in workspace `default`; `None` if it no longer exists.
+fn in_default_workspace(conn: &mut DbConnection, role_id: i64) -> QueryResult<Option<bool>> {
+    roles::table
+        .find(role_id)
+        .select(roles::workspace)
+        .first::<String>(conn)
+        .optional()
+        .map(|workspace| workspace.map(|w| w == Workspace::DEFAULT))
 }
 
 impl AccessStateSource for Store {
@@ -151,15 +162,9 @@ impl AccessStateSource for Store {
         let mut conn = self.conn()?;
         let found = conn
             .transaction(|conn| {
-                let workspace = roles::table
-                    .find(role_id)
-                    .select(roles::workspace)
-                    .first::<String>(conn)
-                    .optional()?;
-                let Some(workspace) = workspace else {
+                let Some(in_default) = in_default_workspace(conn, role_id)? else {
                     return Ok(None);
                 };
-                let in_default = workspace == Workspace::DEFAULT;
                 let rows = if in_default {
                     role_permissions::table
                         .filter(role_permissions::role_id.eq(role_id))
@@ -198,12 +203,7 @@ impl AccessStateSource for Store {
         let mut conn = self.conn()?;
         let found = conn
             .transaction(|conn| {
-                let workspace = roles::table
-                    .find(role_id)
-                    .select(roles::workspace)
-                    .first::<String>(conn)
-                    .optional()?;
-                let Some(workspace) = workspace else {
+                let Some(in_default) = in_default_workspace(conn, role_id)? else {
                     return Ok(None);
                 };
                 let level = role_permissions::table
@@ -213,14 +213,14 @@ impl AccessStateSource for Store {
                     .select(role_permissions::permission)
                     .first::<String>(conn)
                     .optional()?;
-                Ok::<_, diesel::result::Error>(Some((workspace, level)))
+                Ok::<_, diesel::result::Error>(Some((in_default, level)))
             })
             .map_err(|e| db_error("load a role's row", &e))?;
-        let Some((workspace, level)) = found else {
+        let Some((in_default_workspace, level)) = found else {
             return Ok(RowState::RoleGone);
         };
         Ok(RowState::Row {
-            in_default_workspace: workspace == Workspace::DEFAULT,
+            in_default_workspace,
             permission: level
                 .map(|raw| stored_permission(&raw).map_err(StoreError::Unavailable))
                 .transpose()?,
