@@ -16,9 +16,22 @@ impl<T: UserStore + GrantStore + RoleStore + TokenStore + JobOwnerStore + Sessio
 {
 }
 
-/// Shared state of the handlers: ports only, never a concrete adapter.
+/// Shared state of the handlers: ports only, never a concrete adapter. Every
+/// layer and handler clones it per request, so it is one reference count.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] shares; built once, through the `with_*` methods.
+#[derive(Clone)]
+pub struct Shared {
     pub(crate) store: Arc<dyn AccessStore>,
     pub(crate) default_permission: Permission,
     /// Every capability check reads these.
@@ -57,9 +70,17 @@ impl std::fmt::Debug for AppState {
     }
 }
 
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("default_permission", &self.default_permission)
+            .finish_non_exhaustive()
+    }
+}
+
 impl AppState {
     pub fn new(store: Arc<dyn AccessStore>, default_permission: Permission) -> Self {
-        Self {
+        Self(Arc::new(Shared {
             grants: Grants::new(store.clone(), store.clone(), default_permission),
             store,
             default_permission,
@@ -72,15 +93,24 @@ impl AppState {
             origins: Arc::default(),
             sso: None,
             snapshot: None,
-        }
+        }))
+    }
+
+    /// Changes the shared state while it is being built (before any clone is
+    /// handed out, so nothing is copied).
+    fn edit(self, change: impl FnOnce(&mut Shared)) -> Self {
+        let mut shared = Arc::unwrap_or_clone(self.0);
+        change(&mut shared);
+        Self(Arc::new(shared))
     }
 
     /// Answers authentication's and every check's reads from `snapshot` whenever it
     /// can vouch for them. Call before [`AppState::grants`] hands the grants out.
-    pub fn with_access_snapshot(mut self, snapshot: Arc<dyn AccessSnapshot>) -> Self {
-        self.grants = self.grants.clone().with_snapshot(Arc::clone(&snapshot));
-        self.snapshot = Some(snapshot);
-        self
+    pub fn with_access_snapshot(self, snapshot: Arc<dyn AccessSnapshot>) -> Self {
+        self.edit(|shared| {
+            shared.grants = shared.grants.clone().with_snapshot(Arc::clone(&snapshot));
+            shared.snapshot = Some(snapshot);
+        })
     }
 
     /// The account's credentials now: from the snapshot, else from the store.
@@ -128,25 +158,23 @@ impl AppState {
 
     /// Signs browsers in through `provider` and accepts its bearer tokens.
     pub fn with_oidc(
-        mut self,
+        self,
         provider: Arc<dyn IdentityProvider>,
         login: crate::sso::OidcLogin,
     ) -> Self {
-        self.sso = Some(Arc::new(crate::sso::Sso::new(provider, login)));
-        self
+        self.edit(|shared| shared.sso = Some(Arc::new(crate::sso::Sso::new(provider, login))))
     }
 
     /// Answers only to the `Host` values `origins` accepts, and takes state changes
     /// from browsers only from mlguard's own origin and the ones it lists.
-    pub fn with_request_origins(mut self, origins: crate::origin::RequestOrigins) -> Self {
-        self.origins = Arc::new(origins);
-        self
+    pub fn with_request_origins(self, origins: crate::origin::RequestOrigins) -> Self {
+        self.edit(|shared| shared.origins = Arc::new(origins))
     }
 
     /// Tunes authentication and enables bearer tokens signed by `codec`, issued for
     /// `token_lifetime`. Without it, defaults apply and bearer tokens are refused.
     pub fn with_auth(
-        mut self,
+        self,
         settings: &crate::auth::AuthSettings,
         codec: Option<Arc<dyn TokenCodec>>,
         token_lifetime: std::time::Duration,
@@ -155,18 +183,18 @@ impl AppState {
             codec,
             lifetime: token_lifetime,
         });
-        self.auth = Arc::new(crate::auth::AuthServices::new(settings, tokens));
-        self
+        self.edit(|shared| shared.auth = Arc::new(crate::auth::AuthServices::new(settings, tokens)))
     }
 
     /// Serves the secrets endpoints from `store`, sealing values with `cipher`.
     pub fn with_secrets(
-        mut self,
+        self,
         store: Arc<dyn mlguard_domain::secrets::SecretStore>,
         cipher: Arc<dyn mlguard_domain::secrets::SecretCipher>,
     ) -> Self {
-        self.secrets = Some(crate::secrets::SecretsBackend::new(store, cipher));
-        self
+        self.edit(|shared| {
+            shared.secrets = Some(crate::secrets::SecretsBackend::new(store, cipher))
+        })
     }
 
     /// The grants and default permission this API decides by, for the gateway to
@@ -187,17 +215,18 @@ impl AppState {
     /// `static_prefix` (normalized, `/mlflow`) also prefixes the native routes;
     /// `lookup` is the tracking server the gateway resolves ids through.
     pub fn with_gateway(
-        mut self,
+        self,
         router: axum::Router,
         static_prefix: Option<&str>,
         lookup: Arc<dyn TrackingLookup>,
     ) -> Self {
-        self.gateway = Some(GatewayMount {
-            router,
-            static_prefix: static_prefix.map(str::to_owned),
-            lookup,
-        });
-        self
+        self.edit(|shared| {
+            shared.gateway = Some(GatewayMount {
+                router,
+                static_prefix: static_prefix.map(str::to_owned),
+                lookup,
+            });
+        })
     }
 
     /// Runs blocking store work (diesel, argon2) off the async runtime, in the

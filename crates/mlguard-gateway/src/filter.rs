@@ -199,9 +199,10 @@ async fn readable_items(
 ) -> Result<Vec<bool>, ApiError> {
     let mut per_item = Vec::with_capacity(items.len());
     let mut page = PageLookups::default();
+    let lookup = gateway.request_lookup();
     for item in items {
         per_item.push(
-            item_resources(shape, item, gateway.lookup.as_ref(), &mut page)
+            item_resources(shape, item, lookup.as_ref(), &mut page)
                 .await
                 .map_err(|e| filtering_failed(&e))?,
         );

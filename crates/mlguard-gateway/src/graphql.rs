@@ -958,7 +958,7 @@ async fn allowed(
         Requirement::ReadRuns(ids) => {
             for id in ids {
                 match gateway
-                    .lookup
+                    .request_lookup()
                     .experiment_of_run(id)
                     .await
                     .map_err(ApiError::lookup_failed)?
@@ -1084,11 +1084,11 @@ pub(crate) async fn authorize_and_forward(
     client: Option<IpAddr>,
 ) -> Result<Response<Body>, ApiError> {
     let (mut parts, body) = request.into_parts();
-    let bytes = axum::body::to_bytes(body, gateway.max_body_bytes)
+    let bytes = axum::body::to_bytes(body, gateway.max_body_bytes())
         .await
         .map_err(|_| ApiError::payload_too_large())?;
     let envelope = parse_envelope(&bytes)?;
-    let limits = gateway.graphql_limits;
+    let limits = gateway.graphql_limits();
     if envelope.query.len() > limits.max_query_bytes {
         return Err(ApiError::bad_request(format!(
             "The GraphQL query is longer than {} bytes.",
@@ -1217,7 +1217,7 @@ pub(crate) async fn authorize_and_forward(
                     continue;
                 };
                 let kind = gateway
-                    .lookup
+                    .request_lookup()
                     .registered_model_kind(model.as_str())
                     .await
                     .map_err(ApiError::lookup_failed)?;

@@ -13,7 +13,7 @@ mod hooks;
 mod json_errors;
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
@@ -58,9 +58,19 @@ pub struct ProviderBound;
 /// and, when its body was read, [`BufferedBody`].
 pub type ForwardService = BoxCloneSyncService<Request<Body>, Response<Body>, ForwardError>;
 
-/// The gateway's ports and settings.
+/// The gateway's ports and settings, and the request it is serving.
 #[derive(Clone)]
 pub struct Gateway {
+    settings: Arc<Settings>,
+    /// The `x-request-id` of the request served, for the lookups it makes.
+    request_id: Option<HeaderValue>,
+    /// The lookup that carries it, once a step asked for one.
+    request_lookup: OnceLock<Arc<dyn TrackingLookup>>,
+}
+
+/// What every request's [`Gateway`] shares.
+#[derive(Clone)]
+struct Settings {
     forward: ForwardService,
     lookup: Arc<dyn TrackingLookup>,
     /// MLflow's `--static-prefix`, e.g. `/mlflow`; stripped before matching.
@@ -92,8 +102,8 @@ impl Default for GraphQlLimits {
 impl std::fmt::Debug for Gateway {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Gateway")
-            .field("static_prefix", &self.static_prefix)
-            .field("max_body_bytes", &self.max_body_bytes)
+            .field("static_prefix", &self.settings.static_prefix)
+            .field("max_body_bytes", &self.settings.max_body_bytes)
             .finish_non_exhaustive()
     }
 }
@@ -117,41 +127,63 @@ impl Gateway {
             .map(|p| format!("/{}", p.trim_matches('/')))
             .filter(|p| p != "/");
         Self {
-            forward: BoxCloneSyncService::new(forward),
-            lookup,
-            static_prefix,
-            max_body_bytes,
-            graphql_limits: GraphQlLimits::default(),
+            settings: Arc::new(Settings {
+                forward: BoxCloneSyncService::new(forward),
+                lookup,
+                static_prefix,
+                max_body_bytes,
+                graphql_limits: GraphQlLimits::default(),
+            }),
+            request_id: None,
+            request_lookup: OnceLock::new(),
         }
     }
 
     /// Replaces the default GraphQL bounds.
     pub fn with_graphql_limits(mut self, limits: GraphQlLimits) -> Self {
-        self.graphql_limits = limits;
+        Arc::make_mut(&mut self.settings).graphql_limits = limits;
         self
     }
 
     /// The tracking-server port the gateway resolves ids through, for the native
     /// API's own questions (does a resource exist before it is granted on).
     pub fn lookup(&self) -> Arc<dyn TrackingLookup> {
-        Arc::clone(&self.lookup)
+        Arc::clone(&self.settings.lookup)
     }
 
     /// This gateway for one request: its lookups carry `request_id`.
-    fn for_request(&self, request_id: Option<&str>) -> Self {
-        let lookup = request_id.and_then(|id| self.lookup.for_request(id));
-        match lookup {
-            Some(lookup) => Self {
-                lookup,
-                ..self.clone()
-            },
-            None => self.clone(),
+    fn for_request(&self, request_id: Option<&HeaderValue>) -> Self {
+        Self {
+            settings: Arc::clone(&self.settings),
+            request_id: request_id.cloned(),
+            request_lookup: OnceLock::new(),
         }
+    }
+
+    /// The tracking server as this request asks it: its lookups carry the request's
+    /// id. Built only when a request needs one; most need none.
+    fn request_lookup(&self) -> Arc<dyn TrackingLookup> {
+        let lookup = self.request_lookup.get_or_init(|| {
+            self.request_id
+                .as_ref()
+                .and_then(|id| id.to_str().ok())
+                .and_then(|id| self.settings.lookup.for_request(id))
+                .unwrap_or_else(|| Arc::clone(&self.settings.lookup))
+        });
+        Arc::clone(lookup)
+    }
+
+    fn max_body_bytes(&self) -> usize {
+        self.settings.max_body_bytes
+    }
+
+    fn graphql_limits(&self) -> GraphQlLimits {
+        self.settings.graphql_limits
     }
 
     /// MLflow's `--static-prefix`, normalized (`/mlflow`), if configured.
     pub fn static_prefix(&self) -> Option<&str> {
-        self.static_prefix.as_deref()
+        self.settings.static_prefix.as_deref()
     }
 
     /// The path the policy sees: the static prefix, if configured, removed. MLflow
@@ -159,7 +191,7 @@ impl Gateway {
     /// bare, so an unprefixed path is matched as it is; a prefixed and a bare
     /// spelling of one route get the same decision either way.
     fn route_path<'a>(&self, decoded: &'a str) -> &'a str {
-        let Some(prefix) = &self.static_prefix else {
+        let Some(prefix) = &self.settings.static_prefix else {
             return decoded;
         };
         match decoded.strip_prefix(prefix.as_str()) {
@@ -177,7 +209,8 @@ impl Gateway {
         if let Some(client) = client {
             request.extensions_mut().insert(ClientAddr(client));
         }
-        self.forward
+        self.settings
+            .forward
             .clone()
             .oneshot(request)
             .await
@@ -437,7 +470,7 @@ async fn buffer(
             otlp_traces: None,
         });
     }
-    let bytes = axum::body::to_bytes(body, gateway.max_body_bytes)
+    let bytes = axum::body::to_bytes(body, gateway.max_body_bytes())
         .await
         .map_err(|_| ApiError::payload_too_large())?;
     let (json, otlp_traces) = match (need, enforcement) {
@@ -446,7 +479,7 @@ async fn buffer(
                 single_header(&parts.headers, header::CONTENT_TYPE)?,
                 single_header(&parts.headers, header::CONTENT_ENCODING)?,
                 &bytes,
-                gateway.max_body_bytes,
+                gateway.max_body_bytes(),
             )?;
             (None, Some(traces))
         }
@@ -548,11 +581,9 @@ async fn handle(
     caller: &Principal,
     request: Request,
 ) -> Result<axum::response::Response, ApiError> {
-    let request_id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|id| id.to_str().ok());
-    let gateway = state.gateway.for_request(request_id);
+    let gateway = state
+        .gateway
+        .for_request(request.headers().get("x-request-id"));
     let enforcement = Enforcement::of(caller);
     let decoded = decode(&request)?;
     let route_path = gateway.route_path(&decoded.path);
@@ -606,7 +637,7 @@ async fn handle(
         let headers = HttpHeaders(&buffered.parts.headers);
         let view = buffered.view(&decoded, &route, &headers);
         after
-            .plan(&view, gateway.lookup.as_ref())
+            .plan(&view, gateway.request_lookup().as_ref())
             .await
             .map_err(refused)?
     };
@@ -737,8 +768,8 @@ async fn evaluate(
     check: &Check,
     request: &RequestView<'_>,
 ) -> Result<Verdict, ApiError> {
-    let lookup = gateway.lookup.as_ref();
-    let resources = match resolve(check.target, request, lookup)
+    let lookup = gateway.request_lookup();
+    let resources = match resolve(check.target, request, lookup.as_ref())
         .await
         .map_err(refused)?
     {

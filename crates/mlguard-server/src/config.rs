@@ -40,6 +40,8 @@ pub struct ServerSettings {
     /// Origins (`scheme://host[:port]`, or `*`) besides mlguard's own whose browser
     /// requests may change state, comma-separated; unset: none.
     pub cors_allowed_origins: Option<String>,
+    /// Threads that serve requests; unset: one per CPU.
+    pub worker_threads: Option<usize>,
 }
 
 impl ServerSettings {
@@ -442,6 +444,7 @@ pub const DEFAULTS: &[(&str, Option<&str>)] = &[
     ("server.shutdown_grace_secs", Some("30")),
     ("server.allowed_hosts", None),
     ("server.cors_allowed_origins", None),
+    ("server.worker_threads", None),
     ("database.url", Some("sqlite://mlguard.db")),
     ("database.max_connections", Some("10")),
     ("database.connect_timeout_secs", Some("5")),

@@ -226,9 +226,17 @@ pub fn serve(settings: Settings) -> Result<(), CliError> {
         }
         None => state,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = settings.server.worker_threads {
+        if threads == 0 {
+            return Err(crate::config::ConfigError::Invalid(
+                "server.worker_threads must be at least 1".to_owned(),
+            )
+            .into());
+        }
+        runtime.worker_threads(threads);
+    }
+    let runtime = runtime.enable_all().build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(settings.server.listen).await?;
         tracing::info!(listen = %listener.local_addr()?, upstream = %settings.upstream.url, "mlguard listening");
@@ -263,6 +271,7 @@ async fn shutdown_signal(grace: Duration) {
     tokio::spawn(async move {
         tokio::time::sleep(grace).await;
         tracing::warn!("grace period over, exiting");
+        crate::telemetry::flush();
         std::process::exit(0);
     });
 }

@@ -6,7 +6,9 @@
 //! field.
 
 use std::fmt::{self, Write as _};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use tracing::field::{Field, Visit};
 use tracing_subscriber::EnvFilter;
@@ -18,26 +20,135 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::config::{LogFormat, LogSettings};
 
+/// Log lines gathered in memory, written out together.
+static LOG: LogBuffer = LogBuffer::new();
+
 /// Structured logs on stderr; `RUST_LOG` overrides the configured level.
 pub fn init(settings: &LogSettings) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&settings.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
+    let ansi = std::io::stderr().is_terminal();
     // A second init (tests, repeated commands) keeps the first subscriber.
-    let _ = match settings.format {
+    let installed = match settings.format {
         LogFormat::Json => tracing_subscriber::fmt()
             .with_env_filter(filter)
-            .with_writer(std::io::stderr)
+            .with_writer(&LOG)
             .json()
             .flatten_event(true)
             .try_init()
             .is_ok(),
-        LogFormat::Text => {
-            text_subscriber(filter, std::io::stderr, std::io::stderr().is_terminal())
-                .try_init()
-                .is_ok()
-        }
+        LogFormat::Text => text_subscriber(filter, &LOG, ansi).try_init().is_ok(),
     };
+    if installed {
+        LOG.start_flusher();
+    }
+}
+
+/// Writes out every gathered line; call before the process ends.
+pub fn flush() {
+    LOG.write_out();
+}
+
+/// How long an info line may wait in memory before it is written.
+const FLUSH_INTERVAL: Duration = Duration::from_millis(20);
+/// Gathered bytes past which the thread that logs writes them out itself.
+const FLUSH_BYTES: usize = 64 * 1024;
+
+/// The access log writes one line per request: one `write` each would cost as
+/// much as the proxying itself, and a logging thread woken per line more still.
+/// Lines are appended under a lock instead and written every [`FLUSH_INTERVAL`]
+/// by a flusher thread; a warning or an error, or a full buffer, is written at
+/// once by the thread that logs it. Nothing is dropped.
+struct LogBuffer {
+    pending: Mutex<Vec<u8>>,
+    /// Held while a batch goes to stderr, so batches keep their order.
+    writing: Mutex<()>,
+    flusher: std::sync::Once,
+}
+
+impl LogBuffer {
+    const fn new() -> Self {
+        Self {
+            pending: Mutex::new(Vec::new()),
+            writing: Mutex::new(()),
+            flusher: std::sync::Once::new(),
+        }
+    }
+
+    fn start_flusher(&'static self) {
+        self.flusher.call_once(|| {
+            let spawned = std::thread::Builder::new()
+                .name("mlguard-log".to_owned())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(FLUSH_INTERVAL);
+                        self.write_out();
+                    }
+                });
+            if spawned.is_err() {
+                eprintln!("mlguard: no log flusher thread; log lines are written as they come");
+            }
+        });
+    }
+
+    fn append(&self, line: &[u8], at_once: bool) {
+        let full = {
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            pending.extend_from_slice(line);
+            pending.len() >= FLUSH_BYTES
+        };
+        if at_once || full || !self.flusher.is_completed() {
+            self.write_out();
+        }
+    }
+
+    fn write_out(&self) {
+        let _writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
+        let batch =
+            std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
+        if batch.is_empty() {
+            return;
+        }
+        let mut stderr = std::io::stderr().lock();
+        // Nowhere left to report a failed write to stderr.
+        let _ = stderr.write_all(&batch).and_then(|()| stderr.flush());
+    }
+}
+
+/// One event's line, as the fmt layer writes it.
+struct LogLine {
+    buffer: &'static LogBuffer,
+    at_once: bool,
+}
+
+impl std::io::Write for LogLine {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.buffer.append(bytes, self.at_once);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for &'static LogBuffer {
+    type Writer = LogLine;
+
+    fn make_writer(&'a self) -> LogLine {
+        LogLine {
+            buffer: self,
+            at_once: true,
+        }
+    }
+
+    fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> LogLine {
+        LogLine {
+            buffer: self,
+            at_once: *meta.level() <= tracing::Level::WARN,
+        }
+    }
 }
 
 /// The text format: tracing-subscriber's, with every field written line-safe.
@@ -133,18 +244,17 @@ struct Escaped<'a>(&'a str);
 
 impl fmt::Display for Escaped<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for c in self.0.chars() {
-            if unsafe_char(c) {
-                write!(f, "{}", c.escape_default())?;
-            } else {
-                f.write_char(c)?;
-            }
+        // Safe runs are written whole: most values have no character to escape.
+        let mut rest = self.0;
+        while let Some((at, c)) = rest.char_indices().find(|&(_, c)| unsafe_char(c)) {
+            f.write_str(&rest[..at])?;
+            write!(f, "{}", c.escape_default())?;
+            rest = &rest[at + c.len_utf8()..];
         }
-        Ok(())
+        f.write_str(rest)
     }
 }
 
-/// A field value: bare when it is one plain token, else quoted and escaped.
 struct Token<'a>(&'a str);
 
 impl fmt::Display for Token<'_> {
