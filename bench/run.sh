@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
-# The benchmark of issue 5, in one command: bench/run.sh
+# The benchmark of issue 5 and of the nginx reference, in one command: bench/run.sh
 #
 # Builds mlguard in release, installs wrk if missing, then on 127.0.0.1 only:
 #   (a) MLflow 3.10.1 without auth, (b) mlguard in front of it, (c) MLflow 3.10.1's
-#   basic-auth app, (d) mlguard in front of a trivial upstream;
+#   basic-auth app; in front of one trivial upstream: (d) mlguard (SQLite, defaults),
+#   (d1) the same with one worker thread, (e) Debian's nginx as a plain keepalive
+#   proxy_pass (worker_processes auto), (e1) with one worker, (f) mlguard on
+#   PostgreSQL, (f1) with one worker thread, (g) mlguard with consistency=strict,
+#   (h) mlguard with 100,000 grants loaded; plus list filtering (experiments/search,
+#   pages of 100 and 1000) and a GraphQL mlflowSearchRuns through (d), (e) and (h);
 # loads each with wrk (bench/bench.py), runs the criterion benches, and writes one
-# table, with the machine and the date, to bench/RESULTS.md and the README.
-# Every process it starts is stopped on exit, failure included.
+# report, with the machine and the date, to bench/RESULTS.md and the README.
+# Every process it starts is stopped on exit, failure included, and the PostgreSQL
+# database it creates is dropped.
 #
+# Needs: Debian's nginx (apt-get install nginx), a PostgreSQL server and psql.
 # Knobs: BENCH_SECONDS (10, measured per row), BENCH_WARMUP_SECONDS (2),
-# BENCH_QUIET_WAIT_SECONDS (300: how long to wait for other builds to finish).
+# BENCH_QUIET_WAIT_SECONDS (300: how long to wait for other builds to finish),
+# BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/test: a database to connect
+# to; the run creates its own beside it), BENCH_NGINX (/usr/sbin/nginx).
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -19,6 +28,9 @@ warmup="${BENCH_WARMUP_SECONDS:-2}"
 quiet_wait="${BENCH_QUIET_WAIT_SECONDS:-300}"
 target_dir="${CARGO_TARGET_DIR:-$repo/target}"
 python="$repo/.venv/bin/python"
+postgres_url="${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+nginx="${BENCH_NGINX:-/usr/sbin/nginx}"
+pg_database="mlguard_bench_$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
 
 workdir="$(mktemp -d -t mlguard-bench.XXXXXX)"
 pid_file="$workdir/pids"
@@ -41,6 +53,8 @@ cleanup() {
             kill -KILL -- "-$pid" 2>/dev/null || true
         fi
     done <"$pid_file"
+    # bench.py drops it itself; this covers it being killed first.
+    psql "$postgres_url" -qc "DROP DATABASE IF EXISTS \"$pg_database\" WITH (FORCE)" >/dev/null 2>&1 || true
     rm -rf "$workdir"
     exit "$status"
 }
@@ -49,6 +63,14 @@ trap 'exit 130' INT TERM
 
 if [[ ! -x "$python" ]]; then
     echo "no $python: run scripts/test.sh once to create the venv (mlflow 3.10.1)" >&2
+    exit 1
+fi
+if [[ ! -x "$nginx" ]]; then
+    echo "no nginx at $nginx: install Debian's (apt-get install nginx) or set BENCH_NGINX" >&2
+    exit 1
+fi
+if ! psql "$postgres_url" -qAtc 'SELECT 1' >/dev/null; then
+    echo "PostgreSQL is not reachable at $postgres_url (set BENCH_POSTGRES_URL)" >&2
     exit 1
 fi
 if ! command -v wrk >/dev/null; then
@@ -75,6 +97,7 @@ date_utc="$(date -u '+%Y-%m-%d %H:%M UTC')"
     --trivial-upstream "$target_dir/release/examples/trivial_upstream" \
     --workdir "$workdir/servers" --pid-file "$pid_file" \
     --seconds "$seconds" --warmup-seconds "$warmup" \
+    --nginx "$nginx" --postgres-url "$postgres_url" --postgres-database "$pg_database" \
     --out "$workdir/load.json" &
 bench_py_pid=$!
 wait "$bench_py_pid"
