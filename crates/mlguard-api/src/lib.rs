@@ -226,11 +226,12 @@ pub fn app(state: AppState) -> Router {
                         .get(&REQUEST_ID)
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or_default();
+                    // Plain `&str` values: written as they are, with no copy.
                     tracing::info_span!(
                         "request",
-                        http.method = %request.method(),
-                        http.path = %request.uri().path(),
-                        request_id = %request_id,
+                        http.method = request.method().as_str(),
+                        http.path = request.uri().path(),
+                        request_id = request_id,
                         user.name = tracing::field::Empty,
                     )
                 })

@@ -66,6 +66,11 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        // An answer streamed from MLflow leaves in several writes: without this,
+        // each after the first waits for the client's delayed ACK (40 ms).
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "TCP_NODELAY not set");
+        }
         let app = app.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));

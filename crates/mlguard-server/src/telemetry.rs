@@ -196,19 +196,41 @@ struct LineSafeVisitor<'writer> {
 }
 
 impl LineSafeVisitor<'_> {
-    fn write(&mut self, field: &Field, value: &str) {
-        let name = field.name();
+    /// The separator before the next field, and whether the field is written.
+    fn start(&mut self, field: &Field) -> Option<&'static str> {
         // Metadata of events bridged from `log`, as the default formatter does.
-        if self.result.is_err() || name.starts_with("log.") {
-            return;
+        if self.result.is_err() || field.name().starts_with("log.") {
+            return None;
         }
         let separator = if self.first { "" } else { " " };
         self.first = false;
+        Some(separator)
+    }
+
+    fn write(&mut self, field: &Field, value: &str) {
+        let Some(separator) = self.start(field) else {
+            return;
+        };
+        let name = field.name();
         self.result = if name == "message" {
             write!(self.writer, "{separator}{}", Escaped(value))
         } else {
             let name = name.strip_prefix("r#").unwrap_or(name);
             write!(self.writer, "{separator}{}={}", Escaped(name), Token(value))
+        };
+    }
+
+    /// A value whose text is never anything but a plain token (a number, a bool).
+    fn write_plain(&mut self, field: &Field, value: impl fmt::Display) {
+        let Some(separator) = self.start(field) else {
+            return;
+        };
+        let name = field.name();
+        self.result = if name == "message" {
+            write!(self.writer, "{separator}{value}")
+        } else {
+            let name = name.strip_prefix("r#").unwrap_or(name);
+            write!(self.writer, "{separator}{}={value}", Escaped(name))
         };
     }
 }
@@ -218,13 +240,37 @@ impl Visit for LineSafeVisitor<'_> {
         self.write(field, value);
     }
 
+    // Numbers and booleans need no escaping and no buffer: most fields of the
+    // per-request line (status, counts) are written straight out.
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.write_plain(field, value);
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.write_plain(field, value);
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.write_plain(field, value);
+    }
+
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        let mut text = String::new();
-        if write!(text, "{value:?}").is_err() {
-            self.result = Err(fmt::Error);
-            return;
+        // One buffer per thread, reused: a formatted value is escaped before it
+        // is written, so it must be whole first.
+        thread_local! {
+            static TEXT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
         }
-        self.write(field, &text);
+        TEXT.with_borrow_mut(|text| {
+            text.clear();
+            if write!(text, "{value:?}").is_err() {
+                self.result = Err(fmt::Error);
+                return;
+            }
+            self.write(field, text);
+            if text.capacity() > 4096 {
+                *text = String::new();
+            }
+        });
     }
 }
 
