@@ -240,24 +240,12 @@ def start_mlguard(procs: Processes, binary: Path, workdir: Path, name: str, upst
 def start_single_threaded_mlguard(procs: Processes, binary: Path, workdir: Path, name: str, upstream: str,
                                   extra_env: dict[str, str] | None = None,
                                   admin_password: str | None = None) -> tuple[Mlguard, str]:
-    """mlguard with one worker thread: `server.worker_threads=1`, or tokio's own
-    `TOKIO_WORKER_THREADS=1` where this mlguard does not know that setting yet.
-    Returns the server and the setting that took."""
+    """mlguard with one worker thread (`server.worker_threads=1`). Returns the server
+    and the setting, for the report."""
     setting = "MLGUARD_SERVER__WORKER_THREADS=1"
-    # The same for the retry, in case the refused start got as far as the database.
-    admin_password = admin_password or "adm-" + secrets.token_urlsafe(18)
-    try:
-        return start_mlguard(procs, binary, workdir, name, upstream,
-                             {**(extra_env or {}), "MLGUARD_SERVER__WORKER_THREADS": "1"},
-                             admin_password), setting
-    except ExitedDuringStartup as refused:
-        if "worker_threads" not in str(refused):
-            raise
-    print(f"  {name}: this mlguard refuses {setting}; using TOKIO_WORKER_THREADS=1", flush=True)
-    setting = "TOKIO_WORKER_THREADS=1"
-    return start_mlguard(procs, binary, workdir, name, upstream,
-                         {**(extra_env or {}), "TOKIO_WORKER_THREADS": "1"}, admin_password,
-                         log_name="server-tokio.log"), setting
+    server = start_mlguard(procs, binary, workdir, name, upstream,
+                           {**(extra_env or {}), "MLGUARD_SERVER__WORKER_THREADS": "1"}, admin_password)
+    return server, setting
 
 
 def start_trivial_upstream(procs: Processes, binary: Path, workdir: Path) -> str:

@@ -7,6 +7,7 @@
 
 use std::fmt::{self, Write as _};
 use std::io::{IsTerminal, Write as _};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -21,7 +22,13 @@ use tracing_subscriber::util::SubscriberInitExt;
 use crate::config::{LogFormat, LogSettings};
 
 /// Log lines gathered in memory, written out together.
-static LOG: LogBuffer = LogBuffer::new();
+static LOG: LogBuffer = LogBuffer::new(write_to_stderr);
+
+fn write_to_stderr(batch: &[u8]) {
+    let mut stderr = std::io::stderr().lock();
+    // Nowhere left to report a failed write to stderr.
+    let _ = stderr.write_all(batch).and_then(|()| stderr.flush());
+}
 
 /// Structured logs on stderr; `RUST_LOG` overrides the configured level.
 pub fn init(settings: &LogSettings) {
@@ -62,17 +69,22 @@ const FLUSH_BYTES: usize = 64 * 1024;
 /// once by the thread that logs it. Nothing is dropped.
 struct LogBuffer {
     pending: Mutex<Vec<u8>>,
-    /// Held while a batch goes to stderr, so batches keep their order.
+    /// Held while a batch goes out, so batches keep their order.
     writing: Mutex<()>,
+    sink: fn(&[u8]),
     flusher: std::sync::Once,
+    /// Without a flusher thread, every line is written at once.
+    flusher_running: AtomicBool,
 }
 
 impl LogBuffer {
-    const fn new() -> Self {
+    const fn new(sink: fn(&[u8])) -> Self {
         Self {
             pending: Mutex::new(Vec::new()),
             writing: Mutex::new(()),
+            sink,
             flusher: std::sync::Once::new(),
+            flusher_running: AtomicBool::new(false),
         }
     }
 
@@ -86,8 +98,11 @@ impl LogBuffer {
                         self.write_out();
                     }
                 });
-            if spawned.is_err() {
-                eprintln!("mlguard: no log flusher thread; log lines are written as they come");
+            match spawned {
+                Ok(_) => self.flusher_running.store(true, Ordering::Release),
+                Err(_) => {
+                    eprintln!("mlguard: no log flusher thread; log lines are written as they come");
+                }
             }
         });
     }
@@ -98,7 +113,7 @@ impl LogBuffer {
             pending.extend_from_slice(line);
             pending.len() >= FLUSH_BYTES
         };
-        if at_once || full || !self.flusher.is_completed() {
+        if at_once || full || !self.flusher_running.load(Ordering::Acquire) {
             self.write_out();
         }
     }
@@ -107,12 +122,9 @@ impl LogBuffer {
         let _writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
         let batch =
             std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
-        if batch.is_empty() {
-            return;
+        if !batch.is_empty() {
+            (self.sink)(&batch);
         }
-        let mut stderr = std::io::stderr().lock();
-        // Nowhere left to report a failed write to stderr.
-        let _ = stderr.write_all(&batch).and_then(|()| stderr.flush());
     }
 }
 
@@ -256,21 +268,21 @@ impl Visit for LineSafeVisitor<'_> {
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         // One buffer per thread, reused: a formatted value is escaped before it
-        // is written, so it must be whole first.
+        // is written, so it must be whole first. Taken out while in use, so a
+        // value whose formatting logs gets a buffer of its own.
         thread_local! {
-            static TEXT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+            static TEXT: std::cell::Cell<String> = const { std::cell::Cell::new(String::new()) };
         }
-        TEXT.with_borrow_mut(|text| {
-            text.clear();
-            if write!(text, "{value:?}").is_err() {
-                self.result = Err(fmt::Error);
-                return;
-            }
-            self.write(field, text);
-            if text.capacity() > 4096 {
-                *text = String::new();
-            }
-        });
+        let mut text = TEXT.try_with(std::cell::Cell::take).unwrap_or_default();
+        text.clear();
+        if write!(text, "{value:?}").is_err() {
+            self.result = Err(fmt::Error);
+            return;
+        }
+        self.write(field, &text);
+        if text.capacity() <= 4096 {
+            let _ = TEXT.try_with(|cell| cell.set(text));
+        }
     }
 }
 

@@ -240,3 +240,36 @@ async fn a_forged_login_name_or_path_writes_no_line_of_its_own() {
     assert!(text.contains("not a valid username"), "{text}");
     assert!(text.contains(r#"request_id="a\tb=c d""#), "{text}");
 }
+
+/// What the buffer under test wrote out, batch by batch.
+static WRITTEN: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+
+fn record_batch(batch: &[u8]) {
+    WRITTEN.lock().expect("lock").push(batch.to_vec());
+}
+
+#[test]
+fn info_lines_wait_for_the_flush_and_warnings_take_everything_out_in_order() {
+    static BUFFER: super::LogBuffer = super::LogBuffer::new(record_batch);
+    BUFFER
+        .flusher_running
+        .store(true, std::sync::atomic::Ordering::Release);
+    BUFFER.append(b"info 1\n", false);
+    BUFFER.append(b"info 2\n", false);
+    assert!(
+        WRITTEN.lock().expect("lock").is_empty(),
+        "info lines went out one by one"
+    );
+    BUFFER.append(b"warn 3\n", true);
+    assert_eq!(
+        *WRITTEN.lock().expect("lock"),
+        vec![b"info 1\ninfo 2\nwarn 3\n".to_vec()]
+    );
+    // A full buffer goes out without waiting for the flusher.
+    let long = vec![b'x'; super::FLUSH_BYTES];
+    BUFFER.append(&long, false);
+    assert_eq!(WRITTEN.lock().expect("lock").len(), 2);
+    BUFFER.append(b"info 4\n", false);
+    super::LogBuffer::write_out(&BUFFER);
+    assert_eq!(WRITTEN.lock().expect("lock")[2], b"info 4\n".to_vec());
+}
