@@ -197,6 +197,14 @@ impl AppState {
         })
     }
 
+    /// Login password checks run so far (each an argon2 check or an imported
+    /// MLflow hash): what a cached login saves.
+    pub fn password_checks_run(&self) -> u64 {
+        self.auth
+            .checks_run
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// The grants and default permission this API decides by, for the gateway to
     /// decide by the same.
     pub fn grants(&self) -> Grants {

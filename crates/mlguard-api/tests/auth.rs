@@ -25,6 +25,7 @@ const BOB: (&str, &str) = ("bob", "bob-password-12345");
 
 struct TestApp {
     router: Router,
+    state: AppState,
     _dir: tempfile::TempDir,
 }
 
@@ -50,7 +51,8 @@ fn app_with(throttle: ThrottleSettings) -> TestApp {
         Duration::from_secs(3600),
     );
     TestApp {
-        router: mlguard_api::app(state),
+        router: mlguard_api::app(state.clone()),
+        state,
         _dir: dir,
     }
 }
@@ -700,4 +702,29 @@ async fn parallel_first_logins_with_the_right_password_all_get_through() {
         .collect();
     let statuses = burst(&app.router, logins).await;
     assert_eq!(count(&statuses, StatusCode::OK), 16, "{statuses:?}");
+}
+
+/// A client opening many connections at once with the same password costs one
+/// argon2 check: the others wait for it and find the login verified.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_first_logins_with_the_same_password_are_checked_once() {
+    let app = app();
+    let logins = (0..16)
+        .map(|_| (ALICE.0.to_owned(), ALICE.1.to_owned(), None))
+        .collect();
+    let statuses = burst(&app.router, logins).await;
+    assert_eq!(count(&statuses, StatusCode::OK), 16, "{statuses:?}");
+    assert_eq!(app.state.password_checks_run(), 1);
+
+    // Wrong passwords are each checked: the throttle counts every one.
+    let guesses = (0..4)
+        .map(|_| (BOB.0.to_owned(), "not-bobs-password".to_owned(), None))
+        .collect();
+    let statuses = burst(&app.router, guesses).await;
+    assert_eq!(
+        count(&statuses, StatusCode::UNAUTHORIZED),
+        4,
+        "{statuses:?}"
+    );
+    assert_eq!(app.state.password_checks_run(), 5);
 }

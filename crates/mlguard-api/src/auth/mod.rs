@@ -6,7 +6,7 @@ mod cache;
 mod throttle;
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Request, State};
@@ -59,6 +59,12 @@ pub(crate) struct AuthServices {
     /// Held by the blocking check itself, so the bound survives a caller that goes
     /// away while its hash runs.
     hashing: Arc<Semaphore>,
+    /// One first check at a time per set of credentials: a browser or a client
+    /// opening many connections at once with the same password waits for one
+    /// argon2 check, not one each.
+    first_checks: FirstChecks,
+    /// Password checks run so far (argon2 or an imported MLflow hash).
+    pub(crate) checks_run: std::sync::atomic::AtomicU64,
     pub(crate) tokens: Option<TokenIssuer>,
 }
 
@@ -71,12 +77,46 @@ impl std::fmt::Debug for AuthServices {
     }
 }
 
+/// Per-fingerprint turns for the slow path. An entry lives while someone holds or
+/// awaits its turn; dead ones are swept once there are many.
+#[derive(Default)]
+struct FirstChecks {
+    turns: std::sync::Mutex<std::collections::HashMap<Fingerprint, Weak<tokio::sync::Mutex<()>>>>,
+}
+
+impl FirstChecks {
+    const SWEEP_ABOVE: usize = 1024;
+
+    async fn turn(&self, fingerprint: Fingerprint) -> tokio::sync::OwnedMutexGuard<()> {
+        let turn = {
+            let mut turns = self
+                .turns
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match turns.get(&fingerprint).and_then(Weak::upgrade) {
+                Some(turn) => turn,
+                None => {
+                    if turns.len() >= Self::SWEEP_ABOVE {
+                        turns.retain(|_, turn| turn.strong_count() > 0);
+                    }
+                    let turn = Arc::new(tokio::sync::Mutex::new(()));
+                    turns.insert(fingerprint, Arc::downgrade(&turn));
+                    turn
+                }
+            }
+        };
+        turn.lock_owned().await
+    }
+}
+
 impl AuthServices {
     pub(crate) fn new(settings: &AuthSettings, tokens: Option<TokenIssuer>) -> Self {
         Self {
             cache: CredentialCache::new(settings.cache_entries, settings.cache_ttl),
             throttle: Arc::new(Throttle::new(settings.throttle.clone())),
             hashing: Arc::new(Semaphore::new(settings.max_concurrent_hashes.max(1))),
+            first_checks: FirstChecks::default(),
+            checks_run: std::sync::atomic::AtomicU64::new(0),
             tokens,
         }
     }
@@ -314,15 +354,14 @@ async fn basic(
         .fingerprint(&credentials.username, password.expose());
 
     // Fast path: verified before, and the account has not changed since.
-    if let Some((user_id, version)) = auth.cache.get(&fingerprint) {
-        let current = state
-            .credential_state(user_id)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        match current {
-            Some(current) if current.version == version => return Ok(current.user.into()),
-            _ => auth.cache.remove(&fingerprint),
-        }
+    if let Some(principal) = cached(state, &fingerprint).await? {
+        return Ok(principal);
+    }
+    // Whoever checks the same credentials first, the others wait for, and then
+    // find them verified.
+    let _turn = auth.first_checks.turn(fingerprint).await;
+    if let Some(principal) = cached(state, &fingerprint).await? {
+        return Ok(principal);
     }
 
     // Slow path: one argon2 check, throttled and bounded in concurrency. The
@@ -339,6 +378,7 @@ async fn basic(
         .await
         .map_err(|e| ApiError::internal(&e).into_response())?;
     let name = username.clone();
+    let services = Arc::clone(&auth);
     let verified = state
         .blocking(move |store| {
             let _permit = permit;
@@ -353,6 +393,9 @@ async fn basic(
                 None => None,
             };
             let check = store.verify_credentials(&name, &password)?;
+            services
+                .checks_run
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let CredentialCheck::Valid(user) = check else {
                 attempt.failed();
                 return Ok(None);
@@ -378,6 +421,28 @@ async fn basic(
         None => {
             tracing::info!(user.name = %username, "authentication failed");
             Err(unauthenticated())
+        }
+    }
+}
+
+/// The principal a verified fingerprint stands for, if its account is unchanged.
+async fn cached(
+    state: &AppState,
+    fingerprint: &Fingerprint,
+) -> Result<Option<Principal>, Response> {
+    let auth = &state.auth;
+    let Some((user_id, version)) = auth.cache.get(fingerprint) else {
+        return Ok(None);
+    };
+    let current = state
+        .credential_state(user_id)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    match current {
+        Some(current) if current.version == version => Ok(Some(current.user.into())),
+        _ => {
+            auth.cache.remove(fingerprint);
+            Ok(None)
         }
     }
 }
