@@ -161,7 +161,7 @@ impl Gateway {
     }
 
     /// The tracking server as this request asks it: its lookups carry the request's
-    /// id. Built only when a request needs one; most need none.
+    /// id. Built once per request, at the first step that may resolve an id.
     fn request_lookup(&self) -> Arc<dyn TrackingLookup> {
         let lookup = self.request_lookup.get_or_init(|| {
             self.request_id

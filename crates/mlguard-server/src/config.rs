@@ -41,7 +41,7 @@ pub struct ServerSettings {
     /// requests may change state, comma-separated; unset: none.
     pub cors_allowed_origins: Option<String>,
     /// Threads that serve requests; unset: one per CPU.
-    pub worker_threads: Option<usize>,
+    pub worker_threads: Option<std::num::NonZeroUsize>,
 }
 
 impl ServerSettings {
@@ -708,6 +708,7 @@ mod tests {
             ("MLGUARD_SERVER__LISTEN", "not-an-address"),
             ("MLGUARD_SERVER__ALLOWED_HOSTS", "a host"),
             ("MLGUARD_SERVER__CORS_ALLOWED_ORIGINS", "ui.example.com"),
+            ("MLGUARD_SERVER__WORKER_THREADS", "0"),
         ] {
             assert!(
                 Settings::load(None, env(&[bad])).is_err(),

@@ -228,13 +228,7 @@ pub fn serve(settings: Settings) -> Result<(), CliError> {
     };
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if let Some(threads) = settings.server.worker_threads {
-        if threads == 0 {
-            return Err(crate::config::ConfigError::Invalid(
-                "server.worker_threads must be at least 1".to_owned(),
-            )
-            .into());
-        }
-        runtime.worker_threads(threads);
+        runtime.worker_threads(threads.get());
     }
     let runtime = runtime.enable_all().build()?;
     runtime.block_on(async move {
