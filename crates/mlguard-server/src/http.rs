@@ -1,5 +1,6 @@
-//! The listener: hyper with explicit limits, and a guard on every connection that
-//! reads each HTTP/1 request head before hyper does.
+//! The listener: one acceptor handing connections to worker threads (a runtime
+//! each), hyper with explicit limits, and a guard on every connection that reads
+//! each HTTP/1 request head before hyper does.
 //!
 //! The guard refuses what hyper would accept but a proxy must not: `Content-Length`
 //! next to `Transfer-Encoding` (hyper drops the length and reads chunks; MLflow's
@@ -13,9 +14,10 @@
 
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll, ready};
 
 use axum::Router;
@@ -27,7 +29,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tower::ServiceExt;
 
 /// Header lines in one request head; more is a 431 (hyper's default, made explicit).
@@ -39,67 +41,190 @@ const MAX_BUF_BYTES: usize = 2 * MAX_HEAD_BYTES;
 /// One chunk-size line or trailer line of a chunked body.
 const MAX_LINE_BYTES: usize = 4096;
 
-/// Serves `app` on `listener` until `shutdown` resolves, then lets open connections
-/// finish.
-pub async fn serve(
+/// Serves one app per worker thread, each on a runtime of its own, until
+/// `shutdown` resolves, then lets open connections finish. The calling runtime
+/// accepts on `listener` and hands each connection to the worker serving the
+/// fewest: a request is then served on one thread from its first byte to its
+/// answer, with no task moved between threads, and each worker keeps its own pool
+/// of upstream connections.
+pub async fn serve_on_workers(
     listener: TcpListener,
-    app: Router,
+    apps: Vec<Router>,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
+    let drained = Arc::new(tokio::sync::Barrier::new(apps.len()));
+    let mut workers = Vec::with_capacity(apps.len());
+    let mut threads = Vec::with_capacity(apps.len());
+    for (index, app) in apps.into_iter().enumerate() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (handoff, connections) = tokio::sync::mpsc::unbounded_channel();
+        let open = Arc::new(AtomicUsize::new(0));
+        let drained = Arc::clone(&drained);
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("mlguard-worker-{index}"))
+                .spawn(move || runtime.block_on(run_worker(app, connections, drained)))?,
+        );
+        workers.push(Worker { handoff, open });
+    }
+    let mut shutdown = std::pin::pin!(shutdown);
+    while let Some((stream, peer)) = accept(&listener, &mut shutdown).await {
+        let Some(worker) = workers
+            .iter()
+            .min_by_key(|worker| worker.open.load(Ordering::Relaxed))
+        else {
+            break;
+        };
+        let stream = match stream.into_std() {
+            Ok(stream) => stream,
+            Err(error) => {
+                tracing::debug!(%error, client = %peer, "accepted connection lost");
+                continue;
+            }
+        };
+        worker.open.fetch_add(1, Ordering::Relaxed);
+        let handed = Handoff {
+            stream,
+            peer,
+            open: OpenConnection(Arc::clone(&worker.open)),
+        };
+        if worker.handoff.send(handed).is_err() {
+            tracing::error!("a worker thread ended early; no longer accepting");
+            break;
+        }
+    }
+    // Without a sender left, each worker drains its connections and ends.
+    drop(workers);
+    tokio::task::spawn_blocking(move || {
+        for thread in threads {
+            if thread.join().is_err() {
+                tracing::error!("a worker thread panicked");
+            }
+        }
+    })
+    .await
+    .map_err(io::Error::other)
+}
+
+/// A worker as the acceptor sees it.
+struct Worker {
+    handoff: tokio::sync::mpsc::UnboundedSender<Handoff>,
+    /// Connections handed to it and not yet closed.
+    open: Arc<AtomicUsize>,
+}
+
+/// An accepted connection on its way to a worker.
+struct Handoff {
+    stream: std::net::TcpStream,
+    peer: SocketAddr,
+    open: OpenConnection,
+}
+
+/// Counts a connection as open until it is dropped.
+struct OpenConnection(Arc<AtomicUsize>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+async fn run_worker(
+    app: Router,
+    mut connections: tokio::sync::mpsc::UnboundedReceiver<Handoff>,
+    drained: Arc<tokio::sync::Barrier>,
+) {
+    let builder = connection_builder();
+    let graceful = GracefulShutdown::new();
+    while let Some(Handoff { stream, peer, open }) = connections.recv().await {
+        match tokio::net::TcpStream::from_std(stream) {
+            Ok(stream) => serve_connection(&builder, &graceful, stream, peer, app.clone(), open),
+            Err(error) => tracing::debug!(%error, client = %peer, "connection not registered"),
+        }
+    }
+    graceful.shutdown().await;
+    // Connections a shared client keeps (lookups, the provider) may live on this
+    // runtime while another worker still uses them: every runtime runs until all
+    // are drained.
+    drained.wait().await;
+}
+
+/// hyper with this module's limits.
+fn connection_builder() -> Builder<TokioExecutor> {
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
         .max_headers(MAX_HEADERS)
         .max_buf_size(MAX_BUF_BYTES);
-    let graceful = GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown);
+    builder
+}
+
+/// The next connection, or `None` once `shutdown` resolved.
+async fn accept(
+    listener: &TcpListener,
+    shutdown: &mut Pin<&mut impl Future<Output = ()>>,
+) -> Option<(TcpStream, SocketAddr)> {
     loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    // Out of file descriptors, say: back off instead of spinning.
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = shutdown.as_mut() => return None,
         };
-        // An answer streamed from MLflow leaves in several writes: without this,
-        // each after the first waits for the client's delayed ACK (40 ms).
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "TCP_NODELAY not set");
+        match accepted {
+            Ok((stream, peer)) => {
+                // An answer streamed from MLflow leaves in several writes: without
+                // this, each after the first waits for the client's delayed ACK
+                // (40 ms).
+                if let Err(error) = stream.set_nodelay(true) {
+                    tracing::debug!(%error, "TCP_NODELAY not set");
+                }
+                return Some((stream, peer));
+            }
+            Err(error) => {
+                // Out of file descriptors, say: back off instead of spinning.
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
         }
-        let app = app.clone();
-        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-            request.extensions_mut().insert(ConnectInfo(peer));
-            let read = Arc::new(AtomicBool::new(request.body().is_end_stream()));
-            let request = request.map(|inner| {
-                Body::new(WatchedBody {
-                    inner,
-                    read: Arc::clone(&read),
-                })
-            });
-            let app = app.clone();
-            async move {
-                let mut response = app.oneshot(request).await?;
-                close_unless_read(&mut response, &read);
-                Ok::<_, std::convert::Infallible>(response)
-            }
-        });
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(Guarded::new(stream)), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, client = %peer, "connection ended with an error");
-            }
-        });
     }
-    graceful.shutdown().await;
-    Ok(())
+}
+
+/// Serves one connection on the current runtime; `guard` is dropped when it ends.
+fn serve_connection(
+    builder: &Builder<TokioExecutor>,
+    graceful: &GracefulShutdown,
+    stream: TcpStream,
+    peer: SocketAddr,
+    app: Router,
+    guard: impl Send + 'static,
+) {
+    let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        let read = Arc::new(AtomicBool::new(request.body().is_end_stream()));
+        let request = request.map(|inner| {
+            Body::new(WatchedBody {
+                inner,
+                read: Arc::clone(&read),
+            })
+        });
+        let app = app.clone();
+        async move {
+            let mut response = app.oneshot(request).await?;
+            close_unless_read(&mut response, &read);
+            Ok::<_, std::convert::Infallible>(response)
+        }
+    });
+    let connection = builder
+        .serve_connection_with_upgrades(TokioIo::new(Guarded::new(stream)), service)
+        .into_owned();
+    let connection = graceful.watch(connection);
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::debug!(%error, client = %peer, "connection ended with an error");
+        }
+        drop(guard);
+    });
 }
 
 /// A request body that tells whether it was read to its end.
@@ -732,7 +857,7 @@ mod tests {
                 ),
             );
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(serve(listener, app, async {
+        let server = tokio::spawn(serve_on_workers(listener, vec![app], async {
             let _ = stopped.await;
         }));
         let mut stream = tokio::net::TcpStream::connect(address)
@@ -765,5 +890,63 @@ mod tests {
         let read = answer_head("/read", std::time::Duration::ZERO).await;
         assert!(read.starts_with("http/1.1 200"), "{read}");
         assert!(!read.contains("connection: close"), "{read}");
+    }
+
+    #[tokio::test]
+    async fn connections_go_to_the_worker_serving_the_fewest() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let address = listener.local_addr().expect("address");
+        // Each worker's app answers with its worker's number and thread name.
+        let apps = (0..2)
+            .map(|worker| {
+                Router::new().route(
+                    "/who",
+                    axum::routing::get(move || async move {
+                        let thread = std::thread::current().name().unwrap_or("").to_owned();
+                        format!("{worker} {thread}")
+                    }),
+                )
+            })
+            .collect();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve_on_workers(listener, apps, async {
+            let _ = stopped.await;
+        }));
+        let mut answers = Vec::new();
+        // Connections stay open, so each new one goes to the other worker.
+        let mut open = Vec::new();
+        for _ in 0..4 {
+            let mut stream = tokio::net::TcpStream::connect(address)
+                .await
+                .expect("connect");
+            stream
+                .write_all(b"GET /who HTTP/1.1\r\nhost: x\r\n\r\n")
+                .await
+                .expect("request");
+            let mut answer = vec![0u8; 1024];
+            let read = stream.read(&mut answer).await.expect("answer");
+            let answer = String::from_utf8_lossy(&answer[..read]).into_owned();
+            let body = answer.rsplit("\r\n").next().unwrap_or_default().to_owned();
+            answers.push(body);
+            open.push(stream);
+        }
+        assert_eq!(
+            answers,
+            [
+                "0 mlguard-worker-0",
+                "1 mlguard-worker-1",
+                "0 mlguard-worker-0",
+                "1 mlguard-worker-1"
+            ]
+        );
+        drop(open);
+        let _ = stop.send(());
+        server
+            .await
+            .expect("server task")
+            .expect("workers ended cleanly");
     }
 }

@@ -12,29 +12,32 @@ use secrecy::ExposeSecret;
 use crate::cli::CliError;
 use crate::config::{DatabaseSettings, Settings, UpstreamSettings};
 
-fn gateway(
-    upstream: &UpstreamSettings,
-    static_prefix: Option<String>,
-) -> Result<Gateway, CliError> {
-    let client = UpstreamClient::new(&UpstreamOptions {
+/// A client of the tracking server with its own connection pool.
+fn upstream_client(upstream: &UpstreamSettings) -> Result<UpstreamClient, CliError> {
+    Ok(UpstreamClient::new(&UpstreamOptions {
         base_url: upstream.url.clone(),
         connect_timeout: upstream.connect_timeout,
         response_timeout: upstream.timeout,
         max_idle_per_host: 64,
         pool_idle_timeout: upstream.pool_idle_timeout,
-    })?;
-    let lookups = TrackingLookups::new(client.clone(), upstream.lookup_cache_entries);
-    Ok(Gateway::new(
-        client,
-        Arc::new(lookups),
-        static_prefix,
-        upstream.max_body_bytes,
+    })?)
+}
+
+/// The gateway forwarding through `forward`; every worker's resolves ids through
+/// the same `lookup` (and its cache).
+fn gateway(
+    upstream: &UpstreamSettings,
+    static_prefix: Option<String>,
+    forward: UpstreamClient,
+    lookup: Arc<dyn mlguard_domain::TrackingLookup>,
+) -> Gateway {
+    Gateway::new(forward, lookup, static_prefix, upstream.max_body_bytes).with_graphql_limits(
+        GraphQlLimits {
+            max_root_fields: upstream.graphql_max_root_fields,
+            max_depth: upstream.graphql_max_depth,
+            max_query_bytes: upstream.graphql_max_query_bytes,
+        },
     )
-    .with_graphql_limits(GraphQlLimits {
-        max_root_fields: upstream.graphql_max_root_fields,
-        max_depth: upstream.graphql_max_depth,
-        max_query_bytes: upstream.graphql_max_query_bytes,
-    }))
 }
 
 /// Connects to the database, retrying with back-off until the start-up timeout.
@@ -211,10 +214,6 @@ pub fn serve(settings: Settings) -> Result<(), CliError> {
         Some(codec),
         settings.auth.token_ttl,
     );
-    let state = mount_gateway(
-        state,
-        gateway(&settings.upstream, settings.server.static_prefix.clone())?,
-    );
     let state = crate::secrets::attach(state, secrets)
         .with_request_origins(settings.server.request_origins()?);
     let state = match settings.auth.oidc.enabled()? {
@@ -226,16 +225,37 @@ pub fn serve(settings: Settings) -> Result<(), CliError> {
         }
         None => state,
     };
-    let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    if let Some(threads) = settings.server.worker_threads {
-        runtime.worker_threads(threads.get());
-    }
-    let runtime = runtime.enable_all().build()?;
+    let workers = settings
+        .server
+        .worker_threads
+        .or_else(|| std::thread::available_parallelism().ok())
+        .map_or(1, std::num::NonZeroUsize::get);
+    let lookup: Arc<dyn mlguard_domain::TrackingLookup> = Arc::new(TrackingLookups::new(
+        upstream_client(&settings.upstream)?,
+        settings.upstream.lookup_cache_entries,
+    ));
+    // Each worker forwards through a pool of its own; everything else is shared.
+    let apps = (0..workers)
+        .map(|_| {
+            let forward = upstream_client(&settings.upstream)?;
+            let gateway = gateway(
+                &settings.upstream,
+                settings.server.static_prefix.clone(),
+                forward,
+                Arc::clone(&lookup),
+            );
+            Ok(mlguard_api::app(mount_gateway(state.clone(), gateway)))
+        })
+        .collect::<Result<Vec<_>, CliError>>()?;
+    // This runtime accepts connections and waits for signals; the workers serve.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(settings.server.listen).await?;
-        tracing::info!(listen = %listener.local_addr()?, upstream = %settings.upstream.url, "mlguard listening");
+        tracing::info!(listen = %listener.local_addr()?, upstream = %settings.upstream.url, workers, "mlguard listening");
         let grace = settings.server.shutdown_grace;
-        crate::http::serve(listener, mlguard_api::app(state), shutdown_signal(grace)).await?;
+        crate::http::serve_on_workers(listener, apps, shutdown_signal(grace)).await?;
         tracing::info!("mlguard stopped");
         Ok(())
     })
