@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod access_log;
 mod auth;
 mod authz;
 mod health;
@@ -20,8 +21,6 @@ mod users;
 use axum::Router;
 use axum::routing::get;
 use mlguard_http::ApiError;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -53,8 +52,6 @@ pub use state::{AccessStore, AppState};
     )
 )]
 struct ApiDoc;
-
-const REQUEST_ID: axum::http::HeaderName = axum::http::HeaderName::from_static("x-request-id");
 
 fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -217,27 +214,7 @@ pub fn app(state: AppState) -> Router {
             origin::check,
         ))
         .with_state(state)
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|request: &axum::http::Request<axum::body::Body>| {
-                    let request_id = request
-                        .headers()
-                        .get(&REQUEST_ID)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default();
-                    // Plain `&str` values: written as they are, with no copy.
-                    tracing::info_span!(
-                        "request",
-                        http.method = request.method().as_str(),
-                        http.path = request.uri().path(),
-                        request_id = request_id,
-                        user.name = tracing::field::Empty,
-                    )
-                })
-                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
-        )
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(access_log::AccessLogLayer)
 }
 
 /// The UI's `/ajax-api/3.0` spellings of the 3.17 role and permission routes.

@@ -245,9 +245,12 @@ pub(crate) async fn authenticate(
     match outcome {
         Ok((principal, proof)) => {
             tracing::Span::current().record("user.name", principal.username.as_str());
+            let user = crate::access_log::AuthenticatedAs(principal.username.clone());
             request.extensions_mut().insert(principal);
             request.extensions_mut().insert(proof);
-            next.run(request).await
+            let mut response = next.run(request).await;
+            response.extensions_mut().insert(user);
+            response
         }
         Err(response) => response,
     }

@@ -239,6 +239,37 @@ async fn a_forged_login_name_or_path_writes_no_line_of_its_own() {
     assert_no_forged_lines(&text);
     assert!(text.contains("not a valid username"), "{text}");
     assert!(text.contains(r#"request_id="a\tb=c d""#), "{text}");
+    // A line logged while serving a request names the request it belongs to.
+    let refused = text
+        .lines()
+        .find(|line| line.contains("not a valid username"))
+        .expect("the refusal's line");
+    assert!(refused.contains("request{request_id="), "{refused}");
+    // One access line per request: what was asked, by whom, and the answer.
+    let access: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains("mlguard_api::access_log: request "))
+        .collect();
+    assert_eq!(access.len(), 4, "{text}");
+    let served = access
+        .iter()
+        .find(|line| line.contains("http.status=200"))
+        .expect("the served request's access line");
+    for field in [
+        "http.method=GET",
+        "http.path=/api/2.0/mlflow/users/get",
+        "user.name=alice",
+        r#"request_id="a\tb=c d""#,
+        "latency_us=",
+    ] {
+        assert!(served.contains(field), "{field} missing: {served}");
+    }
+    assert!(
+        !access
+            .iter()
+            .any(|line| line.contains("http.status=401") && line.contains("user.name=")),
+        "a refused login is logged as a user: {text}"
+    );
 }
 
 /// What the buffer under test wrote out, batch by batch.
