@@ -54,9 +54,16 @@ pub struct Shared {
 
 /// The gateway, as this API mounts it: the router that answers every path that is
 /// not mlguard's own, and MLflow's `--static-prefix` it was configured with.
+/// The service answering every path that is not mlguard's own.
+pub type GatewayHandler = tower::util::BoxCloneSyncService<
+    axum::extract::Request,
+    axum::response::Response,
+    std::convert::Infallible,
+>;
+
 #[derive(Clone)]
 pub(crate) struct GatewayMount {
-    pub(crate) router: axum::Router,
+    pub(crate) router: GatewayHandler,
     pub(crate) static_prefix: Option<String>,
     /// The tracking server, for questions the native API asks it itself.
     pub(crate) lookup: Arc<dyn TrackingLookup>,
@@ -222,15 +229,26 @@ impl AppState {
     /// `router` (mlguard-gateway's) answers them behind this API's authentication;
     /// `static_prefix` (normalized, `/mlflow`) also prefixes the native routes;
     /// `lookup` is the tracking server the gateway resolves ids through.
-    pub fn with_gateway(
+    pub fn with_gateway<G>(
         self,
-        router: axum::Router,
+        router: G,
         static_prefix: Option<&str>,
         lookup: Arc<dyn TrackingLookup>,
-    ) -> Self {
+    ) -> Self
+    where
+        G: tower::Service<
+                axum::extract::Request,
+                Response = axum::response::Response,
+                Error = std::convert::Infallible,
+            > + Clone
+            + Send
+            + Sync
+            + 'static,
+        G::Future: Send + 'static,
+    {
         self.edit(|shared| {
             shared.gateway = Some(GatewayMount {
-                router,
+                router: GatewayHandler::new(router),
                 static_prefix: static_prefix.map(str::to_owned),
                 lookup,
             });

@@ -16,11 +16,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use axum::response::IntoResponse;
 use mlguard_domain::{GrantKey, KeyChain, OpaqueId, Principal, Resource, TrackingLookup};
-use mlguard_http::{ApiError, Caller, Grants};
+use mlguard_http::{ApiError, Grants};
 use mlguard_policy::{
     Absent, Access, AfterHook, BodyNeed, Check, InputError, Quantifier, RequestView, Resolved,
     RouteMatch, Source, Target, WITHHELD_FROM_PROVIDERS, match_route, narrowable_fields, resolve,
@@ -248,21 +248,45 @@ impl GatewayState {
     }
 }
 
-/// The gateway as a router that answers every path: mount it as the fallback of
-/// mlguard's own routes, behind authentication (it reads the [`Caller`]).
-pub fn router(state: GatewayState) -> axum::Router {
-    axum::Router::new().fallback(gateway).with_state(state)
+/// The gateway as a service that answers every path: mount it as the fallback of
+/// mlguard's own routes, behind authentication (it reads the caller's
+/// [`Principal`] from the request).
+pub fn router(state: GatewayState) -> GatewayService {
+    GatewayService { state }
 }
 
-/// The fallback handler: everything that is not one of mlguard's own routes.
-async fn gateway(
-    State(state): State<GatewayState>,
-    Caller(caller): Caller,
-    request: Request,
-) -> axum::response::Response {
-    match handle(&state, &caller, request).await {
-        Ok(response) => response,
-        Err(error) => error.into_response(),
+/// Everything that is not one of mlguard's own routes. A plain service rather than
+/// a router of one fallback: it runs on every proxied request, so it routes nothing
+/// twice.
+#[derive(Debug, Clone)]
+pub struct GatewayService {
+    state: GatewayState,
+}
+
+impl tower::Service<Request> for GatewayService {
+    type Response = axum::response::Response;
+    type Error = std::convert::Infallible;
+    type Future = mlguard_domain::BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let state = self.state.clone();
+        Box::pin(async move {
+            // Authentication put it there; without it, nothing is forwarded.
+            let Some(caller) = request.extensions_mut().remove::<Principal>() else {
+                return Ok(ApiError::unauthenticated().into_response());
+            };
+            Ok(match handle(&state, &caller, request).await {
+                Ok(response) => response,
+                Err(error) => error.into_response(),
+            })
+        })
     }
 }
 

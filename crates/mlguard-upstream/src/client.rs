@@ -3,6 +3,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use axum::http::uri::{Authority, Scheme};
 use axum::http::{Method, Request, Response, StatusCode, Uri, request};
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
@@ -58,14 +59,19 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const MAX_LOOKUP_BYTES: usize = 8 * 1024 * 1024;
 
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let listed: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in listed.iter().chain(HOP_BY_HOP.iter()) {
+    if headers.contains_key(header::CONNECTION) {
+        let listed: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+            .collect();
+        for name in &listed {
+            headers.remove(name);
+        }
+    }
+    for name in &HOP_BY_HOP {
         headers.remove(name);
     }
 }
@@ -79,6 +85,10 @@ pub struct UpstreamClient {
     /// `http://host:port/prefix` without a trailing slash; shared, as every request's
     /// lookup view (`with_request_id`) clones the client.
     base: std::sync::Arc<str>,
+    /// `host:port` of `base`, and whether `base` has a path: without one, a
+    /// request's path and query are reused as they are (no copy, no parse).
+    authority: Authority,
+    bare: bool,
     response_timeout: Duration,
     /// Sent as `X-Request-Id` with lookups made for one request.
     request_id: Option<HeaderValue>,
@@ -113,13 +123,34 @@ impl UpstreamClient {
         let fresh = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(0)
             .build(connector);
+        let authority = uri
+            .authority()
+            .cloned()
+            .ok_or_else(|| UpstreamError::InvalidUrl(options.base_url.clone()))?;
         Ok(Self {
             client,
             fresh,
+            bare: uri.path().trim_end_matches('/').is_empty(),
+            authority,
             base: options.base_url.trim_end_matches('/').into(),
             response_timeout: options.response_timeout,
             request_id: None,
         })
+    }
+
+    /// Where a forwarded request goes: its path and query under `base`.
+    fn forward_target(&self, original: &Uri) -> Result<Uri, UpstreamError> {
+        match original.path_and_query() {
+            Some(path_and_query) if self.bare => {
+                let mut parts = axum::http::uri::Parts::default();
+                parts.scheme = Some(Scheme::HTTP);
+                parts.authority = Some(self.authority.clone());
+                parts.path_and_query = Some(path_and_query.clone());
+                Uri::from_parts(parts).map_err(|e| UpstreamError::InvalidUrl(e.to_string()))
+            }
+            Some(path_and_query) => self.target(path_and_query.as_str()),
+            None => self.target("/"),
+        }
     }
 
     fn target(&self, path_and_query: &str) -> Result<Uri, UpstreamError> {
@@ -201,13 +232,11 @@ impl UpstreamClient {
         replay: Option<Bytes>,
         client_addr: Option<IpAddr>,
     ) -> Result<Response<Body>, UpstreamError> {
-        let path_and_query = parts
-            .uri
-            .path_and_query()
-            .map_or("/", |pq| pq.as_str())
-            .to_owned();
-        parts.uri = self.target(&path_and_query)?;
+        parts.uri = self.forward_target(&parts.uri)?;
         let provider_bound = parts.extensions.get::<ProviderBound>().is_some();
+        // What mlguard attached (the caller, the connection) stays here; dropping it
+        // also spares the copy a retry would make.
+        parts.extensions.clear();
         let headers = &mut parts.headers;
         strip_hop_by_hop(headers);
         // MLflow runs without auth behind mlguard; the caller's secret stays here.
