@@ -252,7 +252,9 @@ impl GatewayState {
 /// mlguard's own routes, behind authentication (it reads the caller's
 /// [`Principal`] from the request).
 pub fn router(state: GatewayState) -> GatewayService {
-    GatewayService { state }
+    GatewayService {
+        state: Arc::new(state),
+    }
 }
 
 /// Everything that is not one of mlguard's own routes. A plain service rather than
@@ -260,7 +262,7 @@ pub fn router(state: GatewayState) -> GatewayService {
 /// twice.
 #[derive(Debug, Clone)]
 pub struct GatewayService {
-    state: GatewayState,
+    state: Arc<GatewayState>,
 }
 
 impl tower::Service<Request> for GatewayService {
@@ -276,7 +278,7 @@ impl tower::Service<Request> for GatewayService {
     }
 
     fn call(&mut self, mut request: Request) -> Self::Future {
-        let state = self.state.clone();
+        let state = Arc::clone(&self.state);
         Box::pin(async move {
             // Authentication put it there; without it, nothing is forwarded.
             let Some(caller) = request.extensions_mut().remove::<Principal>() else {

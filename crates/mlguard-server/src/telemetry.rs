@@ -303,6 +303,9 @@ struct Escaped<'a>(&'a str);
 impl fmt::Display for Escaped<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Safe runs are written whole: most values have no character to escape.
+        if self.0.bytes().all(|b| (b' '..0x7f).contains(&b)) {
+            return f.write_str(self.0);
+        }
         let mut rest = self.0;
         while let Some((at, c)) = rest.char_indices().find(|&(_, c)| unsafe_char(c)) {
             f.write_str(&rest[..at])?;
@@ -317,11 +320,18 @@ struct Token<'a>(&'a str);
 
 impl fmt::Display for Token<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Most values are printable ASCII: checked byte by byte, without decoding.
         let plain = !self.0.is_empty()
-            && !self
-                .0
-                .chars()
-                .any(|c| c.is_whitespace() || unsafe_char(c) || matches!(c, '"' | '=' | '\\'));
+            && if self.0.is_ascii() {
+                self.0
+                    .bytes()
+                    .all(|b| b > b' ' && b != 0x7f && !matches!(b, b'"' | b'=' | b'\\'))
+            } else {
+                !self
+                    .0
+                    .chars()
+                    .any(|c| c.is_whitespace() || unsafe_char(c) || matches!(c, '"' | '=' | '\\'))
+            };
         if plain {
             return f.write_str(self.0);
         }

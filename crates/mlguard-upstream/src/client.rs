@@ -76,22 +76,27 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-/// A pooled HTTP/1.1 client for the tracking server.
+/// A pooled HTTP/1.1 client for the tracking server. Cloned per request (and per
+/// request's lookups), so everything but the request id is shared.
 #[derive(Debug, Clone)]
 pub struct UpstreamClient {
+    shared: std::sync::Arc<Shared>,
+    /// Sent as `X-Request-Id` with lookups made for one request.
+    request_id: Option<HeaderValue>,
+}
+
+#[derive(Debug)]
+struct Shared {
     client: Client<HttpConnector, Body>,
     /// Keeps no connection: a retry must not get another stale pooled one.
     fresh: Client<HttpConnector, Body>,
-    /// `http://host:port/prefix` without a trailing slash; shared, as every request's
-    /// lookup view (`with_request_id`) clones the client.
-    base: std::sync::Arc<str>,
+    /// `http://host:port/prefix` without a trailing slash.
+    base: Box<str>,
     /// `host:port` of `base`, and whether `base` has a path: without one, a
     /// request's path and query are reused as they are (no copy, no parse).
     authority: Authority,
     bare: bool,
     response_timeout: Duration,
-    /// Sent as `X-Request-Id` with lookups made for one request.
-    request_id: Option<HeaderValue>,
 }
 
 impl UpstreamClient {
@@ -128,12 +133,14 @@ impl UpstreamClient {
             .cloned()
             .ok_or_else(|| UpstreamError::InvalidUrl(options.base_url.clone()))?;
         Ok(Self {
-            client,
-            fresh,
-            bare: uri.path().trim_end_matches('/').is_empty(),
-            authority,
-            base: options.base_url.trim_end_matches('/').into(),
-            response_timeout: options.response_timeout,
+            shared: std::sync::Arc::new(Shared {
+                client,
+                fresh,
+                bare: uri.path().trim_end_matches('/').is_empty(),
+                authority,
+                base: options.base_url.trim_end_matches('/').into(),
+                response_timeout: options.response_timeout,
+            }),
             request_id: None,
         })
     }
@@ -141,10 +148,10 @@ impl UpstreamClient {
     /// Where a forwarded request goes: its path and query under `base`.
     fn forward_target(&self, original: &Uri) -> Result<Uri, UpstreamError> {
         match original.path_and_query() {
-            Some(path_and_query) if self.bare => {
+            Some(path_and_query) if self.shared.bare => {
                 let mut parts = axum::http::uri::Parts::default();
                 parts.scheme = Some(Scheme::HTTP);
-                parts.authority = Some(self.authority.clone());
+                parts.authority = Some(self.shared.authority.clone());
                 parts.path_and_query = Some(path_and_query.clone());
                 Uri::from_parts(parts).map_err(|e| UpstreamError::InvalidUrl(e.to_string()))
             }
@@ -154,7 +161,7 @@ impl UpstreamClient {
     }
 
     fn target(&self, path_and_query: &str) -> Result<Uri, UpstreamError> {
-        format!("{}{path_and_query}", self.base)
+        format!("{}{path_and_query}", self.shared.base)
             .parse()
             .map_err(|e| UpstreamError::InvalidUrl(format!("{path_and_query}: {e}")))
     }
@@ -178,11 +185,17 @@ impl UpstreamClient {
             .filter(|_| idempotent)
             .map(|bytes| (parts.clone(), bytes));
         let exchange = async {
-            match self.client.request(Request::from_parts(parts, body)).await {
+            match self
+                .shared
+                .client
+                .request(Request::from_parts(parts, body))
+                .await
+            {
                 Err(error) if connection_dropped(&error) => match retry {
                     Some((parts, bytes)) => {
                         tracing::debug!(error = %error_chain(&error), "upstream connection dropped; retrying once");
-                        self.fresh
+                        self.shared
+                            .fresh
                             .request(Request::from_parts(parts, Body::from(bytes)))
                             .await
                     }
@@ -191,9 +204,9 @@ impl UpstreamClient {
                 other => other,
             }
         };
-        let response = tokio::time::timeout(self.response_timeout, exchange)
+        let response = tokio::time::timeout(self.shared.response_timeout, exchange)
             .await
-            .map_err(|_| UpstreamError::TimedOut(self.response_timeout))?
+            .map_err(|_| UpstreamError::TimedOut(self.shared.response_timeout))?
             .map_err(|e| UpstreamError::Unreachable(error_chain(&e)))?;
         Ok(response.map(Body::new))
     }
@@ -272,8 +285,8 @@ impl UpstreamClient {
     /// An id that is not a valid header value is left out.
     pub fn with_request_id(&self, request_id: &str) -> Self {
         Self {
+            shared: std::sync::Arc::clone(&self.shared),
             request_id: HeaderValue::from_str(request_id).ok(),
-            ..self.clone()
         }
     }
 

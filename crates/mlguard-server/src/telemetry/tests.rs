@@ -84,12 +84,24 @@ fn request_values_can_neither_break_a_line_nor_pose_as_a_field() {
         tracing::info!(target.user = %"mallory is_admin=true", "user created");
         tracing::info!(graphql.field = ?"a\nb", note = "\u{202e}\u{1b}[2K\u{85}", "denied");
         tracing::info!(
+            a = "k=v",
+            b = "say\"hi\"",
+            c = "back\\slash",
+            d = "del\u{7f}",
+            e = "run-1/x.y",
+            "ascii"
+        );
+        tracing::info!(
             "{}",
             "a message\r\n2026-12-01T00:00:00Z INFO forged message"
         );
     });
     let text = logs.text();
-    assert_eq!(text.lines().count(), 4, "one line per event:\n{text}");
+    assert_eq!(text.lines().count(), 5, "one line per event:\n{text}");
+    assert!(
+        text.contains(r#"a="k=v" b="say\"hi\"" c="back\\slash" d="del\u{7f}" e=run-1/x.y"#),
+        "{text}"
+    );
     assert_no_forged_lines(&text);
     assert!(text.contains(r#"user.name="alice\n2026-12-01T00:00:00Z INFO forged admin login""#));
     assert!(text.contains(r#"http.path="/x\r\n2026-12-01T00:00:00Z INFO forged path""#));
