@@ -85,8 +85,12 @@ async fn serve(router: Router) -> SocketAddr {
 }
 
 fn client(addr: SocketAddr, timeout: Duration) -> UpstreamClient {
+    client_at(&format!("http://{addr}"), timeout)
+}
+
+fn client_at(base_url: &str, timeout: Duration) -> UpstreamClient {
     UpstreamClient::new(&UpstreamOptions {
-        base_url: format!("http://{addr}"),
+        base_url: base_url.to_owned(),
         connect_timeout: Duration::from_secs(2),
         response_timeout: timeout,
         max_idle_per_host: 4,
@@ -145,6 +149,49 @@ async fn forwards_path_query_and_body_but_not_credentials_or_hop_headers() {
     assert_eq!(headers["x-forwarded-proto"], "http");
     assert_eq!(headers["x-request-id"], "req-1");
     assert_eq!(headers["host"], addr.to_string());
+}
+
+/// MLflow sees the path and query mlguard decided on, byte for byte, under the
+/// configured base path; a request line in absolute form names no other server.
+#[tokio::test]
+async fn the_forwarded_target_is_the_base_plus_the_exact_path_and_query() {
+    let addr = serve(Router::new().fallback(any(echo))).await;
+    let cases = [
+        (
+            format!("http://{addr}/tracking"),
+            "/api/2.0/mlflow/experiments/get?experiment_id=1%2F2",
+            "/tracking/api/2.0/mlflow/experiments/get?experiment_id=1%2F2",
+        ),
+        (
+            format!("http://{addr}/tracking/"),
+            "/graphql",
+            "/tracking/graphql",
+        ),
+        (
+            format!("http://{addr}/"),
+            "http://evil.example:9/api/2.0/mlflow/runs/get?run_id=a+b%20c",
+            "/api/2.0/mlflow/runs/get?run_id=a+b%20c",
+        ),
+        (
+            format!("http://{addr}"),
+            "/a//b/%2e%2e/c?x=%00&x=%ZZ",
+            "/a//b/%2e%2e/c?x=%00&x=%ZZ",
+        ),
+    ];
+    for (base, uri, expected) in cases {
+        let request = Request::builder()
+            .method("GET")
+            .uri(uri)
+            .body(Body::empty())
+            .expect("request");
+        let response = client_at(&base, Duration::from_secs(5))
+            .forward(request, None)
+            .await
+            .expect("forwarded");
+        let seen = json_of(response).await;
+        assert_eq!(seen["path_and_query"], expected, "{base} + {uri}");
+        assert_eq!(seen["headers"]["host"], addr.to_string(), "{base} + {uri}");
+    }
 }
 
 #[tokio::test]
