@@ -237,8 +237,8 @@ fn bench_app(dir: &tempfile::TempDir) -> Router {
         Duration::from_secs(3600),
     );
     let lookup = gateway.lookup();
-    let router = mlguard_gateway::router(GatewayState::new(gateway, state.grants()));
-    let state = state.with_gateway(router, None, lookup);
+    let service = mlguard_gateway::service(GatewayState::new(gateway, state.grants()));
+    let state = state.with_gateway(service, None, lookup);
     mlguard_api::app(state)
 }
 

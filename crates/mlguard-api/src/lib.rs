@@ -187,7 +187,7 @@ pub fn app(state: AppState) -> Router {
         None => native,
     };
     let protected = match state.gateway.clone() {
-        Some(mount) => protected.fallback_service(mount.router),
+        Some(mount) => protected.fallback_service(mount.service),
         None => protected.fallback(endpoint_not_found),
     };
     let protected = protected

@@ -52,18 +52,18 @@ pub struct Shared {
     pub(crate) snapshot: Option<Arc<dyn AccessSnapshot>>,
 }
 
-/// The gateway, as this API mounts it: the router that answers every path that is
-/// not mlguard's own, and MLflow's `--static-prefix` it was configured with.
 /// The service answering every path that is not mlguard's own.
-pub type GatewayHandler = tower::util::BoxCloneSyncService<
+pub(crate) type GatewayService = tower::util::BoxCloneSyncService<
     axum::extract::Request,
     axum::response::Response,
     std::convert::Infallible,
 >;
 
+/// The gateway, as this API mounts it: the service that answers every path that is
+/// not mlguard's own, and MLflow's `--static-prefix` it was configured with.
 #[derive(Clone)]
 pub(crate) struct GatewayMount {
-    pub(crate) router: GatewayHandler,
+    pub(crate) service: GatewayService,
     pub(crate) static_prefix: Option<String>,
     /// The tracking server, for questions the native API asks it itself.
     pub(crate) lookup: Arc<dyn TrackingLookup>,
@@ -226,12 +226,12 @@ impl AppState {
     }
 
     /// Serves every other path by authorizing it and forwarding it to MLflow.
-    /// `router` (mlguard-gateway's) answers them behind this API's authentication;
+    /// `service` (mlguard-gateway's) answers them behind this API's authentication;
     /// `static_prefix` (normalized, `/mlflow`) also prefixes the native routes;
     /// `lookup` is the tracking server the gateway resolves ids through.
     pub fn with_gateway<G>(
         self,
-        router: G,
+        service: G,
         static_prefix: Option<&str>,
         lookup: Arc<dyn TrackingLookup>,
     ) -> Self
@@ -248,7 +248,7 @@ impl AppState {
     {
         self.edit(|shared| {
             shared.gateway = Some(GatewayMount {
-                router: GatewayHandler::new(router),
+                service: GatewayService::new(service),
                 static_prefix: static_prefix.map(str::to_owned),
                 lookup,
             });

@@ -218,9 +218,9 @@ fn app_with_default(default: Permission) -> TestApp {
     );
     let state = AppState::new(Arc::new(store), default);
     let lookup = gateway.lookup();
-    let router = mlguard_gateway::router(GatewayState::new(gateway, state.grants()));
+    let service = mlguard_gateway::service(GatewayState::new(gateway, state.grants()));
     TestApp {
-        router: mlguard_api::app(state.with_gateway(router, None, lookup)),
+        router: mlguard_api::app(state.with_gateway(service, None, lookup)),
         tracking,
         _dir: dir,
     }

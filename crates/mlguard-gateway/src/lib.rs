@@ -251,7 +251,7 @@ impl GatewayState {
 /// The gateway as a service that answers every path: mount it as the fallback of
 /// mlguard's own routes, behind authentication (it reads the caller's
 /// [`Principal`] from the request).
-pub fn router(state: GatewayState) -> GatewayService {
+pub fn service(state: GatewayState) -> GatewayService {
     GatewayService {
         state: Arc::new(state),
     }

@@ -264,8 +264,8 @@ fn setup() -> Setup {
     );
     let state = AppState::new(Arc::new(store), Permission::NoPermissions);
     let lookup = gateway.lookup();
-    let router = mlguard_gateway::router(GatewayState::new(gateway, state.grants()));
-    let state = state.with_gateway(router, None, lookup);
+    let service = mlguard_gateway::service(GatewayState::new(gateway, state.grants()));
+    let state = state.with_gateway(service, None, lookup);
     Setup {
         router: mlguard_api::app(state),
         upstream,

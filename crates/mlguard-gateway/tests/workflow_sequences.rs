@@ -913,8 +913,8 @@ fn setup(default: Permission) -> Setup {
     );
     let state = AppState::new(Arc::new(store), default);
     let lookup = gateway.lookup();
-    let router = mlguard_gateway::router(GatewayState::new(gateway, state.grants()));
-    let state = state.with_gateway(router, None, lookup);
+    let service = mlguard_gateway::service(GatewayState::new(gateway, state.grants()));
+    let state = state.with_gateway(service, None, lookup);
     Setup {
         router: mlguard_api::app(state),
         world,

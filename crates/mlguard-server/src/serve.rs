@@ -110,8 +110,8 @@ pub(crate) fn mount_gateway(
 ) -> mlguard_api::AppState {
     let static_prefix = gateway.static_prefix().map(str::to_owned);
     let lookup = gateway.lookup();
-    let router = mlguard_gateway::router(GatewayState::new(gateway, state.grants()));
-    state.with_gateway(router, static_prefix.as_deref(), lookup)
+    let service = mlguard_gateway::service(GatewayState::new(gateway, state.grants()));
+    state.with_gateway(service, static_prefix.as_deref(), lookup)
 }
 
 fn auth_settings(auth: &crate::config::AuthSettings) -> mlguard_api::AuthSettings {
