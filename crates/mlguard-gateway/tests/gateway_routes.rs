@@ -226,6 +226,8 @@ const EVERYBODY: (&str, &str) = ("everybody", "everybody-password-1");
 
 struct Setup {
     router: Router,
+    /// The gateway alone, as the native API mounts it behind authentication.
+    gateway: mlguard_gateway::GatewayService,
     upstream: Arc<RecordingUpstream>,
     _dir: tempfile::TempDir,
 }
@@ -265,9 +267,10 @@ fn setup() -> Setup {
     let state = AppState::new(Arc::new(store), Permission::NoPermissions);
     let lookup = gateway.lookup();
     let service = mlguard_gateway::service(GatewayState::new(gateway, state.grants()));
-    let state = state.with_gateway(service, None, lookup);
+    let state = state.with_gateway(service.clone(), None, lookup);
     Setup {
         router: mlguard_api::app(state),
+        gateway: service,
         upstream,
         _dir: dir,
     }
@@ -430,6 +433,52 @@ fn narrowed_in_body(rule: &RouteRule, method: &Method) -> bool {
         && checks
             .iter()
             .any(|check| check.quantifier == Quantifier::Narrow)
+}
+
+/// Mounted without authentication in front of it, the gateway forwards nothing: a
+/// request that carries no authenticated caller is refused, whatever its method
+/// or path, credentials in its headers included.
+#[tokio::test]
+async fn the_gateway_alone_refuses_a_request_without_an_authenticated_caller() {
+    let setup = setup();
+    for method in ["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"] {
+        for path in [
+            "/api/2.0/mlflow/experiments/get?experiment_id=1",
+            "/ajax-api/2.0/mlflow/experiments/search",
+            "/graphql",
+            "/no/rule/here",
+        ] {
+            let request = Request::builder()
+                .method(method)
+                .uri(path)
+                .header(header::AUTHORIZATION, "Basic ZXZlcnlib2R5OnB3")
+                .body(Body::empty())
+                .expect("request");
+            let response = setup
+                .gateway
+                .clone()
+                .oneshot(request)
+                .await
+                .expect("infallible");
+            assert_eq!(
+                response.status(),
+                StatusCode::UNAUTHORIZED,
+                "{method} {path}"
+            );
+            if method != "HEAD" {
+                let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+                    .await
+                    .expect("body");
+                let body: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+                assert_eq!(body["error_code"], "UNAUTHENTICATED", "{method} {path}");
+            }
+        }
+    }
+    assert!(
+        setup.upstream.seen.lock().expect("lock").is_empty(),
+        "forwarded: {:?}",
+        setup.upstream.seen.lock().expect("lock")
+    );
 }
 
 #[tokio::test]
