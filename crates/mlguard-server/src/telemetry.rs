@@ -12,11 +12,12 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use tracing::field::{Field, Visit};
-use tracing_subscriber::EnvFilter;
 use tracing_subscriber::field::RecordFields;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::FormatFields;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::config::{LogFormat, LogSettings};
@@ -32,17 +33,16 @@ fn write_to_stderr(batch: &[u8]) {
 
 /// Structured logs on stderr; `RUST_LOG` overrides the configured level.
 pub fn init(settings: &LogSettings) {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&settings.level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = level_filter(std::env::var("RUST_LOG").ok().as_deref(), &settings.level);
     let ansi = std::io::stderr().is_terminal();
     // A second init (tests, repeated commands) keeps the first subscriber.
     let installed = match settings.format {
         LogFormat::Json => tracing_subscriber::fmt()
-            .with_env_filter(filter)
             .with_writer(&LOG)
             .json()
             .flatten_event(true)
+            .finish()
+            .with(filter)
             .try_init()
             .is_ok(),
         LogFormat::Text => text_subscriber(filter, &LOG, ansi).try_init().is_ok(),
@@ -50,6 +50,19 @@ pub fn init(settings: &LogSettings) {
     if installed {
         LOG.start_flusher();
     }
+}
+
+/// The filter: `RUST_LOG` if it parses, else the configured level, else `info`.
+///
+/// A static per-target filter, in `RUST_LOG` syntax without span and field
+/// directives: tracing-subscriber's `EnvFilter` takes a shared lock each time a
+/// span is entered or left, which the request span is on every poll.
+fn level_filter(rust_log: Option<&str>, configured: &str) -> Targets {
+    rust_log
+        .filter(|text| !text.trim().is_empty())
+        .and_then(|text| text.parse().ok())
+        .or_else(|| configured.parse().ok())
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO))
 }
 
 /// Writes out every gathered line; call before the process ends.
@@ -69,8 +82,9 @@ const FLUSH_BYTES: usize = 64 * 1024;
 /// once by the thread that logs it. Nothing is dropped.
 struct LogBuffer {
     pending: Mutex<Vec<u8>>,
-    /// Held while a batch goes out, so batches keep their order.
-    writing: Mutex<()>,
+    /// Held while a batch goes out, so batches keep their order. The batch's
+    /// buffer is swapped with `pending`'s, so neither is grown afresh each time.
+    writing: Mutex<Vec<u8>>,
     sink: fn(&[u8]),
     flusher: std::sync::Once,
     /// Without a flusher thread, every line is written at once.
@@ -81,7 +95,7 @@ impl LogBuffer {
     const fn new(sink: fn(&[u8])) -> Self {
         Self {
             pending: Mutex::new(Vec::new()),
-            writing: Mutex::new(()),
+            writing: Mutex::new(Vec::new()),
             sink,
             flusher: std::sync::Once::new(),
             flusher_running: AtomicBool::new(false),
@@ -119,11 +133,18 @@ impl LogBuffer {
     }
 
     fn write_out(&self) {
-        let _writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
-        let batch =
-            std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut batch = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
+        std::mem::swap(
+            &mut *batch,
+            &mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner),
+        );
         if !batch.is_empty() {
             (self.sink)(&batch);
+            batch.clear();
+        }
+        // A burst's buffer is not kept for good.
+        if batch.capacity() > 4 * FLUSH_BYTES {
+            *batch = Vec::new();
         }
     }
 }
@@ -165,7 +186,7 @@ impl<'a> MakeWriter<'a> for &'static LogBuffer {
 
 /// The text format: tracing-subscriber's, with every field written line-safe.
 fn text_subscriber<W>(
-    filter: EnvFilter,
+    filter: Targets,
     writer: W,
     ansi: bool,
 ) -> impl tracing::Subscriber + Send + Sync + 'static
@@ -173,11 +194,11 @@ where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
     tracing_subscriber::fmt()
-        .with_env_filter(filter)
         .with_writer(writer)
         .with_ansi(ansi)
         .fmt_fields(LineSafeFields)
         .finish()
+        .with(filter)
 }
 
 /// Writes event and span fields as `name=value`, the message bare, like

@@ -10,10 +10,9 @@ use base64::Engine as _;
 use mlguard_api::{AppState, AuthSettings};
 use mlguard_domain::{BoxFuture, Password, Permission, UserStore, Username};
 use mlguard_gateway::{ForwardError, Gateway};
-use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
-use super::text_subscriber;
+use super::{level_filter, text_subscriber};
 
 /// The timestamp of a line mlguard did not write.
 const FORGED: &str = "2026-12-01T00:00:00Z INFO forged";
@@ -53,7 +52,7 @@ impl<'a> MakeWriter<'a> for Captured {
 }
 
 fn subscriber(logs: &Captured) -> impl tracing::Subscriber + Send + Sync + 'static {
-    text_subscriber(EnvFilter::new("trace"), logs.clone(), false)
+    text_subscriber(level_filter(None, "trace"), logs.clone(), false)
 }
 
 /// Every line is one event mlguard wrote: it starts with mlguard's own timestamp
@@ -315,4 +314,37 @@ fn info_lines_wait_for_the_flush_and_warnings_take_everything_out_in_order() {
     BUFFER.append(b"info 4\n", false);
     super::LogBuffer::write_out(&BUFFER);
     assert_eq!(WRITTEN.lock().expect("lock")[2], b"info 4\n".to_vec());
+}
+
+#[test]
+fn rust_log_overrides_the_configured_level_and_a_bad_one_is_ignored() {
+    use tracing::Level;
+    use tracing_subscriber::filter::Targets;
+    let enabled =
+        |filter: &Targets, target: &str, level: Level| filter.would_enable(target, &level);
+
+    let configured = level_filter(None, "warn");
+    assert!(enabled(&configured, "mlguard_api::access_log", Level::WARN));
+    assert!(!enabled(
+        &configured,
+        "mlguard_api::access_log",
+        Level::INFO
+    ));
+
+    let per_target = level_filter(Some("warn,mlguard_api=debug"), "error");
+    assert!(enabled(&per_target, "mlguard_api::auth", Level::DEBUG));
+    assert!(!enabled(&per_target, "hyper", Level::INFO));
+    assert!(enabled(&per_target, "hyper", Level::WARN));
+
+    // Unparsable or blank RUST_LOG: the configured level; a bad one of both: info.
+    let fallback = level_filter(Some("mlguard=[span{x}]=nonsense"), "error");
+    assert!(!enabled(&fallback, "mlguard", Level::WARN));
+    assert!(enabled(
+        &level_filter(Some("  "), "debug"),
+        "mlguard",
+        Level::DEBUG
+    ));
+    let default = level_filter(None, "=?=");
+    assert!(enabled(&default, "mlguard", Level::INFO));
+    assert!(!enabled(&default, "mlguard", Level::DEBUG));
 }
