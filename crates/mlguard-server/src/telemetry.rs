@@ -33,36 +33,54 @@ fn write_to_stderr(batch: &[u8]) {
 
 /// Structured logs on stderr; `RUST_LOG` overrides the configured level.
 pub fn init(settings: &LogSettings) {
-    let filter = level_filter(std::env::var("RUST_LOG").ok().as_deref(), &settings.level);
+    let (filter, ignored) =
+        level_filter(std::env::var("RUST_LOG").ok().as_deref(), &settings.level);
     let ansi = std::io::stderr().is_terminal();
     // A second init (tests, repeated commands) keeps the first subscriber.
     let installed = match settings.format {
-        LogFormat::Json => tracing_subscriber::fmt()
-            .with_writer(&LOG)
-            .json()
-            .flatten_event(true)
-            .finish()
+        LogFormat::Json => tracing_subscriber::registry()
             .with(filter)
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(&LOG)
+                    .json()
+                    .flatten_event(true),
+            )
             .try_init()
             .is_ok(),
         LogFormat::Text => text_subscriber(filter, &LOG, ansi).try_init().is_ok(),
     };
     if installed {
         LOG.start_flusher();
+        for source in ignored {
+            tracing::warn!(
+                setting = source,
+                "not a level list like `warn,mlguard_api=debug`; ignored"
+            );
+        }
     }
 }
 
-/// The filter: `RUST_LOG` if it parses, else the configured level, else `info`.
+/// The filter: `RUST_LOG` if it parses, else the configured level, else `info`;
+/// and the settings that were set but did not parse, to warn of once logging runs.
 ///
 /// A static per-target filter, in `RUST_LOG` syntax without span and field
 /// directives: tracing-subscriber's `EnvFilter` takes a shared lock each time a
 /// span is entered or left, which the request span is on every poll.
-fn level_filter(rust_log: Option<&str>, configured: &str) -> Targets {
-    rust_log
-        .filter(|text| !text.trim().is_empty())
-        .and_then(|text| text.parse().ok())
-        .or_else(|| configured.parse().ok())
-        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO))
+fn level_filter(rust_log: Option<&str>, configured: &str) -> (Targets, Vec<&'static str>) {
+    let mut ignored = Vec::new();
+    let mut parse = |source: &'static str, text: Option<&str>| {
+        let text = text.filter(|text| !text.trim().is_empty())?;
+        let parsed = text.parse::<Targets>().ok();
+        if parsed.is_none() {
+            ignored.push(source);
+        }
+        parsed
+    };
+    let filter = parse("RUST_LOG", rust_log)
+        .or_else(|| parse("log.level", Some(configured)))
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
+    (filter, ignored)
 }
 
 /// Writes out every gathered line; call before the process ends.
@@ -193,12 +211,14 @@ fn text_subscriber<W>(
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    tracing_subscriber::fmt()
-        .with_writer(writer)
-        .with_ansi(ansi)
-        .fmt_fields(LineSafeFields)
-        .finish()
-        .with(filter)
+    // A bare registry: `tracing_subscriber::fmt()` would add a level cap of its
+    // own (info), under which `RUST_LOG=debug` would show nothing more.
+    tracing_subscriber::registry().with(filter).with(
+        tracing_subscriber::fmt::layer()
+            .with_writer(writer)
+            .with_ansi(ansi)
+            .fmt_fields(LineSafeFields),
+    )
 }
 
 /// Writes event and span fields as `name=value`, the message bare, like

@@ -52,7 +52,7 @@ impl<'a> MakeWriter<'a> for Captured {
 }
 
 fn subscriber(logs: &Captured) -> impl tracing::Subscriber + Send + Sync + 'static {
-    text_subscriber(level_filter(None, "trace"), logs.clone(), false)
+    text_subscriber(level_filter(None, "trace").0, logs.clone(), false)
 }
 
 /// Every line is one event mlguard wrote: it starts with mlguard's own timestamp
@@ -323,7 +323,8 @@ fn rust_log_overrides_the_configured_level_and_a_bad_one_is_ignored() {
     let enabled =
         |filter: &Targets, target: &str, level: Level| filter.would_enable(target, &level);
 
-    let configured = level_filter(None, "warn");
+    let (configured, ignored) = level_filter(None, "warn");
+    assert!(ignored.is_empty());
     assert!(enabled(&configured, "mlguard_api::access_log", Level::WARN));
     assert!(!enabled(
         &configured,
@@ -331,20 +332,38 @@ fn rust_log_overrides_the_configured_level_and_a_bad_one_is_ignored() {
         Level::INFO
     ));
 
-    let per_target = level_filter(Some("warn,mlguard_api=debug"), "error");
+    let (per_target, _) = level_filter(Some("warn,mlguard_api=debug"), "error");
     assert!(enabled(&per_target, "mlguard_api::auth", Level::DEBUG));
     assert!(!enabled(&per_target, "hyper", Level::INFO));
     assert!(enabled(&per_target, "hyper", Level::WARN));
 
     // Unparsable or blank RUST_LOG: the configured level; a bad one of both: info.
-    let fallback = level_filter(Some("mlguard=[span{x}]=nonsense"), "error");
+    // What was set but not understood is named, to be warned of.
+    let (fallback, ignored) = level_filter(Some("mlguard=[span{x}]=nonsense"), "error");
+    assert_eq!(ignored, ["RUST_LOG"]);
     assert!(!enabled(&fallback, "mlguard", Level::WARN));
-    assert!(enabled(
-        &level_filter(Some("  "), "debug"),
-        "mlguard",
-        Level::DEBUG
-    ));
-    let default = level_filter(None, "=?=");
+    let (blank, ignored) = level_filter(Some("  "), "debug");
+    assert!(ignored.is_empty());
+    assert!(enabled(&blank, "mlguard", Level::DEBUG));
+    let (default, ignored) = level_filter(Some("=?="), "=?=");
+    assert_eq!(ignored, ["RUST_LOG", "log.level"]);
     assert!(enabled(&default, "mlguard", Level::INFO));
     assert!(!enabled(&default, "mlguard", Level::DEBUG));
+}
+
+/// What an operator sees: `debug` shows debug lines (no hidden info cap under the
+/// filter), and `info` keeps them out.
+#[test]
+fn the_configured_level_is_what_the_log_shows() {
+    for (level, shown) in [("debug", true), ("mlguard=debug", true), ("info", false)] {
+        let logs = Captured::default();
+        let subscriber = text_subscriber(level_filter(None, level).0, logs.clone(), false);
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::debug!(target: "mlguard", "a debug line");
+            tracing::info!(target: "mlguard", "an info line");
+        });
+        let text = logs.text();
+        assert!(text.contains("an info line"), "{level}: {text}");
+        assert_eq!(text.contains("a debug line"), shown, "{level}: {text}");
+    }
 }
