@@ -25,6 +25,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub use access_log::{AccessEntry, AccessSink, log_as_event, set_access_sink};
 pub use auth::{AuthSettings, CredentialCache, Fingerprint, ThrottleSettings};
 pub use origin::RequestOrigins;
 use schema::{SecuritySchemes, document_shared_responses};

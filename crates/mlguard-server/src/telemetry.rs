@@ -38,20 +38,18 @@ pub fn init(settings: &LogSettings) {
     let ansi = std::io::stderr().is_terminal();
     // A second init (tests, repeated commands) keeps the first subscriber.
     let installed = match settings.format {
-        LogFormat::Json => tracing_subscriber::registry()
-            .with(filter)
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .with_writer(&LOG)
-                    .json()
-                    .flatten_event(true),
-            )
-            .try_init()
-            .is_ok(),
+        LogFormat::Json => json_subscriber(filter, &LOG).try_init().is_ok(),
         LogFormat::Text => text_subscriber(filter, &LOG, ansi).try_init().is_ok(),
     };
     if installed {
         LOG.start_flusher();
+        // With colours on, the fmt layer's own line is kept: it colours the level.
+        if !ansi {
+            mlguard_api::set_access_sink(Box::new(DirectAccessLines {
+                format: settings.format,
+                buffer: &LOG,
+            }));
+        }
         for source in ignored {
             tracing::warn!(
                 setting = source,
@@ -200,6 +198,181 @@ impl<'a> MakeWriter<'a> for &'static LogBuffer {
             at_once: *meta.level() <= tracing::Level::WARN,
         }
     }
+}
+
+/// The JSON format: one object per line, the event's fields at its top level.
+fn json_subscriber<W>(
+    filter: Targets,
+    writer: W,
+) -> impl tracing::Subscriber + Send + Sync + 'static
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::registry().with(filter).with(
+        tracing_subscriber::fmt::layer()
+            .with_writer(writer)
+            .json()
+            .flatten_event(true),
+    )
+}
+
+/// The access line written straight into the log buffer: the line the fmt layer
+/// writes for [`mlguard_api::log_as_event`], without visiting and formatting an
+/// event's fields through `tracing` on every request.
+struct DirectAccessLines {
+    format: LogFormat,
+    buffer: &'static LogBuffer,
+}
+
+impl mlguard_api::AccessSink for DirectAccessLines {
+    fn write(&self, entry: &mlguard_api::AccessEntry<'_>) {
+        // One buffer per thread, reused.
+        thread_local! {
+            static LINE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+        }
+        let written = LINE.try_with(|line| {
+            let Ok(mut line) = line.try_borrow_mut() else {
+                return false;
+            };
+            line.clear();
+            if access_line(&mut line, self.format, entry).is_err() {
+                return false;
+            }
+            self.buffer.append(line.as_bytes(), false);
+            true
+        });
+        if written != Ok(true) {
+            mlguard_api::log_as_event(entry);
+        }
+    }
+}
+
+const ACCESS_TARGET: &str = "mlguard_api::access_log";
+
+/// `entry` as the fmt layer would write its event, in `format`, with a newline.
+fn access_line(
+    out: &mut String,
+    format: LogFormat,
+    entry: &mlguard_api::AccessEntry<'_>,
+) -> fmt::Result {
+    match format {
+        LogFormat::Text => {
+            push_timestamp(out, std::time::SystemTime::now());
+            out.push_str("  INFO ");
+            out.push_str(ACCESS_TARGET);
+            out.push_str(": request http.method=");
+            push_token(out, entry.method)?;
+            out.push_str(" http.path=");
+            push_token(out, entry.path)?;
+            write!(
+                out,
+                " http.status={} latency_us={} request_id=",
+                entry.status, entry.latency_us
+            )?;
+            push_token(out, entry.request_id)?;
+            if let Some(user) = entry.user {
+                out.push_str(" user.name=");
+                push_token(out, user)?;
+            }
+        }
+        LogFormat::Json => {
+            let mut timestamp = String::with_capacity(TIMESTAMP_LEN);
+            push_timestamp(&mut timestamp, std::time::SystemTime::now());
+            let text = |value: &str| serde_json::to_string(value).map_err(|_| fmt::Error);
+            write!(
+                out,
+                r#"{{"timestamp":{},"level":"INFO","message":"request","http.method":{},"http.path":{},"http.status":{},"latency_us":{},"request_id":{}"#,
+                text(&timestamp)?,
+                text(entry.method)?,
+                text(entry.path)?,
+                entry.status,
+                entry.latency_us,
+                text(entry.request_id)?,
+            )?;
+            if let Some(user) = entry.user {
+                write!(out, r#","user.name":{}"#, text(user)?)?;
+            }
+            write!(out, r#","target":"{ACCESS_TARGET}"}}"#)?;
+        }
+    }
+    out.push('\n');
+    Ok(())
+}
+
+/// A field value as [`Token`] writes it, without the formatting machinery when it
+/// is a plain token already (as almost every method, path and id is).
+fn push_token(out: &mut String, value: &str) -> fmt::Result {
+    if is_plain_ascii_token(value) {
+        out.push_str(value);
+        Ok(())
+    } else {
+        write!(out, "{}", Token(value))
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ`, as tracing-subscriber's `SystemTime` writes it.
+const TIMESTAMP_LEN: usize = 27;
+
+/// `at` in UTC as tracing-subscriber's `SystemTime` timer writes it. The date and
+/// time of day are worked out once a second per thread; a line in the same
+/// second only writes its microseconds.
+fn push_timestamp(out: &mut String, at: std::time::SystemTime) {
+    thread_local! {
+        /// The second last written, and its text up to the fraction.
+        static SECOND: std::cell::Cell<(u64, [u8; 19])> = const { std::cell::Cell::new((u64::MAX, [0; 19])) };
+    }
+    // Before 1970 is no time a log line is written at.
+    let since_epoch = at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let seconds = since_epoch.as_secs();
+    let (cached, mut text) = SECOND
+        .try_with(std::cell::Cell::get)
+        .unwrap_or((u64::MAX, [0; 19]));
+    if cached != seconds {
+        text = utc_second(seconds);
+        let _ = SECOND.try_with(|cell| cell.set((seconds, text)));
+    }
+    // Only ASCII digits and separators were put in.
+    out.push_str(std::str::from_utf8(&text).unwrap_or("1970-01-01T00:00:00"));
+    let _ = write!(out, ".{:06}Z", since_epoch.subsec_micros());
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` of a second since 1970 (proleptic Gregorian, UTC).
+fn utc_second(seconds: u64) -> [u8; 19] {
+    let days = seconds / 86_400;
+    let in_day = seconds % 86_400;
+    // Days to a civil date: the era-based method (H. Hinnant, "chrono-Compatible
+    // Low-Level Date Algorithms"), counted from 0000-03-01.
+    let shifted = days + 719_468;
+    let era = shifted / 146_097;
+    let day_of_era = shifted % 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + u64::from(month <= 2);
+    let mut text = [0u8; 19];
+    let mut put = |at: usize, width: usize, mut value: u64| {
+        for slot in text[at..at + width].iter_mut().rev() {
+            *slot = b'0' + (value % 10) as u8; // a digit
+            value /= 10;
+        }
+    };
+    put(0, 4, year);
+    put(5, 2, month);
+    put(8, 2, day);
+    put(11, 2, in_day / 3600);
+    put(14, 2, in_day / 60 % 60);
+    put(17, 2, in_day % 60);
+    for (at, separator) in [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')] {
+        text[at] = separator;
+    }
+    text
 }
 
 /// The text format: tracing-subscriber's, with every field written line-safe.
@@ -359,20 +532,23 @@ impl fmt::Display for Escaped<'_> {
 
 struct Token<'a>(&'a str);
 
+/// A non-empty printable ASCII value with nothing to quote: written as it is.
+fn is_plain_ascii_token(value: &str) -> bool {
+    !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b'=' | b'\\'))
+}
+
 impl fmt::Display for Token<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Most values are printable ASCII: checked byte by byte, without decoding.
-        let plain = !self.0.is_empty()
-            && if self.0.is_ascii() {
-                self.0
-                    .bytes()
-                    .all(|b| b > b' ' && b != 0x7f && !matches!(b, b'"' | b'=' | b'\\'))
-            } else {
-                !self
+        let plain = is_plain_ascii_token(self.0)
+            || (!self.0.is_ascii()
+                && !self
                     .0
                     .chars()
-                    .any(|c| c.is_whitespace() || unsafe_char(c) || matches!(c, '"' | '=' | '\\'))
-            };
+                    .any(|c| c.is_whitespace() || unsafe_char(c) || matches!(c, '"' | '=' | '\\')));
         if plain {
             return f.write_str(self.0);
         }

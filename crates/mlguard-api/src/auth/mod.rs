@@ -244,7 +244,6 @@ pub(crate) async fn authenticate(
     };
     match outcome {
         Ok((principal, proof)) => {
-            tracing::Span::current().record("user.name", principal.username.as_str());
             let user = crate::access_log::AuthenticatedAs(principal.username.clone());
             request.extensions_mut().insert(principal);
             request.extensions_mut().insert(proof);

@@ -12,7 +12,8 @@ use mlguard_domain::{BoxFuture, Password, Permission, UserStore, Username};
 use mlguard_gateway::{ForwardError, Gateway};
 use tracing_subscriber::fmt::MakeWriter;
 
-use super::{level_filter, text_subscriber};
+use super::{access_line, json_subscriber, level_filter, text_subscriber};
+use crate::config::LogFormat;
 
 /// The timestamp of a line mlguard did not write.
 const FORGED: &str = "2026-12-01T00:00:00Z INFO forged";
@@ -366,4 +367,136 @@ fn the_configured_level_is_what_the_log_shows() {
         assert!(text.contains("an info line"), "{level}: {text}");
         assert_eq!(text.contains("a debug line"), shown, "{level}: {text}");
     }
+}
+
+/// Requests whose access lines are compared: plain, anonymous, and with values
+/// that must be escaped or quoted.
+fn access_entries() -> Vec<mlguard_api::AccessEntry<'static>> {
+    let plain = mlguard_api::AccessEntry {
+        method: "GET",
+        path: "/api/2.0/mlflow/experiments/get",
+        status: 200,
+        latency_us: 87,
+        request_id: "0b6f3c0e-1d2a-4f6e-9c1b-5a7d8e9f0a1b",
+        user: Some("alice"),
+    };
+    vec![
+        plain,
+        mlguard_api::AccessEntry {
+            user: None,
+            status: 401,
+            ..plain
+        },
+        mlguard_api::AccessEntry {
+            method: "PATCH",
+            path: "/x\r\n2026-12-01T00:00:00Z INFO forged path \"q\" a=b \u{2028}\\",
+            request_id: "id with space",
+            user: Some("bob\u{202e}"),
+            latency_us: u64::MAX,
+            ..plain
+        },
+    ]
+}
+
+/// One line through the fmt layer's event, one written directly.
+fn both_lines(format: LogFormat, entry: &mlguard_api::AccessEntry<'_>) -> (String, String) {
+    let logs = Captured::default();
+    let filter = level_filter(None, "info").0;
+    match format {
+        LogFormat::Text => {
+            tracing::subscriber::with_default(text_subscriber(filter, logs.clone(), false), || {
+                mlguard_api::log_as_event(entry)
+            })
+        }
+        LogFormat::Json => {
+            tracing::subscriber::with_default(json_subscriber(filter, logs.clone()), || {
+                mlguard_api::log_as_event(entry)
+            })
+        }
+    }
+    let mut direct = String::new();
+    access_line(&mut direct, format, entry).expect("formats");
+    (logs.text(), direct)
+}
+
+#[test]
+fn the_direct_access_line_is_the_text_line_the_event_writes() {
+    for entry in access_entries() {
+        let (event, direct) = both_lines(LogFormat::Text, &entry);
+        assert_eq!(event.lines().count(), 1, "{event}");
+        assert!(
+            direct.ends_with('\n') && direct.lines().count() == 1,
+            "{direct:?}"
+        );
+        assert_no_forged_lines(&direct);
+        // Apart from the timestamp (the first word), the two lines are equal.
+        let (event_time, event_rest) = event.split_once(' ').expect("a timestamp");
+        let (direct_time, direct_rest) = direct.split_once(' ').expect("a timestamp");
+        assert_eq!(direct_rest, event_rest);
+        assert_eq!(
+            direct_time.len(),
+            event_time.len(),
+            "{direct_time} / {event_time}"
+        );
+    }
+}
+
+#[test]
+fn the_direct_access_line_is_the_json_line_the_event_writes() {
+    for entry in access_entries() {
+        let (event, direct) = both_lines(LogFormat::Json, &entry);
+        assert!(
+            direct.ends_with('\n') && direct.lines().count() == 1,
+            "{direct:?}"
+        );
+        let mut event: serde_json::Value = serde_json::from_str(&event).expect("JSON");
+        let mut direct: serde_json::Value = serde_json::from_str(&direct).expect("JSON");
+        let event_time = event.as_object_mut().and_then(|o| o.remove("timestamp"));
+        let direct_time = direct.as_object_mut().and_then(|o| o.remove("timestamp"));
+        assert_eq!(direct, event);
+        assert_eq!(direct["http.path"], entry.path);
+        let length = |time: Option<serde_json::Value>| time.and_then(|t| t.as_str().map(str::len));
+        assert_eq!(length(direct_time), length(event_time));
+    }
+}
+
+#[test]
+fn timestamps_are_utc_dates_as_the_fmt_layer_writes_them() {
+    use std::time::{Duration, UNIX_EPOCH};
+    let at = |seconds: u64, micros: u64| {
+        let mut text = String::new();
+        super::push_timestamp(
+            &mut text,
+            UNIX_EPOCH + Duration::from_micros(seconds * 1_000_000 + micros),
+        );
+        text
+    };
+    assert_eq!(at(0, 0), "1970-01-01T00:00:00.000000Z");
+    assert_eq!(at(951_782_400, 7), "2000-02-29T00:00:00.000007Z");
+    assert_eq!(at(951_868_799, 999_999), "2000-02-29T23:59:59.999999Z");
+    assert_eq!(at(1_709_251_199, 10), "2024-02-29T23:59:59.000010Z");
+    assert_eq!(at(4_102_444_799, 123_456), "2099-12-31T23:59:59.123456Z");
+    assert_eq!(at(4_107_542_400, 0), "2100-03-01T00:00:00.000000Z");
+    // Within a second the cached date is kept; the next second gets its own.
+    assert_eq!(at(1_796_083_199, 1), "2026-11-30T23:59:59.000001Z");
+    assert_eq!(at(1_796_083_199, 2), "2026-11-30T23:59:59.000002Z");
+    assert_eq!(at(1_796_083_200, 3), "2026-12-01T00:00:00.000003Z");
+    // And now, as the fmt layer's timer says (to the minute: the two are read
+    // one after the other).
+    use tracing_subscriber::fmt::time::FormatTime as _;
+    for _ in 0..3 {
+        let mut theirs = String::new();
+        tracing_subscriber::fmt::time::SystemTime
+            .format_time(&mut tracing_subscriber::fmt::format::Writer::new(
+                &mut theirs,
+            ))
+            .expect("formats");
+        let mut ours = String::new();
+        super::push_timestamp(&mut ours, std::time::SystemTime::now());
+        assert_eq!(ours.len(), theirs.len(), "{ours} / {theirs}");
+        if ours[..16] == theirs[..16] {
+            return;
+        }
+    }
+    panic!("the minute differs three times in a row");
 }
