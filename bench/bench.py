@@ -14,6 +14,8 @@
                     (g) mlguard with `auth.consistency=strict`,
                     (h) mlguard whose SQLite database holds 100,000 more grants,
                         written with sqlite3 while it was stopped,
+                    (i) hyper alone: hyper's server and pooled client with
+                        nothing between them, the ceiling of mlguard's stack,
                   sets up the same experiment, non-admin user and READ grant on each
                   through its own API, drives `GET experiments/get` with wrk, then a
                   filtered `experiments/search` (pages of 100 and 1000) and a GraphQL
@@ -255,6 +257,18 @@ def start_trivial_upstream(procs: Processes, binary: Path, workdir: Path) -> str
     proc = procs.start("trivial upstream", [str(binary), address], dict(os.environ), log, workdir)
     url = f"http://{address}"
     wait_healthy("trivial upstream", url, proc, log)
+    return url
+
+
+def start_bare_proxy(procs: Processes, binary: Path, workdir: Path, upstream: str) -> str:
+    """`examples/bare_proxy.rs`: hyper's server and client, nothing else."""
+    workdir.mkdir(parents=True)
+    address = f"127.0.0.1:{free_port()}"
+    log = workdir / "server.log"
+    proc = procs.start("hyper alone (i)", [str(binary), address, upstream], dict(os.environ), log, workdir)
+    url = f"http://{address}"
+    # It forwards everything, /health included, to the trivial upstream.
+    wait_healthy("hyper alone (i)", url, proc, log)
     return url
 
 
@@ -864,7 +878,8 @@ def load(args: argparse.Namespace) -> None:
         nginx_one = start_nginx(procs, nginx, workdir / "nginx-e1", "nginx (e1)", trivial, "1")
         conditions["nginx_workers"] = {key: children(proc.pid) for key, (name, proc) in
                                        zip(("e", "e1"), procs.started[-2:])}
-        for url in (nginx_auto, nginx_one):
+        bare = start_bare_proxy(procs, Path(args.bare_proxy).resolve(), workdir / "bare-i", trivial)
+        for url in (nginx_auto, nginx_one, bare):
             check_access(url, "1", None, None)
         for post in (*searches, graphql):
             check_listing(nginx_auto, post, None, None)
@@ -914,6 +929,8 @@ def load(args: argparse.Namespace) -> None:
                 endpoint(nginx_auto, "1"), None, None),
             Row("e1", f"(e1) {nginx_label}, worker_processes 1 -> trivial upstream", "none",
                 endpoint(nginx_one, "1"), None, None),
+            Row("i", "(i) hyper alone (server and pooled client, nothing between) -> trivial upstream", "none",
+                endpoint(bare, "1"), None, None),
             Row("f", "(f) mlguard, PostgreSQL store -> trivial upstream", "Basic", endpoint(pg.url, "1"), pg_basic,
                 pg),
             Row("f", "(f) mlguard, PostgreSQL store -> trivial upstream", "Bearer", endpoint(pg.url, "1"),
@@ -1069,6 +1086,10 @@ def nginx_targets(by_key: dict[tuple[str, str], LoadResult], conditions: dict) -
             ratio(f"mlguard/nginx ({key}1)/(e1), {store}, {auth}, one worker thread against one worker process",
                   (f"{key}1", auth), ("e1", "none"), None, verdict_row)
     ratio("mlguard/nginx (g)/(e), SQLite, `consistency=strict`, Basic", ("g", "Basic"), ("e", "none"), None)
+    ratio("hyper alone/nginx (i)/(e): the ceiling of mlguard's HTTP stack", ("i", "none"), ("e", "none"), None)
+    for auth in ("Basic", "Bearer"):
+        ratio(f"mlguard/hyper alone (d)/(i), SQLite, {auth}: what mlguard's own work costs", ("d", auth),
+              ("i", "none"), None)
 
     many = conditions.get("many_grants")
     h, d = by_key.get(("h", "Basic")), by_key.get(("d", "Basic"))
@@ -1243,6 +1264,10 @@ def report(args: argparse.Namespace) -> None:
         f"`worker_processes auto` ({conditions.get('nginx_workers', {}).get('e', '?')} workers here), (e1) has "
         "`worker_processes 1`. The mlguard/nginx verdicts are (d)/(e) and (f)/(e), defaults against defaults; "
         "(d1)/(e1) and (f1)/(e1) compare one thread with one worker process."),
+        ("- hyper alone (i): `crates/mlguard-server/examples/bare_proxy.rs`, hyper's HTTP/1 server and "
+        "hyper-util's pooled client, one single-threaded runtime per core, mimalloc, and nothing between them: "
+        "no authentication, policy, logging or header rewriting. (i)/(e) is the ceiling of the stack mlguard "
+        "is built on; (d)/(i) is what mlguard's own work costs on it."),
         (f"- (h): 100k grants. mlguard started once on a new SQLite database (migrations, the admin, "
         f"`{READER}` and its first grant through the API), was restarted as it was (the baseline at start), "
         f"stopped, and got {many.get('users', 0):,} users × {many.get('per_user', 0)} experiment READ grants "
@@ -1301,6 +1326,7 @@ def main() -> None:
     p = sub.add_parser("load")
     p.add_argument("--mlguard", required=True)
     p.add_argument("--trivial-upstream", required=True)
+    p.add_argument("--bare-proxy", required=True, help="examples/bare_proxy, for (i)")
     p.add_argument("--workdir", required=True)
     p.add_argument("--pid-file", required=True)
     p.add_argument("--seconds", type=int, default=10)

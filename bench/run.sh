@@ -7,7 +7,8 @@
 #   (d1) the same with one worker thread, (e) Debian's nginx as a plain keepalive
 #   proxy_pass (worker_processes auto), (e1) with one worker, (f) mlguard on
 #   PostgreSQL, (f1) with one worker thread, (g) mlguard with consistency=strict,
-#   (h) mlguard with 100,000 grants loaded; plus list filtering (experiments/search,
+#   (h) mlguard with 100,000 grants loaded, (i) hyper alone (examples/bare_proxy.rs:
+#   mlguard's HTTP stack with nothing between server and client); plus list filtering (experiments/search,
 #   pages of 100 and 1000) and a GraphQL mlflowSearchRuns through (d), (e) and (h);
 # loads each with wrk (bench/bench.py), runs the criterion benches, and writes one
 # report, with the machine and the date, to bench/RESULTS.md and the README.
@@ -78,8 +79,8 @@ if ! command -v wrk >/dev/null; then
     apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
 fi
 
-echo "building (release): mlguard, the trivial upstream, the criterion benches"
-cargo build --release -p mlguard-server --bin mlguard --example trivial_upstream
+echo "building (release): mlguard, the trivial upstream, hyper alone, the criterion benches"
+cargo build --release -p mlguard-server --bin mlguard --example trivial_upstream --example bare_proxy
 cargo bench -p mlguard-domain -p mlguard-api --bench decision --bench credential_cache --no-run
 
 # Two cores: someone else's compile would halve what we measure. Wait for a quiet
@@ -95,6 +96,7 @@ date_utc="$(date -u '+%Y-%m-%d %H:%M UTC')"
 "$python" bench/bench.py load \
     --mlguard "$target_dir/release/mlguard" \
     --trivial-upstream "$target_dir/release/examples/trivial_upstream" \
+    --bare-proxy "$target_dir/release/examples/bare_proxy" \
     --workdir "$workdir/servers" --pid-file "$pid_file" \
     --seconds "$seconds" --warmup-seconds "$warmup" \
     --nginx "$nginx" --postgres-url "$postgres_url" --postgres-database "$pg_database" \
