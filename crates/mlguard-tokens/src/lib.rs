@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use hmac::{Hmac, Mac};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use mlguard_domain::{SigningKey, TokenClaims, TokenCodec, TokenError, TokenStore, now_ms};
 use serde::{Deserialize, Serialize};
@@ -72,7 +73,24 @@ pub struct JwtCodec {
     /// Reloads on unknown key ids are rate-limited: a forged `kid` must not turn
     /// into a database query per request.
     last_reload: Mutex<Instant>,
+    /// Tokens whose signature and claims were checked, by a keyed fingerprint of
+    /// their text (the cache holds no token): a client sends the same token with
+    /// every request, and decoding it (two JSON documents, the HMAC) is most of
+    /// what a Bearer request costs. What changes with time is checked on every use
+    /// all the same: expiry, and whether the signing key still verifies.
+    verified: quick_cache::sync::Cache<[u8; 32], Verified>,
+    fingerprint_key: [u8; 32],
 }
+
+/// A token checked once: its claims and the key that signed it.
+#[derive(Clone)]
+struct Verified {
+    claims: TokenClaims,
+    key_id: String,
+}
+
+/// Tokens remembered as verified; a few hundred bytes each.
+const VERIFIED_CAPACITY: usize = 10_000;
 
 impl std::fmt::Debug for JwtCodec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -116,6 +134,8 @@ impl JwtCodec {
             source,
             keys: RwLock::new(keys),
             last_reload: Mutex::new(Instant::now()),
+            verified: quick_cache::sync::Cache::new(VERIFIED_CAPACITY),
+            fingerprint_key: rand::random(),
         })
     }
 
@@ -193,25 +213,28 @@ impl JwtCodec {
         }
     }
 
-    fn decode(&self, token: &str, check_expiry: bool) -> Result<TokenClaims, TokenError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
-        if header.alg != Algorithm::HS256 {
-            return Err(TokenError::Invalid);
-        }
-        let kid = header.kid.ok_or(TokenError::Invalid)?;
+    fn fingerprint(&self, token: &str) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.fingerprint_key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(token.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    /// The key named `kid`, if it still verifies; stored keys are reloaded once
+    /// when this process has not seen it (another replica rotated).
+    fn verifying_key(&self, kid: &str) -> Result<DecodingKey, TokenError> {
         let known = |codec: &Self| {
             codec
                 .keys
                 .read()
                 .unwrap_or_else(|poison| poison.into_inner())
                 .verifying
-                .get(&kid)
+                .get(kid)
                 .cloned()
         };
         let (key, until) = match known(self) {
             Some(found) => found,
             None => {
-                // Perhaps another replica rotated: look once more.
                 self.reload();
                 known(self).ok_or(TokenError::Invalid)?
             }
@@ -219,6 +242,25 @@ impl JwtCodec {
         if until.is_some_and(|until| now_ms() > until) {
             return Err(TokenError::Invalid);
         }
+        Ok(key)
+    }
+
+    fn decode(&self, token: &str, check_expiry: bool) -> Result<TokenClaims, TokenError> {
+        let fingerprint = self.fingerprint(token);
+        if let Some(verified) = self.verified.get(&fingerprint) {
+            self.verifying_key(&verified.key_id)?;
+            // jsonwebtoken's rule with no leeway: expired once `exp` is past.
+            if check_expiry && verified.claims.expires_at < now_ms() / 1000 {
+                return Err(TokenError::Invalid);
+            }
+            return Ok(verified.claims);
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
+        if header.alg != Algorithm::HS256 {
+            return Err(TokenError::Invalid);
+        }
+        let kid = header.kid.ok_or(TokenError::Invalid)?;
+        let key = self.verifying_key(&kid)?;
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
         validation.validate_exp = check_expiry;
@@ -226,14 +268,22 @@ impl JwtCodec {
         let data = jsonwebtoken::decode::<WireClaims>(token, &key, &validation)
             .map_err(|_| TokenError::Invalid)?;
         let c = data.claims;
-        Ok(TokenClaims {
+        let claims = TokenClaims {
             user_id: c.uid,
             username: c.sub,
             version: c.ver,
             token_id: c.jti,
             issued_at: c.iat,
             expires_at: c.exp,
-        })
+        };
+        self.verified.insert(
+            fingerprint,
+            Verified {
+                claims: claims.clone(),
+                key_id: kid,
+            },
+        );
+        Ok(claims)
     }
 }
 
@@ -319,6 +369,34 @@ mod tests {
                 .user_id,
             7
         );
+    }
+
+    #[test]
+    fn a_token_verified_before_is_still_refused_once_it_expires() {
+        let codec = configured(NEW, None);
+        let token = codec.issue(&claims(1)).expect("issued");
+        let expires_at = claims(1).expires_at;
+        assert_eq!(codec.verify(&token).expect("valid").token_id, "t-1");
+        // The second check is answered from the verified tokens; so is the one
+        // after expiry, which must refuse all the same.
+        assert_eq!(codec.verify(&token).expect("valid").expires_at, expires_at);
+        while now_ms() / 1000 <= expires_at {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(codec.verify(&token), Err(TokenError::Invalid));
+        assert_eq!(
+            codec
+                .verify_ignoring_expiry(&token)
+                .expect("signed")
+                .user_id,
+            7
+        );
+        // A token that was never valid is not remembered as verified.
+        let mut tampered = codec.issue(&claims(60)).expect("issued");
+        tampered.insert(tampered.len() - 2, 'x');
+        for _ in 0..2 {
+            assert_eq!(codec.verify(&tampered), Err(TokenError::Invalid));
+        }
     }
 
     #[test]
