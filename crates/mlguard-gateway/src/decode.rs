@@ -27,13 +27,12 @@ pub(crate) fn canonical_path(raw: &str) -> Result<String, ApiError> {
     {
         return Err(invalid("path"));
     }
-    let segments: Vec<&str> = decoded[1..].split('/').collect();
-    let last = segments.len() - 1;
-    for (i, segment) in segments.iter().enumerate() {
+    let mut segments = decoded[1..].split('/').peekable();
+    while let Some(segment) = segments.next() {
         // A trailing slash leaves one empty last segment; MLflow's routes treat it as
         // another path, which the policy will simply not match.
-        let empty_inside = segment.is_empty() && i != last && decoded != "/";
-        if *segment == "." || *segment == ".." || empty_inside {
+        let empty_inside = segment.is_empty() && segments.peek().is_some();
+        if segment == "." || segment == ".." || empty_inside {
             return Err(invalid("path"));
         }
     }

@@ -617,8 +617,17 @@ async fn handle(
     if request.method() == Method::OPTIONS {
         return Ok(options_answer(route_path));
     }
+    // The rarer and larger steps (no rule, GraphQL, a filtered search) are boxed:
+    // inline, their state would grow this future, which every request moves whole.
     let Some(route) = match_route(request.method().as_str(), route_path) else {
-        return unmatched(&gateway, enforcement, request, &decoded, route_path).await;
+        return Box::pin(unmatched(
+            &gateway,
+            enforcement,
+            request,
+            &decoded,
+            route_path,
+        ))
+        .await;
     };
     let rule = route.rule;
     match admit(rule.access, enforcement) {
@@ -626,13 +635,13 @@ async fn handle(
         Admission::Answer(response) => return Ok(response),
         Admission::Refuse(error) => return Err(error),
         Admission::GraphQl => {
-            return Ok(graphql::authorize_and_forward(
+            return Ok(Box::pin(graphql::authorize_and_forward(
                 state,
                 &gateway,
                 caller,
                 request,
                 decoded.client,
-            )
+            ))
             .await?
             .into_response());
         }
@@ -694,9 +703,9 @@ async fn handle(
         return Ok(json_errors::upstream_error(response, route_path).await);
     }
     match (after, search) {
-        (AfterHook::FilterList(kind), Some(search)) => Ok(filter::filtered_search(
+        (AfterHook::FilterList(kind), Some(search)) => Ok(Box::pin(filter::filtered_search(
             state, &gateway, caller, kind, search, response,
-        )
+        ))
         .await?
         .into_response()),
         _ => Ok(hooks::run(state, caller, hook, response)

@@ -10,6 +10,13 @@ fn invalid() -> ApiError {
 /// Decodes `%XX` escapes once into UTF-8. `plus_is_space` applies to query strings.
 pub fn percent_decode(raw: &str, plus_is_space: bool) -> Option<String> {
     let bytes = raw.as_bytes();
+    // Nothing to decode (most paths and values): the text as it is.
+    if !bytes
+        .iter()
+        .any(|&b| b == b'%' || (plus_is_space && b == b'+'))
+    {
+        return Some(raw.to_owned());
+    }
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {

@@ -542,16 +542,23 @@ const ANY_VERSION: &str = "/api/~v/";
 /// and `/api/2.0/` and `/api/3.0/` both become `/api/~v/`. A request that spells the
 /// placeholder itself is moved out of the way, so it cannot match a versioned rule.
 pub fn canonical_route_path(path: &str) -> String {
+    // Built by pushing, not `format!`: this runs on every request.
+    let joined = |head: &str, tail: &str| {
+        let mut joined = String::with_capacity(head.len() + tail.len());
+        joined.push_str(head);
+        joined.push_str(tail);
+        joined
+    };
     let path = match path.strip_prefix("/ajax-api/") {
-        Some(rest) => format!("/api/{rest}"),
+        Some(rest) => joined("/api/", rest),
         None => path.to_owned(),
     };
     if path.starts_with(ANY_VERSION) {
-        return format!("/~literal{path}");
+        return joined("/~literal", &path);
     }
     for version in ["/api/2.0/", "/api/3.0/"] {
         if let Some(rest) = path.strip_prefix(version) {
-            return format!("{ANY_VERSION}{rest}");
+            return joined(ANY_VERSION, rest);
         }
     }
     path

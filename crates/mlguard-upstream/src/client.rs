@@ -59,6 +59,11 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const MAX_LOOKUP_BYTES: usize = 8 * 1024 * 1024;
 
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages carry none: one pass over their few names instead of a lookup
+    // per hop-by-hop name.
+    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
+        return;
+    }
     if headers.contains_key(header::CONNECTION) {
         let listed: Vec<HeaderName> = headers
             .get_all(header::CONNECTION)
@@ -95,6 +100,9 @@ struct Shared {
     /// `host:port` of `base`, and whether `base` has a path: without one, a
     /// request's path and query are reused as they are (no copy, no parse).
     authority: Authority,
+    /// `Host` for MLflow: the upstream's authority, as hyper would otherwise
+    /// format it anew for every request.
+    host: HeaderValue,
     bare: bool,
     response_timeout: Duration,
 }
@@ -132,10 +140,18 @@ impl UpstreamClient {
             .authority()
             .cloned()
             .ok_or_else(|| UpstreamError::InvalidUrl(options.base_url.clone()))?;
+        // As hyper writes it: without the scheme's default port.
+        let host = match authority.port_u16() {
+            Some(80) => authority.host(),
+            _ => authority.as_str(),
+        };
+        let host = HeaderValue::from_str(host)
+            .map_err(|e| UpstreamError::InvalidUrl(format!("{}: {e}", options.base_url)))?;
         Ok(Self {
             shared: std::sync::Arc::new(Shared {
                 client,
                 fresh,
+                host,
                 bare: uri.path().trim_end_matches('/').is_empty(),
                 authority,
                 base: options.base_url.trim_end_matches('/').into(),
@@ -255,7 +271,7 @@ impl UpstreamClient {
         // MLflow runs without auth behind mlguard; the caller's secret stays here.
         headers.remove(header::AUTHORIZATION);
         headers.remove(header::COOKIE);
-        let host = headers.remove(header::HOST);
+        let host = headers.insert(header::HOST, self.shared.host.clone());
         // Bound for an LLM provider (MLflow passes the headers on): no word about
         // the client or this hop.
         if !provider_bound {
@@ -266,7 +282,7 @@ impl UpstreamClient {
                 let forwarded_for =
                     match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
                         Some(previous) => format!("{previous}, {addr}"),
-                        None => addr.to_string(),
+                        None => address_text(addr),
                     };
                 if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
                     headers.insert(X_FORWARDED_FOR, value);
@@ -317,6 +333,28 @@ impl UpstreamClient {
     }
 }
 
+/// `addr` as `Display` writes it; an IPv4 address without the formatting
+/// machinery, as it is written once per forwarded request.
+fn address_text(addr: IpAddr) -> String {
+    let IpAddr::V4(v4) = addr else {
+        return addr.to_string();
+    };
+    let mut text = String::with_capacity(15);
+    for (index, octet) in v4.octets().into_iter().enumerate() {
+        if index > 0 {
+            text.push('.');
+        }
+        if octet >= 100 {
+            text.push(char::from(b'0' + octet / 100));
+        }
+        if octet >= 10 {
+            text.push(char::from(b'0' + octet / 10 % 10));
+        }
+        text.push(char::from(b'0' + octet % 10));
+    }
+    text
+}
+
 /// Whether the connection broke before MLflow answered (closed or reset, typically
 /// a pooled one MLflow was closing as it was reused), not that it is unreachable.
 fn connection_dropped(error: &hyper_util::client::legacy::Error) -> bool {
@@ -361,6 +399,23 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_are_written_as_display_writes_them() {
+        for text in [
+            "0.0.0.0",
+            "127.0.0.1",
+            "10.20.30.40",
+            "255.255.255.255",
+            "1.100.9.199",
+            "::1",
+            "fe80::1:2",
+        ] {
+            let addr: IpAddr = text.parse().expect("an address");
+            assert_eq!(address_text(addr), addr.to_string());
+            assert_eq!(address_text(addr), text);
+        }
+    }
 
     #[test]
     fn strips_hop_by_hop_and_connection_listed_headers() {

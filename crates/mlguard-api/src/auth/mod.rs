@@ -346,7 +346,7 @@ async fn basic(
     // A name that could never be an account's (control characters, a `:`,
     // surrounding space, too long) is refused before it costs a hash or reaches a
     // log line.
-    if Username::parse(&credentials.username).is_err() {
+    if Username::check(&credentials.username).is_err() {
         tracing::info!("authentication failed: not a valid username");
         return Err(unauthenticated());
     }
