@@ -1,10 +1,7 @@
-//! The access log: one line per request, written when its answer's head is ready,
-//! and the `request` span that every other line logged while serving it is in.
-//!
-//! The span carries only what correlates those lines with the access line, the
-//! request id (the access line names the caller); method, path, status and latency are
-//! fields of the access line itself, which is logged outside the span. A span
-//! field costs a formatting pass per request, the access line one event.
+//! The access log: one line per request, written when its answer's head is ready.
+//! Every other line logged while serving the request names its id (see
+//! `mlguard_http::request_id`), which correlates it with the access line; method,
+//! path, status, latency and caller are fields of the access line alone.
 //!
 //! The binary may take the access line over ([`set_access_sink`]) and write it
 //! itself, in the same shape: a tracing event's field visiting and formatting
@@ -23,7 +20,6 @@ use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, Request, Response};
 use mlguard_domain::Username;
 use tower::{Layer, Service};
-use tracing::Instrument;
 
 pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -125,13 +121,10 @@ where
         };
         let method = request.method().clone();
         let uri = request.uri().clone();
-        let span = tracing::info_span!(
-            "request",
-            request_id = request_id.to_str().unwrap_or_default(),
-        );
-        let answer = span.in_scope(|| self.inner.call(request));
+        let answer =
+            mlguard_http::request_id::scope(request_id.clone(), || self.inner.call(request));
         Box::pin(async move {
-            let Ok(mut response) = answer.instrument(span).await;
+            let Ok(mut response) = answer.await;
             let user = response.extensions_mut().remove::<AuthenticatedAs>();
             log_access(&AccessEntry {
                 method: method.as_str(),

@@ -11,15 +11,15 @@ use mlguard_domain::{
 
 use crate::ApiError;
 
-/// Runs blocking work (diesel, argon2) off the async runtime, in the caller's
-/// tracing span.
+/// Runs blocking work (diesel, argon2) off the async runtime, as the caller's
+/// request (its log lines name it).
 pub async fn blocking<T, F>(work: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce() -> T + Send + 'static,
 {
-    let span = tracing::Span::current();
-    tokio::task::spawn_blocking(move || span.in_scope(work))
+    let request_id = crate::request_id::current();
+    tokio::task::spawn_blocking(move || crate::request_id::on_this_thread(request_id, work))
         .await
         .map_err(|join_error| ApiError::internal(&join_error))
 }

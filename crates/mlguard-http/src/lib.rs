@@ -8,6 +8,7 @@ mod grants;
 pub mod otlp;
 mod params;
 mod query;
+pub mod request_id;
 
 pub use caller::{Admin, Caller};
 pub use credentials::{BasicCredentials, Credentials, CredentialsError, parse_authorization};

@@ -211,9 +211,162 @@ where
     tracing_subscriber::registry().with(filter).with(
         tracing_subscriber::fmt::layer()
             .with_writer(writer)
-            .json()
-            .flatten_event(true),
+            .event_format(JsonLines),
     )
+}
+/// tracing-subscriber's flattened JSON line (`timestamp`, `level`, the fields,
+/// `target`), and for a line written while serving a request the `span` and
+/// `spans` its request span would have given: the request is named by
+/// [`mlguard_http::request_id`], not by a span.
+struct JsonLines;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for JsonLines
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'w> FormatFields<'w> + 'static,
+{
+    fn format_event(
+        &self,
+        _: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> fmt::Result {
+        let meta = event.metadata();
+        let text = |value: &str| serde_json::to_string(value).map_err(|_| fmt::Error);
+        let mut timestamp = String::with_capacity(TIMESTAMP_LEN);
+        push_timestamp(&mut timestamp, std::time::SystemTime::now());
+        let mut line = String::with_capacity(256);
+        write!(
+            line,
+            r#"{{"timestamp":{},"level":"{}""#,
+            text(&timestamp)?,
+            meta.level()
+        )?;
+        let mut fields = JsonFields {
+            line: &mut line,
+            result: Ok(()),
+        };
+        event.record(&mut fields);
+        fields.result?;
+        write!(line, r#","target":{}"#, text(meta.target())?)?;
+        mlguard_http::request_id::with_current(|id| match id {
+            Some(id) => {
+                let span = format!(r#"{{"request_id":{},"name":"request"}}"#, text(id)?);
+                write!(line, r#","span":{span},"spans":[{span}]"#)
+            }
+            None => Ok(()),
+        })?;
+        line.push('}');
+        writeln!(writer, "{line}")
+    }
+}
+
+/// An event's fields as `,"name":value` pairs, as tracing-serde writes them.
+struct JsonFields<'a> {
+    line: &'a mut String,
+    result: fmt::Result,
+}
+
+impl JsonFields<'_> {
+    fn entry(&mut self, field: &Field, value: Result<String, serde_json::Error>) {
+        // Metadata of events bridged from `log`, which tracing-serde leaves out.
+        if self.result.is_err() || field.name().starts_with("log.") {
+            return;
+        }
+        self.result = match (serde_json::to_string(field.name()), value) {
+            (Ok(name), Ok(value)) => write!(self.line, ",{name}:{value}"),
+            _ => Err(fmt::Error),
+        };
+    }
+}
+
+impl Visit for JsonFields<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.entry(field, serde_json::to_string(value));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.entry(field, serde_json::to_string(&value));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.entry(field, serde_json::to_string(&value));
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.entry(field, serde_json::to_string(&value));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.entry(field, serde_json::to_string(&value));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.entry(field, serde_json::to_string(&format!("{value:?}")));
+    }
+}
+
+/// tracing-subscriber's full text line (timestamp, level, spans, target, fields), and
+/// for a line written while serving a request the `request{request_id=...}: `
+/// its request span would have given: the request is named by
+/// [`mlguard_http::request_id`], not by a span.
+struct TextLines {
+    ansi: bool,
+}
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for TextLines
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'w> FormatFields<'w> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> fmt::Result {
+        let meta = event.metadata();
+        let mut timestamp = String::with_capacity(TIMESTAMP_LEN);
+        push_timestamp(&mut timestamp, std::time::SystemTime::now());
+        let level = *meta.level();
+        if self.ansi {
+            let colour = match level {
+                tracing::Level::ERROR => "31",
+                tracing::Level::WARN => "33",
+                tracing::Level::INFO => "32",
+                tracing::Level::DEBUG => "34",
+                tracing::Level::TRACE => "35",
+            };
+            write!(
+                writer,
+                "\x1b[2m{timestamp}\x1b[0m \x1b[{colour}m{level:>5}\x1b[0m "
+            )?;
+        } else {
+            write!(writer, "{timestamp} {level:>5} ")?;
+        }
+        mlguard_http::request_id::with_current(|id| match id {
+            Some(id) => write!(writer, "request{{request_id={}}}: ", Token(id)),
+            None => Ok(()),
+        })?;
+        // Spans a library opened, as the stock format writes them.
+        if let Some(scope) = ctx.event_scope() {
+            for span in scope.from_root() {
+                write!(writer, "{}", span.name())?;
+                let extensions = span.extensions();
+                if let Some(fields) =
+                    extensions.get::<tracing_subscriber::fmt::FormattedFields<N>>()
+                    && !fields.is_empty()
+                {
+                    write!(writer, "{{{fields}}}")?;
+                }
+                writer.write_char(':')?;
+            }
+            writer.write_char(' ')?;
+        }
+        write!(writer, "{}: ", meta.target())?;
+        ctx.format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
 }
 
 /// The access line written straight into the log buffer: the line the fmt layer
@@ -390,6 +543,7 @@ where
         tracing_subscriber::fmt::layer()
             .with_writer(writer)
             .with_ansi(ansi)
+            .event_format(TextLines { ansi })
             .fmt_fields(LineSafeFields),
     )
 }

@@ -11,6 +11,7 @@ use mlguard_api::{AppState, AuthSettings};
 use mlguard_domain::{BoxFuture, Password, Permission, UserStore, Username};
 use mlguard_gateway::{ForwardError, Gateway};
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt as _;
 
 use super::{access_line, json_subscriber, level_filter, text_subscriber};
 use crate::config::LogFormat;
@@ -499,4 +500,104 @@ fn timestamps_are_utc_dates_as_the_fmt_layer_writes_them() {
         }
     }
     panic!("the minute differs three times in a row");
+}
+
+/// Lines as a request's code writes them: plain, with numbers, a flag, a
+/// fraction, a debug value and a message that must be escaped.
+fn emit_request_lines() {
+    tracing::info!(user.name = %LOGIN, "authentication failed");
+    tracing::warn!(
+        count = 3u64,
+        delta = -2i64,
+        ok = true,
+        ratio = 0.5,
+        note = ?"x\ny",
+        "denied {}",
+        "a\nb"
+    );
+}
+
+/// The same lines through the stock fmt layer, outside and inside the `request`
+/// span mlguard used to open per request, and through mlguard's format, outside
+/// and inside a request scope: they must read the same.
+fn stock_and_ours(format: LogFormat) -> (String, String) {
+    let filter = || level_filter(None, "info").0;
+    let (stock, ours) = (Captured::default(), Captured::default());
+    let in_span = || {
+        emit_request_lines();
+        let span = tracing::info_span!("request", request_id = "r-1 \"x\"");
+        let _entered = span.enter();
+        emit_request_lines();
+    };
+    let in_scope = || {
+        emit_request_lines();
+        let id = axum::http::HeaderValue::from_static("r-1 \"x\"");
+        mlguard_http::request_id::on_this_thread(Some(id), emit_request_lines);
+    };
+    match format {
+        LogFormat::Text => {
+            let stock_text = tracing_subscriber::registry().with(filter()).with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(stock.clone())
+                    .with_ansi(false)
+                    .fmt_fields(super::LineSafeFields),
+            );
+            tracing::subscriber::with_default(stock_text, in_span);
+            tracing::subscriber::with_default(
+                text_subscriber(filter(), ours.clone(), false),
+                in_scope,
+            );
+        }
+        LogFormat::Json => {
+            let stock_json = tracing_subscriber::registry().with(filter()).with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(stock.clone())
+                    .json()
+                    .flatten_event(true),
+            );
+            tracing::subscriber::with_default(stock_json, in_span);
+            tracing::subscriber::with_default(json_subscriber(filter(), ours.clone()), in_scope);
+        }
+    }
+    (stock.text(), ours.text())
+}
+
+#[test]
+fn text_lines_read_as_the_stock_format_with_a_request_span_wrote_them() {
+    let (stock, ours) = stock_and_ours(LogFormat::Text);
+    assert_eq!(ours.lines().count(), 4, "{ours}");
+    assert_no_forged_lines(&ours);
+    for (stock, ours) in stock.lines().zip(ours.lines()) {
+        let (_, stock) = stock.split_once(' ').expect("a timestamp");
+        let (_, ours) = ours.split_once(' ').expect("a timestamp");
+        assert_eq!(ours, stock);
+    }
+    assert!(
+        ours.contains(
+            r#" request{request_id="r-1 \"x\""}: mlguard::telemetry::tests: denied a\nb count=3"#
+        ),
+        "{ours}"
+    );
+}
+
+#[test]
+fn json_lines_read_as_the_stock_format_with_a_request_span_wrote_them() {
+    let (stock, ours) = stock_and_ours(LogFormat::Json);
+    assert_eq!(ours.lines().count(), 4, "{ours}");
+    for (stock, ours) in stock.lines().zip(ours.lines()) {
+        let mut stock: serde_json::Value = serde_json::from_str(stock).expect("JSON");
+        let mut ours: serde_json::Value = serde_json::from_str(ours).expect("JSON");
+        let times = [&mut stock, &mut ours]
+            .map(|line| line.as_object_mut().and_then(|o| o.remove("timestamp")));
+        assert_eq!(ours, stock);
+        let length =
+            |time: &Option<serde_json::Value>| time.as_ref().and_then(|t| t.as_str().map(str::len));
+        assert_eq!(length(&times[0]), length(&times[1]));
+    }
+    assert!(
+        ours.lines().nth(3).is_some_and(
+            |line| line.contains(r#""span":{"request_id":"r-1 \"x\"","name":"request"}"#)
+        ),
+        "{ours}"
+    );
 }
