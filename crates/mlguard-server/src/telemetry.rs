@@ -233,8 +233,7 @@ where
     ) -> fmt::Result {
         let meta = event.metadata();
         let text = |value: &str| serde_json::to_string(value).map_err(|_| fmt::Error);
-        let mut timestamp = String::with_capacity(TIMESTAMP_LEN);
-        push_timestamp(&mut timestamp, std::time::SystemTime::now());
+        let timestamp = timestamp_now();
         let mut line = String::with_capacity(256);
         write!(
             line,
@@ -326,8 +325,7 @@ where
         event: &tracing::Event<'_>,
     ) -> fmt::Result {
         let meta = event.metadata();
-        let mut timestamp = String::with_capacity(TIMESTAMP_LEN);
-        push_timestamp(&mut timestamp, std::time::SystemTime::now());
+        let timestamp = timestamp_now();
         let level = *meta.level();
         if self.ansi {
             let colour = match level {
@@ -429,8 +427,7 @@ fn access_line(
             }
         }
         LogFormat::Json => {
-            let mut timestamp = String::with_capacity(TIMESTAMP_LEN);
-            push_timestamp(&mut timestamp, std::time::SystemTime::now());
+            let timestamp = timestamp_now();
             let text = |value: &str| serde_json::to_string(value).map_err(|_| fmt::Error);
             write!(
                 out,
@@ -465,6 +462,13 @@ fn push_token(out: &mut String, value: &str) -> fmt::Result {
 
 /// `YYYY-MM-DDTHH:MM:SS.ffffffZ`, as tracing-subscriber's `SystemTime` writes it.
 const TIMESTAMP_LEN: usize = 27;
+
+/// Now, as [`push_timestamp`] writes it, on its own.
+fn timestamp_now() -> String {
+    let mut timestamp = String::with_capacity(TIMESTAMP_LEN);
+    push_timestamp(&mut timestamp, std::time::SystemTime::now());
+    timestamp
+}
 
 /// `at` in UTC as tracing-subscriber's `SystemTime` timer writes it. The date and
 /// time of day are worked out once a second per thread; a line in the same
